@@ -1,0 +1,215 @@
+/* safenic: user-space NIC drivers whose device DMA is fenced by the IOMMU.
+ *
+ * The public API. A process creates one context (one VFIO container shared
+ * by all its devices), one or more packet pools, and opens devices by PCI
+ * address. Packets move in bursts, as in DPDK:
+ *
+ *     struct sn_pkt *pkts[32];
+ *     uint16_t n = sn_rx_burst(in, 0, pkts, 32);
+ *     uint16_t sent = sn_tx_burst(out, 0, pkts, n);
+ *     sn_pkt_free_bulk(pkts + sent, n - sent);
+ *
+ * Safety model: the device only ever sees descriptor rings and packet data.
+ * Every struct in this header lives in ordinary process memory that is never
+ * mapped into the IOMMU, so a device writing garbage into DMA memory cannot
+ * corrupt a pointer, an index or a length the driver relies on.
+ *
+ * Errors: functions that can fail take a `struct sn_error *` (may be NULL)
+ * and return NULL or a negative errno; the message names the problem and
+ * the fix. The library never exits and never prints, except warnings passed
+ * to the context's log callback.
+ */
+#ifndef SAFENIC_H
+#define SAFENIC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SN_ERROR_LEN 320
+
+struct sn_error {
+	int code;                  /* negative errno */
+	char msg[SN_ERROR_LEN];
+};
+
+/* ---- context ---------------------------------------------------------- */
+
+enum sn_log_level { SN_LOG_WARN, SN_LOG_INFO };
+
+typedef void (*sn_log_fn)(void *user, enum sn_log_level level, const char *msg);
+
+struct sn_ctx_config {
+	/* Drive devices without the IOMMU: physical addresses, no fence. Only
+	 * for machines without an IOMMU; the library warns loudly. */
+	bool unsafe_no_iommu;
+	/* 0 = automatic: 1 GiB pages where free ones exist and the region is
+	 * large, else 2 MiB; 4 KiB only as a warned fallback with VFIO.
+	 * Otherwise the page size in bytes to insist on. */
+	size_t page_size;
+	sn_log_fn log;             /* NULL: messages are dropped */
+	void *log_user;
+};
+
+struct sn_ctx;
+
+struct sn_ctx *sn_ctx_create(const struct sn_ctx_config *cfg,
+			     struct sn_error *err);
+/* Closes every device still open, then frees all DMA memory. */
+void sn_ctx_destroy(struct sn_ctx *ctx);
+
+struct sn_mem_info {
+	size_t page_size;          /* largest page size in use */
+	size_t bytes;              /* DMA memory allocated */
+	unsigned iommu_pages;      /* IOMMU (or physical) pages it spans */
+	unsigned regions;
+	bool small_pages;          /* some region fell back to 4 KiB pages */
+	bool unsafe;
+};
+void sn_ctx_mem_info(const struct sn_ctx *ctx, struct sn_mem_info *info);
+
+/* ---- packet buffers --------------------------------------------------- */
+
+struct sn_mempool;
+
+/* Packet metadata; never in device-visible memory. */
+struct sn_pkt {
+	uint8_t *data;             /* first byte of the frame */
+	uint64_t iova;             /* device address of data */
+	uint16_t len;              /* frame length, without FCS */
+	uint16_t headroom;         /* bytes before data inside the buffer */
+	uint32_t index;            /* buffer number inside its pool */
+	struct sn_mempool *pool;
+};
+
+#define SN_POOL_DEFAULT_BUF_SIZE 2048u
+#define SN_POOL_HEADROOM 128u
+
+enum sn_pool_flags {
+	/* The device only reads these buffers (a generator's pool): map them
+	 * read-only in the IOMMU. Receiving into such a pool fails. */
+	SN_POOL_DEVICE_READ_ONLY = 1u << 0,
+};
+
+struct sn_mempool *sn_mempool_create(struct sn_ctx *ctx, uint32_t num_bufs,
+				     uint32_t buf_size, unsigned flags,
+				     struct sn_error *err);
+void sn_mempool_destroy(struct sn_mempool *pool);
+
+/* Take up to n buffers; returns how many (fewer when the pool runs dry).
+ * Each has len 0 and the default headroom. */
+uint32_t sn_pkt_alloc_bulk(struct sn_mempool *pool, struct sn_pkt **pkts,
+			   uint32_t n);
+/* Return buffers to their own pools (they may come from several). */
+void sn_pkt_free_bulk(struct sn_pkt **pkts, uint32_t n);
+uint32_t sn_mempool_free_count(const struct sn_mempool *pool);
+uint32_t sn_mempool_size(const struct sn_mempool *pool);
+/* Room for frame data after the headroom. */
+uint32_t sn_mempool_data_room(const struct sn_mempool *pool);
+
+/* ---- devices ---------------------------------------------------------- */
+
+#define SN_MAX_QUEUES 8
+
+struct sn_dev_config {
+	uint16_t rx_queues;        /* 0 = 1 */
+	uint16_t tx_queues;        /* 0 = 1 */
+	uint16_t rx_ring_size;     /* 0 = driver default */
+	uint16_t tx_ring_size;     /* 0 = driver default */
+	/* Pool to receive into; NULL = the device makes its own. */
+	struct sn_mempool *rx_pool;
+	bool promiscuous;          /* default true when rx_queues > 0 */
+};
+
+struct sn_stats {
+	uint64_t rx_packets, rx_bytes, rx_drops, rx_errors;
+	uint64_t tx_packets, tx_bytes, tx_drops, tx_errors;
+	/* Values the device wrote that failed validation (bad length, id out
+	 * of range, index jumping): each cost one dropped packet, never an
+	 * access outside the ring or the buffer. */
+	uint64_t device_errors;
+};
+
+struct sn_link {
+	bool up;
+	uint32_t speed_mbps;       /* 0 when unknown */
+};
+
+enum sn_dev_state {
+	SN_DEV_OK = 0,
+	SN_DEV_NEEDS_RESET,        /* the device reported a fatal error */
+	SN_DEV_GONE,               /* registers read all-ones: removed */
+	SN_DEV_TX_STALLED,         /* transmit made no progress for 1 s */
+};
+
+typedef uint16_t (*sn_burst_fn)(void *queue, struct sn_pkt **pkts, uint16_t n);
+
+/* The fast-path part of a device, kept first and small so that a burst is
+ * one indirect call from the application. Treat as opaque. */
+struct sn_dev {
+	sn_burst_fn rx_burst;
+	sn_burst_fn tx_burst;
+	void *rxq[SN_MAX_QUEUES];
+	void *txq[SN_MAX_QUEUES];
+};
+
+struct sn_dev *sn_dev_open(struct sn_ctx *ctx, const char *pci_addr,
+			   const struct sn_dev_config *cfg,
+			   struct sn_error *err);
+/* Stops all device DMA, then frees the rings and the device's own pool. */
+void sn_dev_close(struct sn_dev *dev);
+
+/* Receive up to n packets; the caller owns them afterwards. */
+static inline uint16_t sn_rx_burst(struct sn_dev *dev, uint16_t queue,
+				   struct sn_pkt **pkts, uint16_t n)
+{
+	return dev->rx_burst(dev->rxq[queue], pkts, n);
+}
+
+/* Queue up to n packets for transmission; returns how many were taken.
+ * Those are freed by the driver once sent; the rest stay the caller's. */
+static inline uint16_t sn_tx_burst(struct sn_dev *dev, uint16_t queue,
+				   struct sn_pkt **pkts, uint16_t n)
+{
+	return dev->tx_burst(dev->txq[queue], pkts, n);
+}
+
+const char *sn_dev_driver_name(const struct sn_dev *dev);
+const char *sn_dev_pci_addr(const struct sn_dev *dev);
+void sn_dev_mac(const struct sn_dev *dev, uint8_t mac[6]);
+int sn_dev_link(struct sn_dev *dev, struct sn_link *link);
+/* Software counters of all queues, plus the device's own where it has
+ * them. Control path: may read registers. */
+void sn_dev_stats(struct sn_dev *dev, struct sn_stats *stats);
+/* Health check for the control loop (call about once a second). */
+enum sn_dev_state sn_dev_check(struct sn_dev *dev);
+const char *sn_dev_state_name(enum sn_dev_state state);
+
+/* ---- PCI discovery ---------------------------------------------------- */
+
+struct sn_pci_info {
+	char addr[16];             /* 0000:00:03.0 */
+	uint16_t vendor, device;
+	uint32_t class_code;
+	int iommu_group;           /* -1: none */
+	char kernel_driver[32];    /* "" when unbound */
+	const char *model;         /* NULL when no driver supports it */
+	const char *safenic_driver;
+};
+
+/* Normalise "3.0", "00:03.0" or "0000:00:03.0" to the full form. */
+int sn_pci_parse_addr(const char *text, char out[16]);
+int sn_pci_info(const char *addr, struct sn_pci_info *info,
+		struct sn_error *err);
+/* Calls fn for each network-class PCI device, in address order. */
+int sn_pci_list_net(void (*fn)(const struct sn_pci_info *, void *),
+		    void *user, struct sn_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,33 @@
+/* The context: one per process (or per independent user), owning the VFIO
+ * container, the IOVA space and every DMA region, so that a buffer
+ * received on one device can be sent on another without a copy. */
+#ifndef SN_CTX_H
+#define SN_CTX_H
+
+#include "dma.h"
+#include "iova.h"
+#include "safenic/safenic.h"
+
+struct sn_vfio_group {
+	int number;
+	int fd;
+	unsigned users;
+	struct sn_vfio_group *next;
+};
+
+struct sn_device;
+
+struct sn_ctx {
+	struct sn_ctx_config cfg;
+	int container_fd;              /* -1 until the first VFIO device */
+	bool iommu_ready;              /* VFIO_SET_IOMMU done */
+	uint64_t iommu_page_sizes;     /* bitmap from the IOMMU */
+	struct sn_iova_space iova;
+	struct sn_vfio_group *groups;
+	struct sn_dma_region *regions;
+	struct sn_mempool *pools;
+	struct sn_device *devices;
+	bool warned_unsafe;
+};
+
+#endif

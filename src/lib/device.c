@@ -1,0 +1,208 @@
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "device.h"
+#include "error.h"
+
+static const struct sn_driver *const drivers[] = {
+	&sn_virtio_driver,
+};
+
+#define NUM_DRIVERS (sizeof(drivers) / sizeof(drivers[0]))
+
+static const struct sn_driver *find_driver(uint16_t vendor, uint16_t device,
+					   const char **model)
+{
+	for (size_t i = 0; i < NUM_DRIVERS; i++) {
+		const char *m = drivers[i]->match(vendor, device);
+		if (m) {
+			*model = m;
+			return drivers[i];
+		}
+	}
+	return NULL;
+}
+
+/* Enough buffers for a full receive ring, a full transmit ring of the
+ * device they are forwarded to, and the application's batches. */
+static uint32_t default_pool_size(const struct sn_dev_config *cfg)
+{
+	uint32_t rx = cfg->rx_ring_size ? cfg->rx_ring_size : 1024;
+	uint32_t n = 2 * rx + 1024;
+	return n < 2048 ? 2048 : n;
+}
+
+static void unlink_device(struct sn_device *dev)
+{
+	struct sn_device **link = &dev->ctx->devices;
+	while (*link && *link != dev)
+		link = &(*link)->next;
+	if (*link)
+		*link = dev->next;
+}
+
+static int start_device(struct sn_device *dev, const struct sn_dev_config *cfg,
+			struct sn_error *err)
+{
+	if (cfg->rx_pool && (cfg->rx_pool->flags & SN_POOL_DEVICE_READ_ONLY))
+		return sn_fail(err, EINVAL, "the receive pool is read-only for the device");
+	if (cfg->rx_pool && cfg->rx_pool->ctx != dev->ctx)
+		return sn_fail(err, EINVAL, "the receive pool belongs to another context");
+	dev->rx_pool = cfg->rx_pool;
+	if (!dev->rx_pool) {
+		dev->own_pool = sn_mempool_create(dev->ctx, default_pool_size(cfg), 0, 0, err);
+		if (!dev->own_pool)
+			return err ? err->code : -ENOMEM;
+		dev->rx_pool = dev->own_pool;
+	}
+	return dev->driver->start(dev, cfg, err);
+}
+
+struct sn_dev *sn_dev_open(struct sn_ctx *ctx, const char *pci_addr,
+			   const struct sn_dev_config *cfg_in, struct sn_error *err)
+{
+	struct sn_dev_config cfg = cfg_in ? *cfg_in : (struct sn_dev_config){ 0 };
+	struct sn_device *dev = calloc(1, sizeof(*dev));
+	if (!dev) {
+		sn_fail(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	dev->ctx = ctx;
+	dev->rx_queues = cfg.rx_queues ? cfg.rx_queues : 1;
+	dev->tx_queues = cfg.tx_queues ? cfg.tx_queues : 1;
+	if (dev->rx_queues > SN_MAX_QUEUES || dev->tx_queues > SN_MAX_QUEUES) {
+		free(dev);
+		sn_fail(err, EINVAL, "at most %d queues per direction", SN_MAX_QUEUES);
+		return NULL;
+	}
+	if (sn_pci_open(ctx, pci_addr, &dev->pci, err) < 0) {
+		free(dev);
+		return NULL;
+	}
+	dev->driver = find_driver(dev->pci.vendor, dev->pci.device, &dev->model);
+	if (!dev->driver) {
+		sn_fail(err, ENOTSUP, "%s (%04x:%04x) is not a device safenic supports; see "
+			"`safenic devices`", dev->pci.addr, dev->pci.vendor, dev->pci.device);
+		sn_pci_close(ctx, &dev->pci);
+		free(dev);
+		return NULL;
+	}
+	dev->next = ctx->devices;
+	ctx->devices = dev;
+	if (start_device(dev, &cfg, err) < 0) {
+		sn_dev_close(&dev->fast);
+		return NULL;
+	}
+	return &dev->fast;
+}
+
+void sn_dev_close(struct sn_dev *handle)
+{
+	if (!handle)
+		return;
+	struct sn_device *dev = sn_device_of(handle);
+	/* Order matters: stop DMA, cut bus mastering and reset (in
+	 * sn_pci_close), and only then free the memory the device used. */
+	if (dev->priv)
+		dev->driver->stop(dev);
+	sn_pci_close(dev->ctx, &dev->pci);
+	dev->driver->release(dev);
+	if (dev->own_pool)
+		sn_mempool_destroy(dev->own_pool);
+	unlink_device(dev);
+	free(dev);
+}
+
+const char *sn_dev_driver_name(const struct sn_dev *dev)
+{
+	return ((const struct sn_device *)dev)->driver->name;
+}
+
+const char *sn_dev_pci_addr(const struct sn_dev *dev)
+{
+	return ((const struct sn_device *)dev)->pci.addr;
+}
+
+void sn_dev_mac(const struct sn_dev *dev, uint8_t mac[6])
+{
+	memcpy(mac, ((const struct sn_device *)dev)->mac, 6);
+}
+
+int sn_dev_link(struct sn_dev *dev, struct sn_link *link)
+{
+	return sn_device_of(dev)->driver->link(sn_device_of(dev), link);
+}
+
+void sn_dev_stats(struct sn_dev *dev, struct sn_stats *stats)
+{
+	memset(stats, 0, sizeof(*stats));
+	sn_device_of(dev)->driver->stats(sn_device_of(dev), stats);
+}
+
+enum sn_dev_state sn_dev_check(struct sn_dev *dev)
+{
+	return sn_device_of(dev)->driver->check(sn_device_of(dev));
+}
+
+const char *sn_dev_state_name(enum sn_dev_state state)
+{
+	switch (state) {
+	case SN_DEV_OK: return "ok";
+	case SN_DEV_NEEDS_RESET: return "the device reported an error and needs a reset";
+	case SN_DEV_GONE: return "the device is gone (registers read all-ones)";
+	case SN_DEV_TX_STALLED: return "transmit made no progress for a second";
+	}
+	return "unknown";
+}
+
+/* ---- discovery --------------------------------------------------------- */
+
+int sn_pci_info(const char *addr, struct sn_pci_info *info, struct sn_error *err)
+{
+	memset(info, 0, sizeof(*info));
+	if (sn_pci_parse_addr(addr, info->addr) < 0)
+		return sn_fail(err, EINVAL, "'%s' is not a PCI address (form 0000:00:03.0)",
+			       addr);
+	if (sn_pci_read_ids(info->addr, &info->vendor, &info->device, &info->class_code) < 0)
+		return sn_fail(err, ENODEV, "no PCI device %s", info->addr);
+	info->iommu_group = sn_pci_iommu_group(info->addr);
+	sn_pci_kernel_driver(info->addr, info->kernel_driver, sizeof(info->kernel_driver));
+	const struct sn_driver *drv = find_driver(info->vendor, info->device, &info->model);
+	info->safenic_driver = drv ? drv->name : NULL;
+	return 0;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int sn_pci_list_net(void (*fn)(const struct sn_pci_info *, void *), void *user,
+		    struct sn_error *err)
+{
+	DIR *dir = opendir("/sys/bus/pci/devices");
+	char *names[512];
+	size_t n = 0;
+
+	if (!dir)
+		return sn_fail(err, errno, "cannot list /sys/bus/pci/devices: %s",
+			       strerror(errno));
+	struct dirent *e;
+	while ((e = readdir(dir)) != NULL && n < 512)
+		if (e->d_name[0] != '.')
+			names[n++] = strdup(e->d_name);
+	closedir(dir);
+	qsort(names, n, sizeof(names[0]), compare_names);
+	for (size_t i = 0; i < n; i++) {
+		struct sn_pci_info info;
+		if (names[i] && sn_pci_info(names[i], &info, NULL) == 0 &&
+		    (info.class_code >> 16) == 0x02)
+			fn(&info, user);
+		free(names[i]);
+	}
+	return 0;
+}

@@ -1,0 +1,48 @@
+/* The device core: what every driver family plugs into. A driver is a
+ * table of small operations; the core owns opening, closing, and the
+ * order in which DMA is stopped and memory released. */
+#ifndef SN_DEVICE_H
+#define SN_DEVICE_H
+
+#include "ctx.h"
+#include "mempool.h"
+#include "pci.h"
+
+struct sn_device;
+
+struct sn_driver {
+	const char *name;
+	/* Returns a model name when the driver handles this device. */
+	const char *(*match)(uint16_t vendor, uint16_t device);
+	int (*start)(struct sn_device *dev, const struct sn_dev_config *cfg,
+		     struct sn_error *err);
+	/* Stop all DMA; the core then releases rings and unmaps memory. */
+	void (*stop)(struct sn_device *dev);
+	void (*release)(struct sn_device *dev);
+	int (*link)(struct sn_device *dev, struct sn_link *link);
+	void (*stats)(struct sn_device *dev, struct sn_stats *stats);
+	enum sn_dev_state (*check)(struct sn_device *dev);
+};
+
+struct sn_device {
+	struct sn_dev fast;          /* first: the public fast-path view */
+	struct sn_ctx *ctx;
+	const struct sn_driver *driver;
+	const char *model;
+	struct sn_pci_dev pci;
+	uint8_t mac[6];
+	uint16_t rx_queues, tx_queues;
+	struct sn_mempool *rx_pool;
+	struct sn_mempool *own_pool; /* made by the core when none was given */
+	void *priv;                  /* the driver's state */
+	struct sn_device *next;
+};
+
+extern const struct sn_driver sn_virtio_driver;
+
+static inline struct sn_device *sn_device_of(struct sn_dev *dev)
+{
+	return (struct sn_device *)dev;
+}
+
+#endif

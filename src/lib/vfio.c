@@ -1,0 +1,319 @@
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/vfio.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ctx.h"
+#include "device.h"
+#include "error.h"
+#include "vfio.h"
+
+static int open_container(struct sn_ctx *ctx, struct sn_error *err)
+{
+	if (ctx->container_fd >= 0)
+		return 0;
+	int fd = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return sn_fail(err, errno,
+			       "cannot open /dev/vfio/vfio: %s; load the vfio-pci module "
+			       "(modprobe vfio-pci) and boot with the IOMMU on "
+			       "(intel_iommu=on or amd_iommu=on)", strerror(errno));
+	if (ioctl(fd, VFIO_GET_API_VERSION) != VFIO_API_VERSION ||
+	    ioctl(fd, VFIO_CHECK_EXTENSION, VFIO_TYPE1v2_IOMMU) != 1) {
+		close(fd);
+		return sn_fail(err, ENOTSUP,
+			       "this kernel's VFIO lacks the type1v2 IOMMU backend safenic needs");
+	}
+	ctx->container_fd = fd;
+	return 0;
+}
+
+/* Explains a non-viable group: every device in it must be bound to
+ * vfio-pci (or to no driver) before any of them can be used. */
+static int group_not_viable(int group, struct sn_error *err)
+{
+	char path[80], list[200] = "";
+	snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%d/devices", group);
+	DIR *dir = opendir(path);
+	size_t used = 0;
+
+	if (dir) {
+		struct dirent *e;
+		while ((e = readdir(dir)) != NULL) {
+			char drv[32];
+			if (e->d_name[0] == '.')
+				continue;
+			sn_pci_kernel_driver(e->d_name, drv, sizeof(drv));
+			if (strcmp(drv, "vfio-pci") == 0 || drv[0] == '\0')
+				continue;
+			int n = snprintf(list + used, sizeof(list) - used, " %s (%s)",
+					 e->d_name, drv);
+			if (n > 0 && (size_t)n < sizeof(list) - used)
+				used += (size_t)n;
+		}
+		closedir(dir);
+	}
+	return sn_fail(err, EBUSY,
+		       "IOMMU group %d is not viable: every device in it must be bound to "
+		       "vfio-pci or to no driver; still bound:%s", group,
+		       used ? list : " (unknown)");
+}
+
+static struct sn_vfio_group *find_group(struct sn_ctx *ctx, int number)
+{
+	for (struct sn_vfio_group *g = ctx->groups; g; g = g->next)
+		if (g->number == number)
+			return g;
+	return NULL;
+}
+
+/* Reads the usable IOVA ranges from the type1 info capability chain. */
+static int read_iova_ranges(struct sn_ctx *ctx, struct sn_error *err)
+{
+	struct vfio_iommu_type1_info probe = { .argsz = sizeof(probe) };
+	struct sn_iova_range ranges[SN_IOVA_MAX_RANGES];
+	unsigned n = 0;
+
+	if (ioctl(ctx->container_fd, VFIO_IOMMU_GET_INFO, &probe) != 0)
+		return sn_fail(err, errno, "VFIO_IOMMU_GET_INFO failed: %s",
+			       strerror(errno));
+	ctx->iommu_page_sizes = probe.iova_pgsizes;
+	struct vfio_iommu_type1_info *info = calloc(1, probe.argsz);
+	if (!info)
+		return sn_fail(err, ENOMEM, "out of memory");
+	info->argsz = probe.argsz;
+	if (ioctl(ctx->container_fd, VFIO_IOMMU_GET_INFO, info) == 0 &&
+	    (info->flags & VFIO_IOMMU_INFO_CAPS) && info->cap_offset) {
+		uint32_t off = info->cap_offset;
+		while (off && off + sizeof(struct vfio_info_cap_header) <= probe.argsz) {
+			struct vfio_info_cap_header *h = (void *)((char *)info + off);
+			if (h->id == VFIO_IOMMU_TYPE1_INFO_CAP_IOVA_RANGE) {
+				struct vfio_iommu_type1_info_cap_iova_range *cap = (void *)h;
+				for (uint32_t i = 0; i < cap->nr_iovas && n < SN_IOVA_MAX_RANGES; i++)
+					ranges[n++] = (struct sn_iova_range){
+						cap->iova_ranges[i].start, cap->iova_ranges[i].end };
+			}
+			off = h->next;
+		}
+	}
+	free(info);
+	if (n == 0) /* old kernel without the capability: the x86 safe low 4 GiB */
+		ranges[n++] = (struct sn_iova_range){ 0, 0xfedfffffull };
+	int rc = sn_iova_init(&ctx->iova, ranges, n);
+	if (rc < 0)
+		return sn_fail(err, rc, "the IOMMU reported no usable IOVA range");
+	return 0;
+}
+
+/* Maps the regions allocated before the IOMMU existed. */
+static int map_pending(struct sn_ctx *ctx, struct sn_error *err)
+{
+	for (struct sn_dma_region *r = ctx->regions; r; r = r->next) {
+		if (r->iova)
+			continue;
+		int rc = sn_vfio_map_region(ctx, r, err);
+		if (rc < 0)
+			return rc;
+	}
+	sn_mempools_refresh_iova(ctx);
+	return 0;
+}
+
+static int setup_iommu(struct sn_ctx *ctx, struct sn_error *err)
+{
+	if (ioctl(ctx->container_fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) != 0)
+		return sn_fail(err, errno, "VFIO_SET_IOMMU failed: %s", strerror(errno));
+	int rc = read_iova_ranges(ctx, err);
+	if (rc < 0)
+		return rc;
+	ctx->iommu_ready = true;
+	return map_pending(ctx, err);
+}
+
+static int open_group(struct sn_ctx *ctx, int number, struct sn_vfio_group **out,
+		      struct sn_error *err)
+{
+	char path[32];
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	struct sn_vfio_group *g = find_group(ctx, number);
+
+	if (g) {
+		g->users++;
+		*out = g;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "/dev/vfio/%d", number);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		if (e == EACCES || e == EPERM)
+			return sn_fail(err, e, "no permission to open %s: run as root or give "
+				       "the device to your user (chown USER %s)", path, path);
+		if (e == EBUSY)
+			return sn_fail(err, e, "%s is in use by another process", path);
+		return sn_fail(err, e, "cannot open %s: %s", path, strerror(e));
+	}
+	if (ioctl(fd, VFIO_GROUP_GET_STATUS, &status) != 0 ||
+	    !(status.flags & VFIO_GROUP_FLAGS_VIABLE)) {
+		close(fd);
+		return group_not_viable(number, err);
+	}
+	if (ioctl(fd, VFIO_GROUP_SET_CONTAINER, &ctx->container_fd) != 0) {
+		int e = errno;
+		close(fd);
+		return sn_fail(err, e, "cannot attach IOMMU group %d to the container: %s",
+			       number, strerror(e));
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		close(fd);
+		return sn_fail(err, ENOMEM, "out of memory");
+	}
+	*g = (struct sn_vfio_group){ .number = number, .fd = fd, .users = 1,
+				     .next = ctx->groups };
+	ctx->groups = g;
+	*out = g;
+	return 0;
+}
+
+static void put_group(struct sn_ctx *ctx, int number)
+{
+	struct sn_vfio_group **link = &ctx->groups;
+	while (*link && (*link)->number != number)
+		link = &(*link)->next;
+	struct sn_vfio_group *g = *link;
+	if (!g || --g->users > 0)
+		return;
+	*link = g->next;
+	ioctl(g->fd, VFIO_GROUP_UNSET_CONTAINER);
+	close(g->fd);
+	free(g);
+}
+
+int sn_vfio_open_device(struct sn_ctx *ctx, struct sn_pci_dev *pci,
+			struct sn_error *err)
+{
+	struct sn_vfio_group *group;
+	int rc = open_container(ctx, err);
+	if (rc < 0)
+		return rc;
+	rc = open_group(ctx, pci->group, &group, err);
+	if (rc < 0)
+		return rc;
+	if (!ctx->iommu_ready && (rc = setup_iommu(ctx, err)) < 0) {
+		put_group(ctx, pci->group);
+		return rc;
+	}
+	int fd = ioctl(group->fd, VFIO_GROUP_GET_DEVICE_FD, pci->addr);
+	if (fd < 0) {
+		int e = errno;
+		put_group(ctx, pci->group);
+		return sn_fail(err, e, "cannot get VFIO device %s: %s%s", pci->addr,
+			       strerror(e), e == EBUSY ? " (is another process using it?)" : "");
+	}
+	pci->device_fd = fd;
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+	if (ioctl(fd, VFIO_DEVICE_GET_INFO, &info) == 0 &&
+	    (info.flags & VFIO_DEVICE_FLAGS_RESET))
+		ioctl(fd, VFIO_DEVICE_RESET); /* start from a known state */
+	return sn_vfio_map_bar(ctx, pci, VFIO_PCI_CONFIG_REGION_INDEX, &pci->config, err);
+}
+
+void sn_vfio_close_device(struct sn_ctx *ctx, struct sn_pci_dev *pci)
+{
+	if (pci->device_fd < 0)
+		return;
+	/* The reset stops any DMA the driver failed to stop. */
+	ioctl(pci->device_fd, VFIO_DEVICE_RESET);
+	close(pci->device_fd);
+	pci->device_fd = -1;
+	put_group(ctx, pci->group);
+}
+
+int sn_vfio_map_bar(struct sn_ctx *ctx, struct sn_pci_dev *pci, unsigned index,
+		    struct sn_regs *regs, struct sn_error *err)
+{
+	struct vfio_region_info info = { .argsz = sizeof(info), .index = index };
+
+	*regs = (struct sn_regs){ .fd = -1 };
+	if (ioctl(pci->device_fd, VFIO_DEVICE_GET_REGION_INFO, &info) != 0)
+		return sn_fail(err, errno, "%s: cannot read VFIO region %u: %s",
+			       pci->addr, index, strerror(errno));
+	if (info.size == 0)
+		return 0;
+	regs->size = info.size;
+	if (info.flags & VFIO_REGION_INFO_FLAG_MMAP) {
+		void *p = mmap(NULL, info.size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       pci->device_fd, (off_t)info.offset);
+		if (p != MAP_FAILED) {
+			regs->mmio = p;
+			return 0;
+		}
+		sn_log(ctx, SN_LOG_WARN, "%s: BAR %u cannot be mapped (%s); using "
+		       "slower read/write access", pci->addr, index, strerror(errno));
+	}
+	regs->fd = pci->device_fd;
+	regs->base = (off_t)info.offset;
+	return 0;
+}
+
+static uint32_t iommu_flags(enum sn_dma_access access)
+{
+	uint32_t flags = 0;
+	if (access & SN_DMA_DEVICE_READS)
+		flags |= VFIO_DMA_MAP_FLAG_READ;
+	if (access & SN_DMA_DEVICE_WRITES)
+		flags |= VFIO_DMA_MAP_FLAG_WRITE;
+	return flags;
+}
+
+int sn_vfio_map_region(struct sn_ctx *ctx, struct sn_dma_region *r,
+		       struct sn_error *err)
+{
+	uint64_t iova;
+	int rc = sn_iova_alloc(&ctx->iova, r->size, r->page_size, &iova);
+	if (rc < 0)
+		return sn_fail(err, rc, "no IOVA space left for %zu bytes", r->size);
+	struct vfio_iommu_type1_dma_map map = {
+		.argsz = sizeof(map),
+		.flags = iommu_flags(r->access),
+		.vaddr = (uintptr_t)r->va,
+		.iova = iova,
+		.size = r->size,
+	};
+	if (ioctl(ctx->container_fd, VFIO_IOMMU_MAP_DMA, &map) != 0) {
+		int e = errno;
+		sn_iova_free(&ctx->iova, iova);
+		return sn_fail(err, e, "cannot map %zu bytes of DMA memory into the IOMMU: "
+			       "%s%s", r->size, strerror(e),
+			       e == ENOMEM ? "; raise the memlock limit (ulimit -l)" : "");
+	}
+	r->iova = iova;
+	return 0;
+}
+
+void sn_vfio_unmap_region(struct sn_ctx *ctx, struct sn_dma_region *r)
+{
+	struct vfio_iommu_type1_dma_unmap unmap = {
+		.argsz = sizeof(unmap), .iova = r->iova, .size = r->size,
+	};
+	ioctl(ctx->container_fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
+	sn_iova_free(&ctx->iova, r->iova);
+	r->iova = 0;
+}
+
+void sn_vfio_close_container(struct sn_ctx *ctx)
+{
+	if (ctx->container_fd >= 0)
+		close(ctx->container_fd);
+	ctx->container_fd = -1;
+	ctx->iommu_ready = false;
+	sn_iova_fini(&ctx->iova);
+}

@@ -1,0 +1,219 @@
+/* Split virtqueues against an in-memory device that lies: lengths past
+ * the buffer, ids out of range or not in flight, a used index that jumps.
+ * Each lie must cost one dropped packet and a counter, never an access
+ * outside the ring or the buffer (run under ASan to prove the latter). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ctx.h"
+#include "mempool.h"
+#include "virtqueue.h"
+
+#define RING 16
+#define HDR 12
+
+struct bench {
+	struct sn_ctx *ctx;
+	struct sn_mempool *pool;
+	struct sn_virtq vq;
+	void *desc, *avail, *used;
+	uint16_t notify[4];          /* stands in for the notify register */
+	struct sn_regs notify_regs;
+};
+
+static int setup_queue(void **state, bool receive)
+{
+	struct bench *b = calloc(1, sizeof(*b));
+	b->ctx = sn_ctx_create(NULL, NULL);
+	b->pool = sn_mempool_create(b->ctx, 64, 0, 0, NULL);
+	b->desc = calloc(1, sn_vring_desc_bytes(RING));
+	b->avail = calloc(1, sn_vring_avail_bytes(RING));
+	b->used = calloc(1, sn_vring_used_bytes(RING));
+	if (!b->pool || sn_virtq_init(&b->vq, RING, b->desc, b->avail, b->used, HDR,
+				      receive) != 0)
+		return -1;
+	b->vq.rx_pool = b->pool;
+	b->vq.rx_room = sn_mempool_data_room(b->pool);
+	b->notify_regs = (struct sn_regs){ .mmio = (volatile uint8_t *)b->notify, .fd = -1 };
+	b->vq.notify_regs = &b->notify_regs;
+	b->vq.notify_off = 2;
+	b->vq.queue_index = 7;
+	*state = b;
+	return 0;
+}
+
+static int setup_rx(void **state) { return setup_queue(state, true); }
+static int setup_tx(void **state) { return setup_queue(state, false); }
+
+static int teardown(void **state)
+{
+	struct bench *b = *state;
+	sn_virtq_drain(&b->vq);
+	sn_virtq_fini(&b->vq);
+	sn_ctx_destroy(b->ctx);
+	free(b->desc);
+	free(b->avail);
+	free(b->used);
+	free(b);
+	return 0;
+}
+
+/* The device side: complete the buffer in the given available slot. */
+static void device_complete(struct bench *b, uint16_t slot, uint32_t id, uint32_t len)
+{
+	struct vring_used *used = b->used;
+	used->ring[used->idx & (RING - 1)] = (struct vring_used_elem){ id, len };
+	used->idx++;
+	(void)slot;
+}
+
+static uint16_t avail_id(struct bench *b, uint16_t slot)
+{
+	return ((struct vring_avail *)b->avail)->ring[slot & (RING - 1)];
+}
+
+static void rx_posts_whole_ring_with_one_kick(void **state)
+{
+	struct bench *b = *state;
+	sn_virtq_refill(&b->vq);
+	struct vring_avail *avail = b->avail;
+	assert_int_equal(avail->idx, RING);
+	assert_int_equal(b->vq.num_free, 0);
+	assert_int_equal(b->notify[1], 7);
+	struct vring_desc *d = &((struct vring_desc *)b->desc)[avail_id(b, 0)];
+	assert_int_equal(d->flags, VRING_DESC_F_WRITE);
+	assert_int_equal(d->len, HDR + sn_mempool_data_room(b->pool));
+	assert_int_equal(sn_mempool_free_count(b->pool), 64 - RING);
+}
+
+static void rx_good_frame(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[RING];
+	sn_virtq_refill(&b->vq);
+	device_complete(b, 0, avail_id(b, 0), HDR + 60);
+	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), 1);
+	assert_int_equal(pkts[0]->len, 60);
+	assert_int_equal(b->vq.stats.packets, 1);
+	assert_int_equal(b->vq.stats.device_errors, 0);
+	sn_pkt_free_bulk(pkts, 1);
+}
+
+static void rx_hostile_lengths_are_dropped(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[RING];
+	uint32_t room = sn_mempool_data_room(b->pool);
+	sn_virtq_refill(&b->vq);
+	device_complete(b, 0, avail_id(b, 0), HDR + room + 1);   /* past the buffer */
+	device_complete(b, 1, avail_id(b, 1), 0xffffffffu);      /* absurd */
+	device_complete(b, 2, avail_id(b, 2), HDR - 1);          /* shorter than the header */
+	device_complete(b, 3, avail_id(b, 3), HDR + room);       /* exactly full: fine */
+	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), 1);
+	assert_int_equal(pkts[0]->len, room);
+	assert_int_equal(b->vq.stats.device_errors, 3);
+	assert_int_equal(b->vq.stats.errors, 3);
+	sn_pkt_free_bulk(pkts, 1);
+	/* Every buffer is accounted for: in the ring or back in the pool. */
+	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.num_free), 64);
+}
+
+static void rx_hostile_ids_are_ignored(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[RING];
+	sn_virtq_refill(&b->vq);
+	uint16_t first = avail_id(b, 0);
+	device_complete(b, 0, 9999, HDR + 60);    /* out of range */
+	device_complete(b, 0, first, HDR + 60);   /* good */
+	device_complete(b, 0, first, HDR + 60);   /* the same id again: not in flight */
+	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), 1);
+	assert_int_equal(b->vq.stats.device_errors, 2);
+	sn_pkt_free_bulk(pkts, 1);
+	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.num_free), 64);
+}
+
+static void rx_used_index_jump_is_bounded(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[RING];
+	sn_virtq_refill(&b->vq);
+	struct vring_used *used = b->used;
+	for (int i = 0; i < RING; i++) /* a garbage ring: ids in range but lengths wild */
+		used->ring[i] = (struct vring_used_elem){ (uint32_t)i, 0x10000u + (uint32_t)i };
+	used->idx = 40000;
+	uint16_t got = sn_virtio_rx_burst(&b->vq, pkts, RING);
+	assert_int_equal(got, 0);
+	assert_true(b->vq.stats.device_errors >= 1);
+	/* The queue was refilled from the pool and stays consistent. */
+	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.num_free), 64);
+}
+
+static void tx_sends_and_reclaims(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[8];
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 8), 8);
+	for (int i = 0; i < 8; i++)
+		pkts[i]->len = 60;
+	struct vring_used *used = b->used;
+	used->flags = VRING_USED_F_NO_NOTIFY; /* the device asked not to be kicked */
+	assert_int_equal(sn_virtio_tx_burst(&b->vq, pkts, 8), 8);
+	assert_int_equal(b->notify[1], 0);
+	assert_int_equal(((struct vring_avail *)b->avail)->idx, 8);
+	struct vring_desc *d = &((struct vring_desc *)b->desc)[avail_id(b, 0)];
+	assert_int_equal(d->len, HDR + 60);
+	assert_int_equal(d->flags, 0);
+	assert_int_equal(d->addr, pkts[0]->iova - HDR);
+	for (uint16_t s = 0; s < 8; s++)
+		device_complete(b, s, avail_id(b, s), 0);
+	assert_int_equal(sn_mempool_free_count(b->pool), 56);
+	/* The next burst reclaims the sent buffers. */
+	struct sn_pkt *none[1];
+	assert_int_equal(sn_virtio_tx_burst(&b->vq, none, 0), 0);
+	assert_int_equal(sn_mempool_free_count(b->pool), 64);
+}
+
+static void tx_full_ring_takes_what_fits(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[RING + 4];
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, RING + 4), RING + 4);
+	for (int i = 0; i < RING + 4; i++)
+		pkts[i]->len = 100;
+	assert_int_equal(sn_virtio_tx_burst(&b->vq, pkts, RING + 4), RING);
+	assert_int_equal(b->notify[1], 7);
+	sn_pkt_free_bulk(pkts + RING, 4);
+}
+
+static void tx_rejects_oversized_frame(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[2];
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 2), 2);
+	pkts[0]->len = 60;
+	pkts[1]->len = 60000; /* larger than its buffer */
+	assert_int_equal(sn_virtio_tx_burst(&b->vq, pkts, 2), 1);
+	assert_int_equal(b->vq.stats.errors, 0);
+	sn_pkt_free_bulk(pkts + 1, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(rx_posts_whole_ring_with_one_kick, setup_rx, teardown),
+		cmocka_unit_test_setup_teardown(rx_good_frame, setup_rx, teardown),
+		cmocka_unit_test_setup_teardown(rx_hostile_lengths_are_dropped, setup_rx, teardown),
+		cmocka_unit_test_setup_teardown(rx_hostile_ids_are_ignored, setup_rx, teardown),
+		cmocka_unit_test_setup_teardown(rx_used_index_jump_is_bounded, setup_rx, teardown),
+		cmocka_unit_test_setup_teardown(tx_sends_and_reclaims, setup_tx, teardown),
+		cmocka_unit_test_setup_teardown(tx_full_ring_takes_what_fits, setup_tx, teardown),
+		cmocka_unit_test_setup_teardown(tx_rejects_oversized_frame, setup_tx, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
