@@ -62,6 +62,12 @@ struct sn_ctx *sn_ctx_create(const struct sn_ctx_config *cfg,
 /* Closes every device still open, then frees all DMA memory. */
 void sn_ctx_destroy(struct sn_ctx *ctx);
 
+/* Stops DMA on every device of the context without freeing anything: for
+ * a fatal-signal handler, so that a crashing process in unsafe mode leaves
+ * no device writing to memory (with VFIO the kernel resets devices when the
+ * process dies). Uses only register writes and nanosleep. */
+void sn_ctx_emergency_stop(struct sn_ctx *ctx);
+
 struct sn_mem_info {
 	size_t page_size;          /* largest page size in use */
 	size_t bytes;              /* DMA memory allocated */
@@ -86,7 +92,7 @@ struct sn_pkt {
 	struct sn_mempool *pool;
 };
 
-#define SN_POOL_DEFAULT_BUF_SIZE 2048u
+#define SN_POOL_DEFAULT_BUF_SIZE 2176u  /* 2048 bytes of frame room, as DPDK */
 #define SN_POOL_HEADROOM 128u
 
 enum sn_pool_flags {
@@ -122,7 +128,9 @@ struct sn_dev_config {
 	uint16_t tx_ring_size;     /* 0 = driver default */
 	/* Pool to receive into; NULL = the device makes its own. */
 	struct sn_mempool *rx_pool;
-	bool promiscuous;          /* default true when rx_queues > 0 */
+	/* Receive only frames addressed to the device's MAC (and broadcast).
+	 * Default (false): promiscuous, as DPDK's testpmd runs. */
+	bool unicast_filter;
 };
 
 struct sn_stats {
@@ -132,6 +140,9 @@ struct sn_stats {
 	 * of range, index jumping): each cost one dropped packet, never an
 	 * access outside the ring or the buffer. */
 	uint64_t device_errors;
+	/* The NIC's own counters, where it has them (Intel families). */
+	bool has_hw_counters;
+	uint64_t hw_rx_packets, hw_rx_bytes, hw_tx_packets, hw_tx_bytes;
 };
 
 struct sn_link {

@@ -60,6 +60,15 @@ void sn_ctx_destroy(struct sn_ctx *ctx)
 	free(ctx);
 }
 
+void sn_ctx_emergency_stop(struct sn_ctx *ctx)
+{
+	for (struct sn_device *dev = ctx ? ctx->devices : NULL; dev; dev = dev->next) {
+		if (dev->priv)
+			dev->driver->stop(dev);
+		sn_pci_set_bus_master(&dev->pci, false);
+	}
+}
+
 void sn_ctx_mem_info(const struct sn_ctx *ctx, struct sn_mem_info *info)
 {
 	memset(info, 0, sizeof(*info));

@@ -30,4 +30,8 @@ struct sn_ctx {
 	bool warned_unsafe;
 };
 
+/* Host tests: hand out IOVAs up to last_iova as if an IOMMU existed, with
+ * no VFIO container behind them. */
+int sn_ctx_emulate_iommu(struct sn_ctx *ctx, uint64_t last_iova);
+
 #endif

@@ -7,9 +7,13 @@
 
 #include "device.h"
 #include "error.h"
+#include "intel.h"
 
 static const struct sn_driver *const drivers[] = {
 	&sn_virtio_driver,
+	&sn_igb_driver,
+	&sn_e1000e_driver,
+	&sn_ixgbe_driver,
 };
 
 #define NUM_DRIVERS (sizeof(drivers) / sizeof(drivers[0]))
@@ -91,6 +95,39 @@ struct sn_dev *sn_dev_open(struct sn_ctx *ctx, const char *pci_addr,
 		free(dev);
 		return NULL;
 	}
+	dev->next = ctx->devices;
+	ctx->devices = dev;
+	if (start_device(dev, &cfg, err) < 0) {
+		sn_dev_close(&dev->fast);
+		return NULL;
+	}
+	return &dev->fast;
+}
+
+struct sn_dev *sn_dev_open_model(struct sn_ctx *ctx, const struct sn_driver *driver,
+				 void *bar0, size_t bar0_size, uint16_t device_id,
+				 const struct sn_dev_config *cfg_in, struct sn_error *err)
+{
+	struct sn_dev_config cfg = cfg_in ? *cfg_in : (struct sn_dev_config){ 0 };
+	struct sn_device *dev = calloc(1, sizeof(*dev));
+	if (!dev) {
+		sn_fail(err, ENOMEM, "out of memory");
+		return NULL;
+	}
+	dev->ctx = ctx;
+	dev->driver = driver;
+	dev->model = "model";
+	dev->rx_queues = cfg.rx_queues ? cfg.rx_queues : 1;
+	dev->tx_queues = cfg.tx_queues ? cfg.tx_queues : 1;
+	dev->pci.device_fd = -1;
+	dev->pci.group = -1;
+	for (unsigned i = 0; i <= SN_PCI_BARS; i++)
+		dev->pci.sysfs_fds[i] = -1;
+	snprintf(dev->pci.addr, sizeof(dev->pci.addr), "model");
+	dev->pci.vendor = 0x8086;
+	dev->pci.device = device_id;
+	dev->pci.bar[0] = (struct sn_regs){ .mmio = bar0, .size = bar0_size, .fd = -1 };
+	dev->pci.model_bar = true;
 	dev->next = ctx->devices;
 	ctx->devices = dev;
 	if (start_device(dev, &cfg, err) < 0) {

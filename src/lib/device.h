@@ -22,6 +22,7 @@ struct sn_driver {
 	int (*link)(struct sn_device *dev, struct sn_link *link);
 	void (*stats)(struct sn_device *dev, struct sn_stats *stats);
 	enum sn_dev_state (*check)(struct sn_device *dev);
+	const void *data;            /* the family's own table, if any */
 };
 
 struct sn_device {
@@ -39,6 +40,12 @@ struct sn_device {
 };
 
 extern const struct sn_driver sn_virtio_driver;
+
+/* Host tests: start a driver on a register file in ordinary memory (a
+ * model of the device) instead of a PCI device. */
+struct sn_dev *sn_dev_open_model(struct sn_ctx *ctx, const struct sn_driver *driver,
+				 void *bar0, size_t bar0_size, uint16_t device_id,
+				 const struct sn_dev_config *cfg, struct sn_error *err);
 
 static inline struct sn_device *sn_device_of(struct sn_dev *dev)
 {

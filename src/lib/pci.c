@@ -164,6 +164,8 @@ uint8_t sn_pci_find_cap(struct sn_pci_dev *pci, uint8_t id, uint8_t after)
 
 void sn_pci_set_bus_master(struct sn_pci_dev *pci, bool on)
 {
+	if (!pci->vfio && pci->sysfs_fds[SN_PCI_BARS] < 0)
+		return; /* no config space open (a failed open, or a model) */
 	uint16_t cmd = sn_regs_read16(&pci->config, PCI_COMMAND);
 	if (on)
 		cmd |= PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY;
@@ -275,15 +277,13 @@ int sn_pci_open(struct sn_ctx *ctx, const char *addr, struct sn_pci_dev *pci,
 
 void sn_pci_close(struct sn_ctx *ctx, struct sn_pci_dev *pci)
 {
-	if (pci->config.mmio || pci->config.fd >= 0)
-		if (pci->vfio || pci->sysfs_fds[SN_PCI_BARS] >= 0)
-			sn_pci_set_bus_master(pci, false);
+	sn_pci_set_bus_master(pci, false);
 	for (unsigned i = 0; i < SN_PCI_BARS; i++) {
-		if (pci->bar[i].mmio)
+		if (pci->bar[i].mmio && !pci->model_bar)
 			munmap((void *)pci->bar[i].mmio, pci->bar[i].size);
 		pci->bar[i] = (struct sn_regs){ .fd = -1 };
 	}
-	if (pci->vfio)
+	if (pci->device_fd >= 0)
 		sn_vfio_close_device(ctx, pci);
 	for (unsigned i = 0; i <= SN_PCI_BARS; i++)
 		if (pci->sysfs_fds[i] >= 0)

@@ -31,6 +31,7 @@ struct sn_pci_dev {
 	int group;                   /* VFIO group number, or -1 */
 	int sysfs_fds[SN_PCI_BARS + 1];
 	bool vfio;
+	bool model_bar;              /* host tests: BAR 0 is not ours to unmap */
 };
 
 struct sn_ctx;

@@ -447,9 +447,10 @@ static enum sn_dev_state virtio_check(struct sn_device *dev)
 	struct sn_virtq *tx = &vn->txq;
 	uint16_t device_idx = __atomic_load_n(&tx->used->idx, __ATOMIC_ACQUIRE);
 	bool waiting = device_idx != tx->avail_idx;
-	bool moved = device_idx != tx->stall_used_idx;
+	bool stalled = waiting && tx->stall_waiting && device_idx == tx->stall_used_idx;
+	tx->stall_waiting = waiting;
 	tx->stall_used_idx = device_idx;
-	return waiting && !moved ? SN_DEV_TX_STALLED : SN_DEV_OK;
+	return stalled ? SN_DEV_TX_STALLED : SN_DEV_OK;
 }
 
 const struct sn_driver sn_virtio_driver = {

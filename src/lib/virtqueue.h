@@ -79,7 +79,8 @@ struct sn_virtq {
 	const struct sn_regs *notify_regs;
 	size_t notify_off;
 	uint16_t queue_index;
-	uint16_t stall_used_idx;     /* health check: progress since last look */
+	uint16_t stall_used_idx;     /* health check: the device's index at the last look */
+	bool stall_waiting;          /* ... and whether it had work then */
 	struct sn_virtq_counters stats;
 };
 

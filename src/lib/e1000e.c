@@ -1,0 +1,187 @@
+/* e1000e: Intel 82574L. Facts from the Intel 82574 GbE Controller Family
+ * Datasheet, rev 3.x; section numbers below refer to it. Extended receive
+ * descriptors (3.2.5) and legacy transmit descriptors (3.3.3), run by the
+ * same ring engine as igb and ixgbe. */
+#define _GNU_SOURCE
+#include <errno.h>
+
+#include "error.h"
+#include "intel.h"
+
+/* Global registers: X(fam, name, offset, mode, description). */
+#define E1000E_GLOBALS(X, fam)                                                \
+	X(fam, CTRL, 0x00000, RW, "Device Control")                          \
+	X(fam, STATUS, 0x00008, RO, "Device Status")                         \
+	X(fam, EECD, 0x00010, RW, "EEPROM/Flash Control")                    \
+	X(fam, IMC, 0x000D8, WO, "Interrupt Mask Clear")                     \
+	X(fam, RCTL, 0x00100, RW, "Receive Control")                         \
+	X(fam, TCTL, 0x00400, RW, "Transmit Control")                        \
+	X(fam, TIPG, 0x00410, RW, "Transmit Inter-Packet Gap")               \
+	X(fam, RFCTL, 0x05008, RW, "Receive Filter Control")                 \
+	X(fam, RAL0, 0x05400, RW, "Receive Address Low 0")                   \
+	X(fam, RAH0, 0x05404, RW, "Receive Address High 0")                  \
+	X(fam, CRCERRS, 0x04000, RC, "CRC Error Count")                      \
+	X(fam, RXERRC, 0x0400C, RC, "Receive Error Count")                   \
+	X(fam, MPC, 0x04010, RC, "Missed Packets Count")                     \
+	X(fam, GPRC, 0x04074, RC, "Good Packets Received Count")             \
+	X(fam, GPTC, 0x04080, RC, "Good Packets Transmitted Count")          \
+	X(fam, GORCL, 0x04088, RC64, "Good Octets Received Count")           \
+	X(fam, GOTCL, 0x04090, RC64, "Good Octets Transmitted Count")        \
+	X(fam, TPR, 0x040D0, RC, "Total Packets Received")                   \
+	X(fam, TPT, 0x040D4, RC, "Total Packets Transmitted")
+
+/* Queue 0 registers (queue 1 needs multi-queue receive, not used here). */
+#define E1000E_QUEUES(X, fam)                                                 \
+	X(fam, RDBAL, 0x02800, 0x100, RW, "Rx Descriptor Base Low")          \
+	X(fam, RDBAH, 0x02804, 0x100, RW, "Rx Descriptor Base High")         \
+	X(fam, RDLEN, 0x02808, 0x100, RW, "Rx Descriptor Length")            \
+	X(fam, RDH, 0x02810, 0x100, RW, "Rx Descriptor Head")                \
+	X(fam, RDT, 0x02818, 0x100, RW, "Rx Descriptor Tail")                \
+	X(fam, TDBAL, 0x03800, 0x100, RW, "Tx Descriptor Base Low")          \
+	X(fam, TDBAH, 0x03804, 0x100, RW, "Tx Descriptor Base High")         \
+	X(fam, TDLEN, 0x03808, 0x100, RW, "Tx Descriptor Length")            \
+	X(fam, TDH, 0x03810, 0x100, RW, "Tx Descriptor Head")                \
+	X(fam, TDT, 0x03818, 0x100, RW, "Tx Descriptor Tail")                \
+	X(fam, TXDCTL, 0x03828, 0x100, RW, "Tx Descriptor Control")
+
+SN_DEFINE_REGISTERS(e1000e, E1000E_GLOBALS, E1000E_QUEUES)
+
+#define CTRL_SLU (1u << 6)
+#define CTRL_RST (1u << 26)
+#define EECD_AUTO_RD (1u << 9)
+#define RCTL_EN (1u << 1)
+#define RCTL_UPE (1u << 3)
+#define RCTL_MPE (1u << 4)
+#define RCTL_BAM (1u << 15)
+#define RCTL_SECRC (1u << 26)       /* BSIZE 00 with BSEX 0: 2048-byte buffers */
+#define RFCTL_EXSTEN (1u << 15)     /* extended receive descriptors */
+#define TCTL_EN (1u << 1)
+#define TCTL_PSP (1u << 3)
+#define TCTL_CT_DEFAULT (0x0fu << 4)
+#define TCTL_COLD_FULL_DUPLEX (0x3fu << 12)
+#define TXDCTL_GRAN_WTHRESH_1 0x01010000u /* write back each descriptor */
+/* 13.4.34: IPGT 8, IPGR1 8, IPGR2 6 for copper. */
+#define TIPG_DEFAULT (8u | 8u << 10 | 6u << 20)
+
+/* 3.3.3: legacy descriptor, CMD = EOP | IFCS | RS in bits 31:24. */
+static const struct sn_ring_format e1000e_format = {
+	.name = "extended rx / legacy tx",
+	.tx_cmd = (0x01ull | 0x02ull | 0x08ull) << 24,
+	.tx_paylen = false,
+	/* 3.2.5.2: CE | SE | SEQ | CXE | RXE. */
+	.rx_error_mask = 0x97000000u,
+};
+
+/* 4.6: mask interrupts, global reset, mask again, wait for the NVM. */
+static int e1000e_reset(struct sn_intel_nic *nic, struct sn_error *err)
+{
+	volatile uint8_t *bar = nic->bar;
+	e1000e_wr_IMC(bar, ~0u);
+	e1000e_wr_RCTL(bar, 0);
+	e1000e_wr_TCTL(bar, TCTL_PSP);
+	sn_intel_sleep_ms(10); /* let pending DMA finish before the reset */
+	e1000e_wr_CTRL(bar, e1000e_rd_CTRL(bar) | CTRL_RST);
+	sn_intel_sleep_ms(2);
+	if (sn_intel_wait(nic, e1000e_off_CTRL, CTRL_RST, 0, 1000) < 0)
+		return sn_fail(err, ETIMEDOUT, "%s: e1000e reset did not complete",
+			       nic->dev->pci.addr);
+	e1000e_wr_IMC(bar, ~0u);
+	if (sn_intel_wait(nic, e1000e_off_EECD, EECD_AUTO_RD, EECD_AUTO_RD, 1000) < 0)
+		return sn_fail(err, ETIMEDOUT, "%s: the NVM auto-read did not finish",
+			       nic->dev->pci.addr);
+	return 0;
+}
+
+/* 4.6.5: receive initialisation. The queue is enabled by RCTL.EN. */
+static int e1000e_setup_rx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t iova,
+				 uint16_t size, uint32_t buf_size, uint32_t *tail,
+				 struct sn_error *err)
+{
+	volatile uint8_t *bar = nic->bar;
+	if (buf_size < 2048)
+		return sn_fail(err, EINVAL, "%s: e1000e needs 2048-byte receive buffers",
+			       nic->dev->pci.addr);
+	e1000e_wr_RFCTL(bar, e1000e_rd_RFCTL(bar) | RFCTL_EXSTEN);
+	e1000e_wr_RDBAL(bar, q, (uint32_t)iova);
+	e1000e_wr_RDBAH(bar, q, (uint32_t)(iova >> 32));
+	e1000e_wr_RDLEN(bar, q, size * (uint32_t)sizeof(union sn_desc));
+	e1000e_wr_RDH(bar, q, 0);
+	e1000e_wr_RDT(bar, q, 0);
+	*tail = e1000e_off_RDT(q);
+	return 0;
+}
+
+/* 4.6.6: transmit initialisation. */
+static int e1000e_setup_tx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t iova,
+				 uint16_t size, uint32_t *tail, struct sn_error *err)
+{
+	volatile uint8_t *bar = nic->bar;
+	(void)err;
+	e1000e_wr_TDBAL(bar, q, (uint32_t)iova);
+	e1000e_wr_TDBAH(bar, q, (uint32_t)(iova >> 32));
+	e1000e_wr_TDLEN(bar, q, size * (uint32_t)sizeof(union sn_desc));
+	e1000e_wr_TDH(bar, q, 0);
+	e1000e_wr_TDT(bar, q, 0);
+	e1000e_wr_TXDCTL(bar, q, (e1000e_rd_TXDCTL(bar, q) & ~0x3f3f3fu) | TXDCTL_GRAN_WTHRESH_1);
+	e1000e_wr_TIPG(bar, TIPG_DEFAULT);
+	*tail = e1000e_off_TDT(q);
+	return 0;
+}
+
+static void e1000e_enable(struct sn_intel_nic *nic, bool promiscuous)
+{
+	volatile uint8_t *bar = nic->bar;
+	uint32_t rctl = RCTL_EN | RCTL_BAM | RCTL_SECRC;
+	if (promiscuous)
+		rctl |= RCTL_UPE | RCTL_MPE;
+	e1000e_wr_RCTL(bar, rctl);
+	e1000e_wr_TCTL(bar, TCTL_EN | TCTL_PSP | TCTL_CT_DEFAULT | TCTL_COLD_FULL_DUPLEX);
+	e1000e_wr_CTRL(bar, e1000e_rd_CTRL(bar) | CTRL_SLU);
+}
+
+static void e1000e_disable(struct sn_intel_nic *nic)
+{
+	volatile uint8_t *bar = nic->bar;
+	e1000e_wr_RCTL(bar, e1000e_rd_RCTL(bar) & ~RCTL_EN);
+	e1000e_wr_TCTL(bar, e1000e_rd_TCTL(bar) & ~TCTL_EN);
+}
+
+static const char *e1000e_match(uint16_t vendor, uint16_t device)
+{
+	if (vendor == 0x8086 && (device == 0x10d3 || device == 0x10f6))
+		return "Intel 82574L";
+	return NULL;
+}
+
+const struct sn_intel_family sn_e1000e_family = {
+	.name = "e1000e",
+	.format = &e1000e_format,
+	.registers = e1000e_registers,
+	.num_registers = e1000e_num_registers,
+	.max_queues = 1,
+	.default_ring = 512,
+	.reset = e1000e_reset,
+	.ral0 = e1000e_off_RAL0,
+	.setup_rx_queue = e1000e_setup_rx_queue,
+	.setup_tx_queue = e1000e_setup_tx_queue,
+	.enable = e1000e_enable,
+	.disable = e1000e_disable,
+	.link = sn_intel_e1000_link,
+	.rx_packets = "GPRC",
+	.tx_packets = "GPTC",
+	.rx_bytes = "GORCL",
+	.tx_bytes = "GOTCL",
+	.rx_missed = "MPC",
+};
+
+const struct sn_driver sn_e1000e_driver = {
+	.name = "e1000e",
+	.match = e1000e_match,
+	.start = sn_intel_start,
+	.stop = sn_intel_stop,
+	.release = sn_intel_release,
+	.link = sn_intel_link,
+	.stats = sn_intel_stats,
+	.check = sn_intel_check,
+	.data = &sn_e1000e_family,
+};

@@ -1,0 +1,69 @@
+/* What the Intel families (igb, ixgbe, e1000e) have in common: a BAR 0
+ * register file, descriptor rings run by the shared engine (ring.c), and
+ * a start-up that differs only in its steps. Each family supplies an
+ * sn_intel_family: its descriptor format, register table, and the small
+ * operations below; intel.c does the rest. */
+#ifndef SN_INTEL_H
+#define SN_INTEL_H
+
+#include "device.h"
+#include "regs.h"
+#include "ring.h"
+
+struct sn_intel_nic;
+
+struct sn_intel_family {
+	const char *name;
+	const struct sn_ring_format *format;
+	const struct sn_reg_info *registers;
+	size_t num_registers;
+	uint16_t max_queues;
+	uint16_t default_ring;
+	/* Datasheet reset and wait for the NVM; interrupts masked. */
+	int (*reset)(struct sn_intel_nic *nic, struct sn_error *err);
+	uint32_t ral0;  /* Receive Address Low 0: the MAC the NVM loaded */
+	/* Program one queue's ring (base, length, buffer size) and enable it;
+	 * returns the tail register's offset in BAR 0. */
+	int (*setup_rx_queue)(struct sn_intel_nic *nic, unsigned q, uint64_t iova,
+			      uint16_t size, uint32_t buf_size, uint32_t *tail,
+			      struct sn_error *err);
+	int (*setup_tx_queue)(struct sn_intel_nic *nic, unsigned q, uint64_t iova,
+			      uint16_t size, uint32_t *tail, struct sn_error *err);
+	/* Receive and transmit on, promiscuous as configured, link up. */
+	void (*enable)(struct sn_intel_nic *nic, bool promiscuous);
+	void (*disable)(struct sn_intel_nic *nic);
+	void (*link)(struct sn_intel_nic *nic, struct sn_link *link);
+	/* Names of the counters in the register table. */
+	const char *rx_packets, *tx_packets, *rx_bytes, *tx_bytes, *rx_missed;
+};
+
+struct sn_intel_nic {
+	struct sn_device *dev;
+	volatile uint8_t *bar;
+	const struct sn_intel_family *family;
+	uint16_t rx_queues, tx_queues;
+	struct sn_ring rx[SN_MAX_QUEUES];
+	struct sn_ring tx[SN_MAX_QUEUES];
+	uint64_t *counter_totals;    /* indexed like family->registers */
+};
+
+/* Polls until (read(off) & mask) == want, sleeping 1 ms between reads. */
+int sn_intel_wait(struct sn_intel_nic *nic, uint32_t off, uint32_t mask,
+		  uint32_t want, unsigned timeout_ms);
+void sn_intel_sleep_ms(unsigned ms);
+/* Link from STATUS (LU, speed in bits 7:6), as igb and e1000e have it. */
+void sn_intel_e1000_link(struct sn_intel_nic *nic, struct sn_link *link);
+
+/* Generic driver operations, shared by the families' sn_driver tables. */
+int sn_intel_start(struct sn_device *dev, const struct sn_dev_config *cfg,
+		   struct sn_error *err);
+void sn_intel_stop(struct sn_device *dev);
+void sn_intel_release(struct sn_device *dev);
+int sn_intel_link(struct sn_device *dev, struct sn_link *link);
+void sn_intel_stats(struct sn_device *dev, struct sn_stats *stats);
+enum sn_dev_state sn_intel_check(struct sn_device *dev);
+
+extern const struct sn_intel_family sn_igb_family, sn_e1000e_family, sn_ixgbe_family;
+extern const struct sn_driver sn_igb_driver, sn_e1000e_driver, sn_ixgbe_driver;
+
+#endif

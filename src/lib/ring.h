@@ -1,0 +1,89 @@
+/* The descriptor-ring engine shared by the Intel families (igb, ixgbe,
+ * e1000e), after FreeBSD's iflib: the engine owns index arithmetic,
+ * batching, write-back validation, refill, doorbells and counters; a
+ * family contributes only its descriptor format, as data.
+ *
+ * All three families use 16-byte descriptors whose write-back puts the
+ * status/error dword at byte 8 (DD = bit 0, EOP = bit 1) and the receive
+ * length at byte 12 (82576 datasheet 7.1.5, 82599 7.1.6, 82574 3.2.5);
+ * transmit write-back puts DD at bit 0 of byte 12. They differ in how a
+ * transmit descriptor is encoded and in which receive error bits exist. */
+#ifndef SN_RING_H
+#define SN_RING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dma.h"
+#include "safenic/safenic.h"
+
+union sn_desc {
+	struct {
+		uint64_t addr;
+		uint64_t cmd;      /* transmit: length, command, type */
+	} read;
+	struct {
+		uint32_t info;
+		uint32_t hash;
+		uint32_t status;   /* DD, EOP, errors in the top bits */
+		uint16_t length;
+		uint16_t vlan;
+	} rx_wb;
+	struct {
+		uint64_t reserved;
+		uint32_t cmd_len;  /* what we wrote: length, command */
+		uint32_t status;   /* DD in bit 0 (bit 32 of the second quadword) */
+	} tx_wb;
+};
+
+#define SN_DESC_DD (1u << 0)
+#define SN_DESC_EOP (1u << 1)
+
+struct sn_ring_format {
+	const char *name;
+	/* Constant bits of a transmit descriptor's second quadword: type,
+	 * end of packet, insert FCS, report status. The length goes in bits
+	 * 15:0, and also in bits 63:46 (PAYLEN) for advanced descriptors. */
+	uint64_t tx_cmd;
+	bool tx_paylen;
+	uint32_t rx_error_mask;  /* status bits that mark a bad frame */
+};
+
+struct sn_ring_counters {
+	uint64_t packets, bytes, drops, errors, device_errors;
+};
+
+struct sn_ring {
+	volatile union sn_desc *desc;   /* DMA memory */
+	struct sn_pkt **slots;          /* buffer per descriptor; not DMA memory */
+	const struct sn_ring_format *fmt;
+	volatile uint32_t *tail;        /* doorbell register */
+	uint16_t size, mask;
+	uint16_t next_use;              /* next descriptor we hand over */
+	uint16_t next_clean;            /* next descriptor we expect back */
+	uint16_t in_flight;
+	bool discarding;                /* dropping the rest of a multi-descriptor frame */
+	struct sn_mempool *pool;        /* receive rings */
+	uint32_t rx_room;
+	uint16_t stall_clean;           /* health check: where we were at the last look */
+	bool stall_waiting;             /* ... and whether we were waiting then */
+	struct sn_dma_region *mem;
+	struct sn_ring_counters stats;
+};
+
+/* desc must hold size descriptors; size a power of two, 8 to 32768. */
+int sn_ring_init(struct sn_ring *ring, const struct sn_ring_format *fmt,
+		 void *desc, uint16_t size, volatile uint32_t *tail);
+void sn_ring_fini(struct sn_ring *ring);
+/* Return every buffer still in the ring (after the device has stopped). */
+void sn_ring_drain(struct sn_ring *ring);
+
+/* Receive: fill every free descriptor from the pool; one tail write. */
+void sn_ring_rx_refill(struct sn_ring *ring);
+uint16_t sn_ring_rx_burst(void *ring, struct sn_pkt **pkts, uint16_t n);
+uint16_t sn_ring_tx_burst(void *ring, struct sn_pkt **pkts, uint16_t n);
+/* True when descriptors are outstanding and none completed since the
+ * previous call (call about once a second). */
+bool sn_ring_stalled(struct sn_ring *ring);
+
+#endif
