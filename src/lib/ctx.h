@@ -27,7 +27,7 @@ struct sn_ctx {
 	struct sn_dma_region *regions;
 	struct sn_mempool *pools;
 	struct sn_device *devices;
-	bool warned_unsafe;
+	bool warned_small_pages;
 };
 
 /* Host tests: hand out IOVAs up to last_iova as if an IOMMU existed, with

@@ -101,11 +101,13 @@ static int allocate_memory(struct sn_ctx *ctx, struct sn_dma_region *r,
 	}
 	if (!r->va && want != SN_PAGE_4K && !ctx->cfg.page_size &&
 	    !ctx->cfg.unsafe_no_iommu) {
-		sn_log(ctx, SN_LOG_WARN,
-		       "no free %s huge pages: falling back to 4 KiB pages; the IOMMU's "
-		       "translation cache (IOTLB) will thrash and throughput drops. "
-		       "Reserve huge pages: echo 256 > /proc/sys/vm/nr_hugepages",
-		       page_name(want));
+		if (!ctx->warned_small_pages)
+			sn_log(ctx, SN_LOG_WARN,
+			       "no free %s huge pages: falling back to 4 KiB pages; the "
+			       "IOMMU's translation cache (IOTLB) will thrash and throughput "
+			       "drops. Reserve huge pages: echo 256 > /proc/sys/vm/nr_hugepages",
+			       page_name(want));
+		ctx->warned_small_pages = true;
 		want = SN_PAGE_4K;
 		rounded = (size + want - 1) & ~(want - 1);
 		r->va = map_pages(rounded, want);

@@ -74,8 +74,6 @@ struct sn_mempool *sn_mempool_create(struct sn_ctx *ctx, uint32_t num_bufs,
 		sn_fail(err, ENOMEM, "out of memory for %u buffer headers", num_bufs);
 		goto fail;
 	}
-	/* Buffers never straddle a page: in unsafe mode pages are not
-	 * physically contiguous with each other. */
 	size_t page = sn_dma_pick_page_size(ctx, (size_t)num_bufs * buf_size);
 	uint32_t per_page = page >= buf_size ? (uint32_t)(page / buf_size) : 1;
 	size_t bytes = (size_t)((num_bufs + per_page - 1) / per_page) * page;
@@ -83,15 +81,13 @@ struct sn_mempool *sn_mempool_create(struct sn_ctx *ctx, uint32_t num_bufs,
 					    ? SN_DMA_DEVICE_READS : SN_DMA_DEVICE_RW;
 	if (sn_dma_alloc(ctx, bytes, access, &pool->region, err) < 0)
 		goto fail;
-	/* The allocation may have fallen back to 4 KiB pages: buffers larger
-	 * than a page then rely on VFIO's contiguous IOVA (plain layout). */
-	pool->bufs_per_page = pool->region->page_size >= buf_size
+	/* Huge pages: buffers never straddle a page, as unsafe mode needs
+	 * (its pages are not physically contiguous). A fallback to 4 KiB
+	 * pages happens only with VFIO, whose IOVA range is contiguous: pack
+	 * the buffers plainly, which the region's size always holds. */
+	pool->bufs_per_page = pool->region->page_size > SN_PAGE_4K
 				      ? (uint32_t)(pool->region->page_size / buf_size)
 				      : 0;
-	if (pool->bufs_per_page == 0 && pool->region->phys) {
-		sn_fail(err, EINVAL, "buffers larger than a page need the IOMMU");
-		goto fail;
-	}
 	for (uint32_t i = 0; i < num_bufs; i++) {
 		pool->pkts[i].pool = pool;
 		pool->pkts[i].index = i;

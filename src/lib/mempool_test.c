@@ -53,9 +53,11 @@ static void buffers_are_distinct_and_in_place(void **state)
 		assert_int_equal(p->len, 0);
 		assert_ptr_equal(p->pool, pool);
 		assert_true(off + sn_mempool_data_room(pool) <= r->size);
-		/* Headroom and data stay inside one page. */
-		assert_int_equal((off - SN_POOL_HEADROOM) / r->page_size,
-				 (off + sn_mempool_data_room(pool) - 1) / r->page_size);
+		/* On huge pages, headroom and data stay inside one page (unsafe
+		 * mode relies on it); 4 KiB pages use VFIO's contiguous IOVAs. */
+		if (r->page_size > 4096)
+			assert_int_equal((off - SN_POOL_HEADROOM) / r->page_size,
+					 (off + sn_mempool_data_room(pool) - 1) / r->page_size);
 		assert_int_equal(p->iova, sn_dma_iova(r, off));
 		p->data[0] = (uint8_t)i; /* every buffer is writable memory */
 	}
