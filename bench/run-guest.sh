@@ -1,0 +1,311 @@
+#!/bin/bash
+# Boot one bench guest under QEMU (TCG), run one scenario in it, and exit
+# with the scenario's status. The only place that starts QEMU.
+#
+#   bench/run-guest.sh --scenario NAME --initrd FILE [options]
+#
+# Options:
+#   --scenario NAME     guest script /scenarios/NAME.sh (required)
+#   --initrd FILE       initramfs from build-initramfs.sh (required)
+#   --kernel FILE       bzImage (default: the one in bench/.cache/guest-kernel)
+#   --nic MODEL         virtio (modern 1af4:1041, behind the IOMMU; default),
+#                       virtio-legacy (1af4:1000, needs --iommu off),
+#                       igb (8086:10c9), e1000e (8086:10d3)
+#   --topology T        chain4 (default) or tap1, see below
+#   --iommu on|off      emulated Intel IOMMU (default on)
+#   --aw-bits N         IOMMU address width (default: QEMU's, 48 in QEMU 10)
+#   --param KEY=VALUE   adds safenic.KEY=VALUE to the kernel command line
+#                       (repeatable; read by the guest's init and scenarios)
+#   --host-hook CMD     tap1 only: run CMD (via sh -c) inside the test's
+#                       network namespace while the guest runs; see below
+#   --timeout SEC       kill QEMU after SEC seconds (default 300)
+#   --log FILE          console log (default build/bench-logs/NAME.console.log)
+#   --live              also show the console on this terminal as it comes
+#
+# Topologies. NIC n sits at PCI slot 3n, so the guest sees it at a FIXED
+# address (bench/guest/lib.sh has the same table; scenarios rely on it):
+#   NIC1 0000:00:03.0 02:5a:fe:00:00:01    NIC3 0000:00:09.0 02:5a:fe:00:00:03
+#   NIC2 0000:00:06.0 02:5a:fe:00:00:02    NIC4 0000:00:0c.0 02:5a:fe:00:00:04
+# Slots are three apart because the igb model claims slots +16 and +17 for
+# its SR-IOV VFs (two igb at consecutive slots collide). -nodefaults keeps
+# QEMU's default NIC (slot 2) and VGA (slot 1) away.
+#   chain4: NIC1 <-hub 0-> NIC2, NIC3 <-hub 1-> NIC4. Each hub has exactly
+#           two ports, so it behaves as a cable (lossless in our tests).
+#   tap1:   NIC1 <-> tap "sfntap0" in a network namespace created for this
+#           run (safenic-bench-PID); QEMU runs inside it. The tap is made
+#           before QEMU starts, with IPv6 off so the host kernel sends no
+#           frames of its own, and is up when the guest boots. The
+#           namespace and everything in it are removed on every exit path.
+#
+# Host hook (tap1): CMD starts before QEMU, inside the namespace, with
+#   SAFENIC_TAP (tap name), SAFENIC_CONSOLE (console log path, to watch for
+#   guest lines) and SAFENIC_HOST_LOG (where its output goes). It may run at
+#   most 60 s past the guest's power-off. A failing hook fails the run.
+#
+# Exit status: the guest's SCENARIO-EXIT code (0 = pass, 99 = guest setup
+# failed); 124 = timeout (QEMU killed); 97 = QEMU ended without reporting;
+# 95 = the host hook failed; 2 = bad usage or host setup.
+set -eu
+
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+REPO_DIR=$(dirname "$BENCH_DIR")
+TAP=sfntap0
+HOOK_GRACE=60
+
+SCENARIO="" INITRD="" KERNEL="" NIC=virtio TOPOLOGY=chain4 IOMMU=on
+AW_BITS="" HOST_HOOK="" TIMEOUT=300 LOG="" LIVE=0
+PARAMS=()
+
+NETNS="" QEMU_PID="" HOOK_PID="" TAIL_PID="" PIDFILE=""
+
+die() { echo "run-guest: ERROR: $*" >&2; exit 2; }
+say() { echo "run-guest: $*"; }
+
+usage() {
+    sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
+    exit 2
+}
+
+parse_args() {
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --scenario) SCENARIO=$2; shift 2 ;;
+            --initrd) INITRD=$2; shift 2 ;;
+            --kernel) KERNEL=$2; shift 2 ;;
+            --nic) NIC=$2; shift 2 ;;
+            --topology) TOPOLOGY=$2; shift 2 ;;
+            --iommu) IOMMU=$2; shift 2 ;;
+            --aw-bits) AW_BITS=$2; shift 2 ;;
+            --param) PARAMS+=("safenic.$2"); shift 2 ;;
+            --host-hook) HOST_HOOK=$2; shift 2 ;;
+            --timeout) TIMEOUT=$2; shift 2 ;;
+            --log) LOG=$2; shift 2 ;;
+            --live) LIVE=1; shift ;;
+            -h|--help) usage ;;
+            *) echo "run-guest: unknown argument '$1'" >&2; usage ;;
+        esac
+    done
+    [ -n "$SCENARIO" ] && [ -n "$INITRD" ] || usage
+    [ -f "$INITRD" ] || die "initramfs '$INITRD' not found; build it with bench/build-initramfs.sh"
+    if [ -z "$KERNEL" ]; then
+        KERNEL=$(ls "$BENCH_DIR"/.cache/guest-kernel/boot/vmlinuz-* 2>/dev/null | head -1)
+        [ -n "$KERNEL" ] || die "no guest kernel in bench/.cache; run bench/install-deps.sh"
+    fi
+    [ -n "$(nic_id)" ] || die "unknown NIC model '$NIC' (virtio, virtio-legacy, igb, e1000e)"
+    case $IOMMU in on|off) ;; *) die "--iommu must be on or off" ;; esac
+    case $TOPOLOGY in chain4|tap1) ;; *) die "unknown topology '$TOPOLOGY' (chain4, tap1)" ;; esac
+    [ -z "$HOST_HOOK" ] || [ "$TOPOLOGY" = tap1 ] || die "--host-hook needs --topology tap1"
+    [ -z "$AW_BITS" ] || [ "$IOMMU" = on ] || die "--aw-bits needs --iommu on"
+    if [ "$NIC" = virtio-legacy ] && [ "$IOMMU" = on ]; then
+        die "legacy virtio does not go through the emulated IOMMU; use --iommu off"
+    fi
+    [ -n "$LOG" ] || LOG=$REPO_DIR/build/bench-logs/$SCENARIO.console.log
+    mkdir -p "$(dirname "$LOG")"
+    command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing; run bench/install-deps.sh"
+}
+
+# nic_device N NETDEV: the -device argument for NIC n.
+nic_device() {
+    local n=$1 netdev=$2 common model
+    common="netdev=$netdev,mac=02:5a:fe:00:00:0$n,addr=0x$(printf %x $((3 * n))).0,romfile="
+    case $NIC in
+        # VIRTIO_F_ACCESS_PLATFORM: the device's DMA goes through the IOMMU.
+        virtio) model="virtio-net-pci,disable-legacy=on,iommu_platform=on" ;;
+        virtio-legacy) model="virtio-net-pci,disable-modern=on" ;;
+        igb|e1000e) model=$NIC ;;
+    esac
+    echo "$model,$common"
+}
+
+nic_id() {
+    case $NIC in
+        virtio) echo 1af4:1041 ;;
+        virtio-legacy) echo 1af4:1000 ;;
+        igb) echo 8086:10c9 ;;
+        e1000e) echo 8086:10d3 ;;
+    esac
+}
+
+nic_count() {
+    case $TOPOLOGY in chain4) echo 4 ;; tap1) echo 1 ;; esac
+}
+
+nic_args() {
+    local n hub
+    case $TOPOLOGY in
+        chain4)
+            for n in 1 2 3 4; do
+                hub=$(((n - 1) / 2))   # NIC1+NIC2 on hub 0, NIC3+NIC4 on hub 1
+                QEMU_ARGS+=(-netdev "hubport,id=net$n,hubid=$hub"
+                            -device "$(nic_device $n net$n)")
+            done ;;
+        tap1)
+            # vnet_hdr=off: frames cross the tap exactly as the NIC sends them.
+            QEMU_ARGS+=(-netdev "tap,id=net1,ifname=$TAP,script=no,downscript=no,vnet_hdr=off"
+                        -device "$(nic_device 1 net1)") ;;
+    esac
+}
+
+build_qemu_args() {
+    local append iommu_dev guest_timeout
+    # The guest stops its scenario a little before we kill QEMU, so its
+    # report (SUMMARY, DMAR lines) still reaches the log.
+    # (Guest time runs slower than wall time under TCG, and boot takes
+    # about 10 s of it.)
+    guest_timeout=$((TIMEOUT >= 120 ? TIMEOUT - 60 : TIMEOUT / 3))
+    append="console=ttyS0 panic=1 safenic.scenario=$SCENARIO"
+    append="$append safenic.nic_count=$(nic_count) safenic.nic_id=$(nic_id)"
+    append="$append safenic.timeout=$guest_timeout ${PARAMS[*]}"
+    # shellcheck disable=SC2054  # commas belong to QEMU option values
+    QEMU_ARGS=(-accel tcg -cpu max -m 2048 -smp 2
+               -machine q35,kernel-irqchip=split
+               -nodefaults -no-user-config -display none -monitor none
+               -chardev "file,id=console,path=$LOG" -serial chardev:console
+               -no-reboot -pidfile "$PIDFILE")
+    if [ "$IOMMU" = on ]; then
+        iommu_dev="intel-iommu,intremap=on,caching-mode=on"
+        [ -z "$AW_BITS" ] || iommu_dev="$iommu_dev,aw-bits=$AW_BITS"
+        QEMU_ARGS+=(-device "$iommu_dev")
+        append="$append intel_iommu=on"
+    fi
+    nic_args
+    QEMU_ARGS+=(-kernel "$KERNEL" -initrd "$INITRD" -append "$append")
+}
+
+setup_netns() {
+    NETNS=safenic-bench-$$
+    ip netns add "$NETNS" || die "ip netns add $NETNS failed"
+    in_netns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    in_netns ip tuntap add dev "$TAP" mode tap
+    in_netns sysctl -qw "net.ipv6.conf.$TAP.disable_ipv6=1"
+    in_netns ip link set "$TAP" up
+    say "network namespace $NETNS with tap $TAP (IPv6 off, up)"
+}
+
+in_netns() { ip netns exec "$NETNS" "$@"; }
+
+start_host_hook() {
+    local hook_log=${LOG%.console.log}.host.log
+    [ "$hook_log" != "$LOG" ] || hook_log=$LOG.host.log
+    say "host hook: $HOST_HOOK (output in $hook_log)"
+    SAFENIC_TAP=$TAP SAFENIC_CONSOLE=$LOG SAFENIC_HOST_LOG=$hook_log \
+        ip netns exec "$NETNS" sh -c "$HOST_HOOK" > "$hook_log" 2>&1 &
+    HOOK_PID=$!
+}
+
+# cleanup: runs on every exit; QEMU, the hook and the namespace must not
+# outlive this script.
+# Best effort throughout (set +e): one failed step must not skip the rest.
+cleanup() {
+    local pid="" waited=0
+    set +e
+    [ -z "$TAIL_PID" ] || kill "$TAIL_PID" 2>/dev/null
+    [ -z "$HOOK_PID" ] || kill_tree "$HOOK_PID"
+    # QEMU_PID is timeout(1), which passes SIGTERM on to QEMU.
+    [ -z "$QEMU_PID" ] || kill -TERM "$QEMU_PID" 2>/dev/null
+    # QEMU removes its pidfile when it exits.
+    [ -z "$PIDFILE" ] || pid=$(cat "$PIDFILE" 2>/dev/null)
+    while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ $waited -lt 10 ]; do
+        sleep 0.5
+        waited=$((waited + 1))
+    done
+    [ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null
+    [ -z "$PIDFILE" ] || rm -f "$PIDFILE"
+    [ -z "$NETNS" ] || ip netns del "$NETNS"
+}
+
+# kill_tree PID: PID and its descendants (the hook runs python children).
+kill_tree() {
+    local child
+    for child in $(pgrep -P "$1" 2>/dev/null); do
+        kill_tree "$child"
+    done
+    kill -TERM "$1" 2>/dev/null || true
+}
+
+# wait_hook: give the hook HOOK_GRACE seconds to finish after the guest.
+wait_hook() {
+    local waited=0
+    while kill -0 "$HOOK_PID" 2>/dev/null && [ $waited -lt $HOOK_GRACE ]; do
+        sleep 1
+        waited=$((waited + 1))
+    done
+    if kill -0 "$HOOK_PID" 2>/dev/null; then
+        say "host hook still running ${HOOK_GRACE}s after the guest ended; killing it"
+        kill_tree "$HOOK_PID"
+    fi
+    local rc=0
+    wait "$HOOK_PID" || rc=$?
+    HOOK_PID=""
+    return $rc
+}
+
+guest_exit_code() {
+    tr -d '\r' < "$LOG" | sed -n 's/^SCENARIO-EXIT: \([0-9]*\)$/\1/p' | tail -1
+}
+
+run_qemu() {
+    local rc=0 start end
+    : > "$LOG"
+    if [ "$LIVE" -eq 1 ]; then
+        tail -n +1 -f "$LOG" &
+        TAIL_PID=$!
+    fi
+    start=$(date +%s)
+    # timeout sends SIGTERM at the limit and SIGKILL 5 s later.
+    if [ -n "$NETNS" ]; then
+        ip netns exec "$NETNS" timeout -k 5 "$TIMEOUT" qemu-system-x86_64 "${QEMU_ARGS[@]}" \
+            2> "$LOG.qemu-stderr" &
+    else
+        timeout -k 5 "$TIMEOUT" qemu-system-x86_64 "${QEMU_ARGS[@]}" 2> "$LOG.qemu-stderr" &
+    fi
+    QEMU_PID=$!
+    wait "$QEMU_PID" || rc=$?
+    QEMU_PID=""
+    end=$(date +%s)
+    sleep 0.3   # let tail print the last lines
+    [ -z "$TAIL_PID" ] || { kill "$TAIL_PID" 2>/dev/null || true; TAIL_PID=""; }
+    GUEST_SECONDS=$((end - start))
+    QEMU_RC=$rc
+}
+
+main() {
+    local guest_rc hook_rc=0
+    parse_args "$@"
+    PIDFILE=$(mktemp)
+    trap cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    build_qemu_args
+    if [ "$TOPOLOGY" = tap1 ]; then
+        setup_netns
+        [ -z "$HOST_HOOK" ] || start_host_hook
+    fi
+    say "booting: scenario=$SCENARIO nic=$NIC topology=$TOPOLOGY iommu=$IOMMU" \
+        "${AW_BITS:+aw-bits=$AW_BITS }timeout=${TIMEOUT}s log=$LOG"
+    echo "qemu-system-x86_64 ${QEMU_ARGS[*]}" > "$LOG.cmdline"
+    run_qemu
+    [ -z "$HOOK_PID" ] || wait_hook || hook_rc=$?
+
+    if [ "$QEMU_RC" -eq 124 ] || [ "$QEMU_RC" -eq 137 ]; then
+        say "TIMEOUT: the guest did not power off within ${TIMEOUT}s; QEMU was killed." \
+            "Console: $LOG"
+        exit 124
+    fi
+    guest_rc=$(guest_exit_code)
+    if [ -z "$guest_rc" ]; then
+        say "FAILED: QEMU exited (status $QEMU_RC) after ${GUEST_SECONDS}s without a" \
+            "SCENARIO-EXIT line. Console: $LOG; QEMU errors: $LOG.qemu-stderr"
+        sed 's/^/run-guest: qemu: /' "$LOG.qemu-stderr" | tail -5 >&2
+        exit 97
+    fi
+    say "guest finished in ${GUEST_SECONDS}s: SCENARIO-EXIT $guest_rc," \
+        "$(tr -d '\r' < "$LOG" | grep '^DMAR-FAULTS:' | tail -1 || echo 'no DMAR-FAULTS line')"
+    if [ "$guest_rc" -eq 0 ] && [ "$hook_rc" -ne 0 ]; then
+        say "FAILED: the guest passed but the host hook exited $hook_rc"
+        exit 95
+    fi
+    exit "$guest_rc"
+}
+
+main "$@"

@@ -1,0 +1,209 @@
+#!/bin/bash
+# Run the guest scenarios against a static safenic build, one guest at a
+# time, and print a table. Exit 0 only if every case passed.
+#
+#   bench/run-scenarios.sh [options] BUILD_DIR_OR_BINARY
+#   bench/run-scenarios.sh --selftest [options] [BUILD_DIR_OR_BINARY]
+#
+# BUILD_DIR_OR_BINARY: the static safenic executable, or a build directory
+# holding src/cli/safenic. Prerequisite: bench/install-deps.sh (as root).
+#
+# Options:
+#   --selftest      run the bench's own checks instead (no safenic needed):
+#                   boot with each NIC model with and without the IOMMU,
+#                   the tap wiring and host-peer.py through the guest
+#                   kernel's virtio-net, and a deliberate stray DMA that
+#                   the IOMMU must block and the bench must report
+#   --only A,B      run only the named cases (see the table printed at the end)
+#   --logs DIR      log folder (default build/bench-logs)
+#   --live          show each guest's console as it runs
+#
+# Cases (the scenarios are in bench/guest/scenarios/):
+#   fwd-chain-aw48    fwd-chain, modern virtio behind the IOMMU (48-bit)
+#   fwd-chain-aw39    the same with aw-bits=39 (IOVAs must fit 39 bits)
+#   fwd-chain-4k      the same with no huge pages (safenic uses 4 KiB pages)
+#   fwd-chain-unsafe  --unsafe, legacy virtio, guest without an IOMMU
+#   tap-peer          safenic <-> host-peer.py through a tap, behind the IOMMU
+# Every case must also end with DMAR-FAULTS: 0 (selftest-dmar: > 0).
+#
+# ---------------------------------------------------------------------------
+# How the scenarios read the safenic CLI contract, where it left a choice:
+#  1. Output: a line starting "SUMMARY gen ", "SUMMARY fwd " or "SUMMARY recv "
+#     followed by space-separated key=value pairs, on stdout or stderr (both
+#     are captured). If several appear, the last one counts.
+#  2. fwd-chain: gen sends with --dst-mac = NIC4's MAC (the final receiver)
+#     and --src-mac = NIC1's; fwd forwards frames unchanged. So fwd's port A
+#     (NIC2) must accept unicast frames not addressed to it. QEMU's
+#     virtio-net does by default; igb/e1000e need promiscuous mode (UPE).
+#  3. Stopping fwd: the script sends SIGINT once recv is done. A
+#     non-interactive shell starts background jobs with SIGINT *ignored*, so
+#     safenic must install its own SIGINT handler (sigaction) rather than
+#     rely on the default action. If SIGINT does not stop fwd within 10 s
+#     the script sends SIGTERM, then SIGKILL, and the case fails
+#     (check fwd_stops_on_sigint).
+#  4. Exit statuses: gen, fwd and recv exit 0 on success; all three must.
+#  5. recv --expect N stops after N frames (no --count is passed) and we
+#     require rx_packets == valid == N with lost = duplicated = corrupted =
+#     0 (foreign frames would count in rx_packets; none are sent on these
+#     wires). reordered is reported, not judged: QEMU itself can reorder a
+#     few frames after a receive ring ran full (see fwd-chain.sh).
+#  6. recv --idle-timeout 10 is passed. It counts from the last frame only,
+#     so a recv that never sees a frame waits on; the scenario then stops it
+#     with SIGINT after its own limit and the case fails. (recv's --timeout
+#     is not used: the contract above does not have it.)
+#  7. recv sees the sender's sequence numbers start at 0 (gen and
+#     host-peer.py both send seq 0..N-1).
+#  8. The 4 KiB variant is the same fwd-chain script booted with
+#     safenic.hugepages=0: the guest reserves no huge pages and safenic must
+#     fall back to 4 KiB pages by itself (no CLI flag).
+#  9. tap-peer: gen --src-mac NIC1 --dst-mac 02:00:00:00:00:02 --src-ip
+#     10.0.0.1 --dst-ip 10.0.0.2, default UDP ports (the host sniffer
+#     accepts any ports). host-peer.py sends 10.0.0.2:4000 -> 10.0.0.1:4001,
+#     dst MAC = NIC1's MAC 02:5a:fe:00:00:01, 60-byte frames, 1000 pps.
+# 10. DEV is always the PCI address (0000:00:03.0 ...), also with --unsafe.
+# 11. A case fails on a missing SUMMARY value ("missing" in the table).
+# 12. Readiness: before gen starts (and before the guest prints
+#     GUEST-READY-RECV in tap-peer) the scripts wait, at most 30 s, for
+#     recv's and fwd's first per-second rate line, i.e. a line starting
+#     "[  1s]" ("[" + spaces + seconds + "s]"), which safenic prints only
+#     once its devices are set up and polling. If that format changes,
+#     change wait_running in bench/guest/lib.sh with it.
+# ---------------------------------------------------------------------------
+set -eu
+
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+REPO_DIR=$(dirname "$BENCH_DIR")
+
+# Traffic sizes: below the guest's capacity under TCG (about 0.1 Mpps), so
+# loss means a bug, and short enough for CI (about 30 s per case).
+FWD_COUNT=20000
+FWD_RATE=5000
+TAP_COUNT=2000        # guest -> host
+TAP_RATE=1000
+PEER_COUNT=2000       # host -> guest
+PEER_RATE=1000
+CASE_TIMEOUT=300
+
+SELFTEST=0 ONLY="" LOG_DIR=$REPO_DIR/build/bench-logs LIVE="" SAFENIC=""
+RESULTS=()
+
+die() { echo "run-scenarios: ERROR: $*" >&2; exit 2; }
+say() { echo "run-scenarios: $*"; }
+
+parse_args() {
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --selftest) SELFTEST=1; shift ;;
+            --only) ONLY=$2; shift 2 ;;
+            --logs) LOG_DIR=$2; shift 2 ;;
+            --live) LIVE=--live; shift ;;
+            -h|--help) sed -n '2,/^# ----/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+            -*) die "unknown option '$1' (see --help)" ;;
+            *) SAFENIC=$1; shift ;;
+        esac
+    done
+    if [ -z "$SAFENIC" ]; then
+        [ "$SELFTEST" -eq 1 ] || die "give the safenic binary or its build directory (see --help)"
+        SAFENIC=none
+    fi
+    [ "$SAFENIC" = none ] || [ ! -d "$SAFENIC" ] || SAFENIC=$SAFENIC/src/cli/safenic
+    [ "$SAFENIC" = none ] || [ -f "$SAFENIC" ] ||
+        die "no safenic binary at '$SAFENIC' (build it statically first)"
+    mkdir -p "$LOG_DIR"
+    LOG_DIR=$(cd "$LOG_DIR" && pwd)
+}
+
+wanted() {
+    [ -z "$ONLY" ] || case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac
+}
+
+# console_value LOG PREFIX: the rest of the last line starting with PREFIX.
+console_value() {
+    tr -d '\r' < "$1" 2>/dev/null | sed -n "s/^$2//p" | tail -1
+}
+
+# run_case NAME FAULTS RUN-GUEST-ARGS...: boot one guest, judge it, and
+# append a row to RESULTS. FAULTS is "zero" or "some" (DMAR faults expected).
+run_case() {
+    local name=$1 faults_expected=$2 rc=0 log verdict result numbers faults host
+    shift 2
+    wanted "$name" || return 0
+    log=$LOG_DIR/$name.console.log
+    say "=== $name"
+    "$BENCH_DIR/run-guest.sh" --initrd "$INITRD" --log "$log" --timeout "$CASE_TIMEOUT" \
+        $LIVE "$@" || rc=$?
+    verdict=$(console_value "$log" "VERDICT [^ ]* ")
+    faults=$(console_value "$log" "DMAR-FAULTS: ")
+    host=$(sed -n 's/^HOST-SNIFF: //p' "$LOG_DIR/$name.host.log" 2>/dev/null | tail -1)
+    result=${verdict%% *}
+    numbers=${verdict#* }
+    [ -n "$verdict" ] || { result=FAIL; numbers="no verdict (run-guest exit $rc)"; }
+    [ -z "$host" ] || numbers="$numbers | host: $host"
+    [ "$rc" -eq 0 ] || result=FAIL
+    case $faults_expected in
+        zero) [ "$faults" = 0 ] || result=FAIL ;;
+        some) [ -n "$faults" ] && [ "$faults" != 0 ] || result=FAIL ;;
+    esac
+    say "$name: $result (exit $rc, DMAR faults ${faults:-?})"
+    RESULTS+=("$name|$result|${faults:-?}|$numbers")
+}
+
+safenic_cases() {
+    local fwd_params=(--param "count=$FWD_COUNT" --param "rate=$FWD_RATE")
+    run_case fwd-chain-aw48 zero --scenario fwd-chain --nic virtio "${fwd_params[@]}"
+    run_case fwd-chain-aw39 zero --scenario fwd-chain --nic virtio --aw-bits 39 "${fwd_params[@]}"
+    run_case fwd-chain-4k zero --scenario fwd-chain --nic virtio --param hugepages=0 \
+        "${fwd_params[@]}"
+    run_case fwd-chain-unsafe zero --scenario fwd-chain-unsafe --nic virtio-legacy --iommu off \
+        "${fwd_params[@]}"
+    run_case tap-peer zero --scenario tap-peer --nic virtio --topology tap1 \
+        --param "count=$TAP_COUNT" --param "rate=$TAP_RATE" --param "peer_count=$PEER_COUNT" \
+        --host-hook "'$BENCH_DIR/host-tap-peer.sh' --sniff-count $TAP_COUNT \
+--send-count $PEER_COUNT --send-rate $PEER_RATE"
+}
+
+selftest_cases() {
+    local nic
+    for nic in virtio igb e1000e; do
+        run_case "selftest-boot-$nic" zero --scenario selftest-boot --nic "$nic"
+    done
+    run_case selftest-boot-virtio-legacy zero --scenario selftest-boot \
+        --nic virtio-legacy --iommu off
+    run_case selftest-boot-4k zero --scenario selftest-boot --param hugepages=0
+    run_case selftest-tap zero --scenario selftest-tap --topology tap1 --param bind=none \
+        --param "peer_count=$PEER_COUNT" \
+        --host-hook "'$BENCH_DIR/host-tap-peer.sh' --min-foreign 5 \
+--send-count $PEER_COUNT --send-rate $PEER_RATE"
+    run_case selftest-dmar some --scenario selftest-dmar --nic e1000e --param bind=none
+}
+
+print_table() {
+    local row name result faults numbers failed=0
+    echo
+    printf '%-28s %-7s %-6s %s\n' CASE RESULT DMAR NUMBERS
+    for row in "${RESULTS[@]}"; do
+        IFS='|' read -r name result faults numbers <<< "$row"
+        printf '%-28s %-7s %-6s %s\n' "$name" "$result" "$faults" "$numbers"
+        [ "$result" = PASS ] || failed=$((failed + 1))
+    done
+    echo
+    echo "logs: $LOG_DIR"
+    # A plain "N passed, N failed" line, which CI runners recognise.
+    echo "bench: $((${#RESULTS[@]} - failed)) passed, $failed failed"
+    return $((failed > 0))
+}
+
+main() {
+    local start
+    parse_args "$@"
+    [ "$(id -u)" -eq 0 ] || die "must run as root (network namespaces, taps)"
+    INITRD=$LOG_DIR/initramfs.cpio.gz
+    "$BENCH_DIR/build-initramfs.sh" "$SAFENIC" "$INITRD"
+    start=$(date +%s)
+    if [ "$SELFTEST" -eq 1 ]; then selftest_cases; else safenic_cases; fi
+    [ ${#RESULTS[@]} -gt 0 ] || die "no case matched --only '$ONLY'"
+    say "guest time: $(($(date +%s) - start)) s"
+    print_table
+}
+
+main "$@"
