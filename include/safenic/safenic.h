@@ -107,7 +107,9 @@ struct sn_mempool *sn_mempool_create(struct sn_ctx *ctx, uint32_t num_bufs,
 void sn_mempool_destroy(struct sn_mempool *pool);
 
 /* Take up to n buffers; returns how many (fewer when the pool runs dry).
- * Each has len 0 and the default headroom. */
+ * Each has len 0 and the default headroom. The bytes inside a buffer are
+ * left as they were when it was freed (drivers write only headroom), so a
+ * generator may write its frames once and reuse them. */
 uint32_t sn_pkt_alloc_bulk(struct sn_mempool *pool, struct sn_pkt **pkts,
 			   uint32_t n);
 /* Return buffers to their own pools (they may come from several). */
@@ -182,7 +184,9 @@ static inline uint16_t sn_rx_burst(struct sn_dev *dev, uint16_t queue,
 }
 
 /* Queue up to n packets for transmission; returns how many were taken.
- * Those are freed by the driver once sent; the rest stay the caller's. */
+ * Those are freed by the driver once sent; the rest stay the caller's.
+ * Every call first reclaims what the device has sent, so a call with n = 0
+ * returns finished buffers to their pools (to drain before closing). */
 static inline uint16_t sn_tx_burst(struct sn_dev *dev, uint16_t queue,
 				   struct sn_pkt **pkts, uint16_t n)
 {

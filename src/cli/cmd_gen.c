@@ -1,0 +1,412 @@
+/* `safenic gen DEV`: sends test frames (packet.h) as fast as asked.
+ *
+ * Every buffer of the pool gets the whole frame written once, at start:
+ * the device only reads them (the pool is mapped read-only in the IOMMU)
+ * and they come back unchanged. Per packet only the sequence number, the
+ * timestamp, the IP id and the two checksums are written, the checksums
+ * incrementally from precomputed sums.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "commands.h"
+#include "packet.h"
+#include "report.h"
+#include "session.h"
+
+#define GEN_DEFAULT_POOL 4096
+/* Below this gap to the next packet, spinning on the clock is cheaper
+ * and more exact than a sleep system call. */
+#define GEN_SLEEP_THRESHOLD_NS UINT64_C(200000)
+/* Sleep no longer, to stay on time for the rate line and signals. */
+#define GEN_MAX_SLEEP_NS UINT64_C(10000000)
+/* Closing a device stops its DMA at once: before that, wait for queued
+ * frames to go out for as long as the device makes progress, giving up
+ * after this long without any. */
+#define GEN_DRAIN_NS NS_PER_SEC
+
+struct gen_options {
+	uint64_t count, duration_ns, rate, size, batch, pool;
+	uint64_t src_port, dst_port;
+	struct arg_mac src_mac, dst_mac;
+	uint32_t src_ip, dst_ip;
+	bool unsafe, verbose;
+};
+
+struct gen_run {
+	struct session session;
+	struct sn_mempool *pool;
+	struct sn_dev *dev;
+	const char *addr;
+	uint16_t batch;
+	uint64_t rate, count;            /* 0 = unlimited */
+	uint64_t next_seq;               /* of the next new frame */
+	uint64_t sent;                   /* frames the driver accepted */
+	uint64_t start_ns;
+	uint16_t pending;                /* stamped, not yet accepted */
+	struct sn_pkt *pkts[CLI_MAX_BATCH];
+	struct ticker tick;
+	struct sn_stats base, last;      /* at start, at the last tick */
+	struct pkt_template tmpl;
+};
+
+/* ---- setup ------------------------------------------------------------ */
+
+static int gen_build_template(struct gen_run *g, const struct gen_options *o)
+{
+	struct pkt_flow flow;
+
+	memset(&flow, 0, sizeof(flow));
+	memcpy(flow.dst_mac, o->dst_mac.addr, 6);
+	if (o->src_mac.given)
+		memcpy(flow.src_mac, o->src_mac.addr, 6);
+	else
+		sn_dev_mac(g->dev, flow.src_mac);
+	flow.src_ip = o->src_ip;
+	flow.dst_ip = o->dst_ip;
+	flow.src_port = (uint16_t)o->src_port;
+	flow.dst_port = (uint16_t)o->dst_port;
+	flow.frame_len = (uint16_t)o->size;
+	if (pkt_template_init(&g->tmpl, &flow) < 0) {
+		session_error(&g->session, "frame size %u is out of range",
+			      flow.frame_len);
+		return -1;
+	}
+	return 0;
+}
+
+/* Writes the template into every buffer of the pool, once. */
+static int gen_prepare_buffers(struct gen_run *g)
+{
+	uint32_t size = sn_mempool_size(g->pool), got = 0, n, i;
+	struct sn_pkt **all = calloc(size, sizeof(*all));
+
+	if (!all) {
+		session_error(&g->session, "out of memory preparing %u buffers; "
+			      "use a smaller --pool", size);
+		return -1;
+	}
+	while (got < size &&
+	       (n = sn_pkt_alloc_bulk(g->pool, all + got, size - got)) > 0)
+		got += n;
+	for (i = 0; i < got; i++)
+		pkt_write_template(&g->tmpl, all[i]->data);
+	sn_pkt_free_bulk(all, got);
+	free(all);
+	if (got < size) {
+		session_error(&g->session, "could take only %u of the pool's %u "
+			      "buffers to prepare them", got, size);
+		return -1;
+	}
+	return 0;
+}
+
+static int gen_setup(struct gen_run *g, const struct gen_options *o)
+{
+	/* The API has no transmit-only mode (rx_queues 0 means 1): keep the
+	 * receive queue quiet with the unicast filter, and never poll it. */
+	struct sn_dev_config cfg = { .rx_queues = 1, .tx_queues = 1,
+				     .unicast_filter = true };
+
+	g->pool = session_create_pool(&g->session, o->pool,
+				      SN_POOL_DEVICE_READ_ONLY);
+	if (!g->pool)
+		return -1;
+	if (sn_mempool_data_room(g->pool) < o->size) {
+		session_error(&g->session, "--size %u does not fit the pool's "
+			      "%u-byte buffers", (unsigned)o->size,
+			      sn_mempool_data_room(g->pool));
+		return -1;
+	}
+	g->dev = session_open_dev(&g->session, g->addr, &cfg);
+	if (!g->dev || gen_build_template(g, o) < 0 ||
+	    gen_prepare_buffers(g) < 0)
+		return -1;
+	session_report_memory(&g->session);
+	return 0;
+}
+
+/* ---- datapath --------------------------------------------------------- */
+
+/* Frames the rate allows by now, minus those sent: one frame at the start,
+ * then one every 1/rate seconds. Capped at a batch. */
+static uint16_t gen_budget(const struct gen_run *g, uint64_t now)
+{
+	uint64_t due;
+
+	if (!g->rate)
+		return g->batch;
+	due = (uint64_t)((double)g->rate * (double)(now - g->start_ns) /
+			 (double)NS_PER_SEC) + 1;
+	if (due <= g->sent)
+		return 0;
+	return due - g->sent < g->batch ? (uint16_t)(due - g->sent) : g->batch;
+}
+
+/* Nothing is due yet: sleep when the next frame is far enough away to be
+ * worth a system call (once per batch at most), else spin. */
+static void gen_wait(const struct gen_run *g, uint64_t now)
+{
+	uint64_t next = g->start_ns + (uint64_t)((double)g->sent *
+				(double)NS_PER_SEC / (double)g->rate);
+	uint64_t gap = next > now ? next - now : 0;
+
+	if (gap > GEN_SLEEP_THRESHOLD_NS) {
+		gap -= GEN_SLEEP_THRESHOLD_NS / 2;
+		session_sleep_ns(gap < GEN_MAX_SLEEP_NS ? gap : GEN_MAX_SLEEP_NS);
+	}
+}
+
+/* Tops the pending frames up to budget with fresh buffers, each stamped
+ * with the next sequence number. One timestamp for the batch: they leave
+ * together, and it spares a clock read per packet. */
+static void gen_fill(struct gen_run *g, uint16_t budget, uint64_t now)
+{
+	uint32_t want, got, i;
+
+	if (g->pending >= budget)
+		return;
+	want = (uint32_t)(budget - g->pending);
+	if (g->count && g->count - g->next_seq < want)
+		want = (uint32_t)(g->count - g->next_seq);
+	got = sn_pkt_alloc_bulk(g->pool, g->pkts + g->pending, want);
+	for (i = 0; i < got; i++) {
+		struct sn_pkt *pkt = g->pkts[g->pending + i];
+
+		pkt->len = g->tmpl.frame_len;
+		pkt_stamp(&g->tmpl, pkt->data, g->next_seq++, now);
+	}
+	g->pending = (uint16_t)(g->pending + got);
+}
+
+/* Frames the driver did not take keep their sequence numbers and go
+ * first next time, so the receiver sees no gap. */
+static void gen_keep_unsent(struct gen_run *g, uint16_t sent)
+{
+	g->pending = (uint16_t)(g->pending - sent);
+	if (sent && g->pending)
+		memmove(g->pkts, g->pkts + sent,
+			g->pending * sizeof(g->pkts[0]));
+}
+
+/* One batch. Also called with nothing to send when the pool is empty,
+ * so the driver can reclaim the buffers it has finished sending. */
+static void gen_step(struct gen_run *g, uint64_t now)
+{
+	uint16_t budget = gen_budget(g, now), n, sent;
+
+	if (budget == 0) {
+		gen_wait(g, now);
+		return;
+	}
+	gen_fill(g, budget, now);
+	n = g->pending < budget ? g->pending : budget;
+	sent = sn_tx_burst(g->dev, 0, g->pkts, n);
+	gen_keep_unsent(g, sent);
+	g->sent += sent;
+}
+
+static bool gen_finished(const struct gen_run *g)
+{
+	return g->count && g->next_seq >= g->count && g->pending == 0;
+}
+
+/* ---- control ---------------------------------------------------------- */
+
+static int gen_tick(struct gen_run *g, uint64_t now)
+{
+	double interval = ticker_advance(&g->tick, now);
+	struct rate_segment seg;
+	struct sn_stats cur;
+
+	sn_dev_stats(g->dev, &cur);
+	seg.port = g->addr;
+	seg.dir = "tx";
+	seg.packets = cur.tx_packets - g->last.tx_packets;
+	seg.bytes = cur.tx_bytes - g->last.tx_bytes;
+	report_rate_line(stdout, g->tick.seconds, interval, &seg, 1, NULL);
+	g->last = cur;
+	return session_check_dev(&g->session, g->dev);
+}
+
+/* Returns 0 when stopped by count, duration or signal; -1 when the
+ * device failed its health check. */
+static int gen_loop(struct gen_run *g, uint64_t duration_ns)
+{
+	uint64_t now = clock_now_ns();
+
+	g->start_ns = now;
+	ticker_start(&g->tick, now);
+	while (!session_stop_requested() && !gen_finished(g)) {
+		now = clock_now_ns();
+		if (duration_ns && now - g->start_ns >= duration_ns)
+			break;
+		if (ticker_due(&g->tick, now) && gen_tick(g, now) < 0)
+			return -1;
+		gen_step(g, now);
+	}
+	return 0;
+}
+
+/* Waits until the driver has given back every buffer, i.e. the device
+ * has sent every accepted frame: closing the device stops its DMA at
+ * once, and the transmit counters cannot tell (a driver may count a frame
+ * when it is queued). Sending nothing lets the driver reclaim. Gives up
+ * after GEN_DRAIN_NS without progress. */
+static void gen_drain(struct gen_run *g)
+{
+	uint32_t size = sn_mempool_size(g->pool), free_count;
+	uint32_t last = sn_mempool_free_count(g->pool);
+	uint64_t now, last_progress = clock_now_ns();
+
+	while (last < size) {
+		sn_tx_burst(g->dev, 0, g->pkts, 0);
+		free_count = sn_mempool_free_count(g->pool);
+		now = clock_now_ns();
+		if (free_count != last) {
+			last = free_count;
+			last_progress = now;
+		} else if (now - last_progress >= GEN_DRAIN_NS) {
+			session_error(&g->session, "warning: %u frames were still "
+				      "queued after %u s without progress; the "
+				      "device may not have sent them", size - last,
+				      (unsigned)(GEN_DRAIN_NS / NS_PER_SEC));
+			return;
+		}
+		session_sleep_ns(1000000);
+	}
+}
+
+static void gen_summarize(struct gen_run *g, double seconds)
+{
+	struct gen_summary sum = { 0 };
+	struct sn_stats end;
+
+	sn_dev_stats(g->dev, &end);
+	sum.dev = g->addr;
+	sum.tx_packets = end.tx_packets - g->base.tx_packets;
+	sum.tx_bytes = end.tx_bytes - g->base.tx_bytes;
+	sum.tx_drops = end.tx_drops - g->base.tx_drops;
+	sum.device_errors = end.device_errors - g->base.device_errors;
+	sum.seconds = seconds;
+	sum.hw = session_hw_counts(&end, &g->base);
+	report_gen_summary(stdout, &sum);
+}
+
+static int run_generator(struct gen_run *g, const struct gen_options *o)
+{
+	double seconds;
+	int rc;
+
+	g->batch = (uint16_t)o->batch;
+	g->rate = o->rate;
+	g->count = o->count;
+	sn_dev_stats(g->dev, &g->base);
+	g->last = g->base;
+	rc = gen_loop(g, o->duration_ns);
+	seconds = (double)(clock_now_ns() - g->start_ns) / (double)NS_PER_SEC;
+	sn_pkt_free_bulk(g->pkts, g->pending);
+	g->pending = 0;
+	if (rc == 0)
+		gen_drain(g);
+	gen_summarize(g, seconds);
+	return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+}
+
+static int gen_main(const struct gen_options *o, const char *addr)
+{
+	struct gen_run *g = calloc(1, sizeof(*g));
+	int status = CLI_EXIT_FAILURE;
+
+	if (!g) {
+		fprintf(stderr, "safenic gen: out of memory\n");
+		return status;
+	}
+	g->addr = addr;
+	if (session_start(&g->session, "gen", o->unsafe, o->verbose) == 0 &&
+	    gen_setup(g, o) == 0)
+		status = run_generator(g, o);
+	session_end(&g->session);
+	free(g);
+	return status;
+}
+
+/* ---- command line ----------------------------------------------------- */
+
+static void gen_defaults(struct gen_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->rate = 0;
+	o->size = PKT_MIN_FRAME;
+	o->batch = CLI_DEFAULT_BATCH;
+	o->pool = GEN_DEFAULT_POOL;
+	o->src_port = 4000;
+	o->dst_port = 4001;
+	memset(o->dst_mac.addr, 0xff, 6);
+	o->src_ip = 0x0a000001;   /* 10.0.0.1 */
+	o->dst_ip = 0x0a000002;   /* 10.0.0.2 */
+}
+
+int cmd_gen(int argc, char **argv)
+{
+	struct gen_options o;
+	const struct arg_option options[] = {
+		{ "count", ARG_UINT, &o.count, 0, UINT64_MAX, "N",
+		  "frames to send; 0 = unlimited", NULL },
+		{ "duration", ARG_DURATION, &o.duration_ns, 0, 0, "SEC",
+		  "stop after this long; 0 = unlimited", NULL },
+		{ "rate", ARG_UINT, &o.rate, 0, 1000000000, "PPS",
+		  "frames per second; 0 = as fast as possible", NULL },
+		{ "size", ARG_UINT, &o.size, PKT_MIN_FRAME, PKT_MAX_FRAME,
+		  "BYTES", "frame size without FCS, 60..1514", NULL },
+		{ "batch", ARG_UINT, &o.batch, 1, CLI_MAX_BATCH, "N",
+		  "frames per burst, 1..256", NULL },
+		{ "pool", ARG_UINT, &o.pool, 64, 1u << 20, "N",
+		  "transmit buffers, about 2 KiB each", NULL },
+		{ "src-mac", ARG_MAC, &o.src_mac, 0, 0, "MAC",
+		  "source MAC", "the device's MAC" },
+		{ "dst-mac", ARG_MAC, &o.dst_mac, 0, 0, "MAC",
+		  "destination MAC; broadcast reaches any peer without "
+		  "promiscuous mode", NULL },
+		{ "src-ip", ARG_IPV4, &o.src_ip, 0, 0, "IP", "source IPv4", NULL },
+		{ "dst-ip", ARG_IPV4, &o.dst_ip, 0, 0, "IP",
+		  "destination IPv4", NULL },
+		{ "src-port", ARG_UINT, &o.src_port, 1, 65535, "PORT",
+		  "UDP source port", NULL },
+		{ "dst-port", ARG_UINT, &o.dst_port, 1, 65535, "PORT",
+		  "UDP destination port", NULL },
+		{ "unsafe", ARG_FLAG, &o.unsafe, 0, 0, NULL,
+		  "drive the device without the IOMMU (DMA NOT fenced)", NULL },
+		{ "verbose", ARG_FLAG, &o.verbose, 0, 0, NULL,
+		  "also print the library's notes", NULL },
+	};
+	const struct arg_command command = {
+		.name = "gen",
+		.positional = "DEV",
+		.min_positional = 1,
+		.max_positional = 1,
+		.description =
+			"Send UDP test frames from the PCI device DEV, each "
+			"with a sequence number and a\ntransmit timestamp "
+			"(`safenic recv` checks them). Stops after --count "
+			"frames,\n--duration, or on Ctrl-C; prints a rate line "
+			"every second and a summary.",
+		.options = options,
+		.option_count = sizeof(options) / sizeof(options[0]),
+	};
+	const char *positional[ARGS_MAX_POSITIONAL];
+	char addr[16];
+	size_t npos;
+	int status;
+
+	gen_defaults(&o);
+	if (!args_parse_command(&command, argc, argv, positional, &npos,
+				&status) ||
+	    !session_parse_pci_addr(&command, positional[0], addr, &status))
+		return status;
+	return gen_main(&o, addr);
+}

@@ -1,0 +1,343 @@
+/* `safenic recv DEV`: counts and checks the test frames of `safenic gen`
+ * (format in packet.h): valid, corrupted or foreign, and by sequence
+ * number lost, duplicated or reordered. With --expect N it is a test:
+ * exit 0 only if all N arrived, intact and once each.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "commands.h"
+#include "packet.h"
+#include "report.h"
+#include "seqtrack.h"
+#include "session.h"
+
+struct recv_options {
+	uint64_t expect, count, batch;   /* expect, count: 0 = none */
+	uint64_t duration_ns, idle_ns, timeout_ns;
+	bool unsafe, verbose;
+};
+
+enum recv_stop {
+	RECV_RUNNING = 0,
+	RECV_INTERRUPTED,
+	RECV_ALL_EXPECTED,
+	RECV_COUNT_REACHED,
+	RECV_IDLE,
+	RECV_DURATION,
+	RECV_TIMEOUT,
+	RECV_DEVICE_FAILED,
+};
+
+struct recv_counts {
+	uint64_t rx_packets, rx_bytes, valid, corrupted, foreign;
+};
+
+struct recv_run {
+	struct session session;
+	struct sn_dev *dev;
+	const char *addr;
+	const struct recv_options *opt;
+	struct recv_counts counts;
+	struct seq_tracker seqs;
+	bool rx_since_clock;             /* frames since the last clock read */
+	uint64_t start_ns, last_rx_ns;   /* last_rx_ns 0: nothing yet */
+	struct ticker tick;
+	struct sn_stats base, last;
+};
+
+/* ---- datapath --------------------------------------------------------- */
+
+static void recv_classify(struct recv_run *r, const struct sn_pkt *pkt)
+{
+	struct pkt_stamp_info info;
+
+	r->counts.rx_packets++;
+	r->counts.rx_bytes += pkt->len;
+	switch (pkt_check(pkt->data, pkt->len, &info)) {
+	case PKT_VALID:
+		r->counts.valid++;
+		seq_tracker_note(&r->seqs, info.seq);
+		break;
+	case PKT_CORRUPTED:
+		r->counts.corrupted++;
+		break;
+	case PKT_FOREIGN:
+		r->counts.foreign++;
+		break;
+	}
+}
+
+/* At most a batch, and never past --count, so the count is exact. */
+static uint16_t recv_burst_size(const struct recv_run *r)
+{
+	uint64_t left;
+
+	if (!r->opt->count)
+		return (uint16_t)r->opt->batch;
+	left = r->opt->count - r->counts.rx_packets;
+	return left < r->opt->batch ? (uint16_t)left : (uint16_t)r->opt->batch;
+}
+
+static void recv_poll(struct recv_run *r, struct sn_pkt **pkts)
+{
+	uint16_t n = sn_rx_burst(r->dev, 0, pkts, recv_burst_size(r)), i;
+
+	if (n == 0)
+		return;
+	for (i = 0; i < n; i++)
+		recv_classify(r, pkts[i]);
+	sn_pkt_free_bulk(pkts, n);
+	r->rx_since_clock = true;
+}
+
+static enum recv_stop recv_count_stop(const struct recv_run *r)
+{
+	if (r->opt->count && r->counts.rx_packets >= r->opt->count)
+		return RECV_COUNT_REACHED;
+	if (r->opt->expect && r->seqs.unique >= r->opt->expect)
+		return RECV_ALL_EXPECTED;
+	if (session_stop_requested())
+		return RECV_INTERRUPTED;
+	return RECV_RUNNING;
+}
+
+/* ---- control ---------------------------------------------------------- */
+
+static int recv_tick(struct recv_run *r, uint64_t now)
+{
+	double interval = ticker_advance(&r->tick, now);
+	struct rate_segment seg;
+	struct sn_stats cur;
+	char extra[160];
+
+	sn_dev_stats(r->dev, &cur);
+	seg.port = r->addr;
+	seg.dir = "rx";
+	seg.packets = cur.rx_packets - r->last.rx_packets;
+	seg.bytes = cur.rx_bytes - r->last.rx_bytes;
+	snprintf(extra, sizeof(extra), "valid %" PRIu64 " corrupted %" PRIu64
+		 " foreign %" PRIu64, r->counts.valid, r->counts.corrupted,
+		 r->counts.foreign);
+	report_rate_line(stdout, r->tick.seconds, interval, &seg, 1, extra);
+	r->last = cur;
+	return session_check_dev(&r->session, r->dev);
+}
+
+/* The idle timeout runs from the last frame only: before the first one,
+ * waiting is bounded by --duration or --timeout alone. */
+static bool recv_idle(const struct recv_run *r, uint64_t now)
+{
+	return r->opt->idle_ns && r->last_rx_ns &&
+	       now - r->last_rx_ns >= r->opt->idle_ns;
+}
+
+static enum recv_stop recv_clock_stop(struct recv_run *r, uint64_t now)
+{
+	uint64_t elapsed = now - r->start_ns;
+
+	if (r->rx_since_clock) {
+		r->last_rx_ns = now;
+		r->rx_since_clock = false;
+	}
+	if (ticker_due(&r->tick, now) && recv_tick(r, now) < 0)
+		return RECV_DEVICE_FAILED;
+	if (r->opt->duration_ns && elapsed >= r->opt->duration_ns)
+		return RECV_DURATION;
+	if (r->opt->timeout_ns && elapsed >= r->opt->timeout_ns)
+		return RECV_TIMEOUT;
+	if (recv_idle(r, now))
+		return RECV_IDLE;
+	return RECV_RUNNING;
+}
+
+static enum recv_stop recv_loop(struct recv_run *r)
+{
+	struct sn_pkt *pkts[CLI_MAX_BATCH];
+	enum recv_stop stop = RECV_RUNNING;
+	uint64_t polls;
+
+	r->start_ns = clock_now_ns();
+	ticker_start(&r->tick, r->start_ns);
+	for (polls = 0; stop == RECV_RUNNING; polls++) {
+		recv_poll(r, pkts);
+		stop = recv_count_stop(r);
+		if (stop == RECV_RUNNING && polls % CLI_POLLS_PER_CLOCK_READ == 0)
+			stop = recv_clock_stop(r, clock_now_ns());
+	}
+	return stop;
+}
+
+/* ---- results ---------------------------------------------------------- */
+
+static const char *recv_stop_reason(enum recv_stop stop)
+{
+	switch (stop) {
+	case RECV_INTERRUPTED: return "interrupted";
+	case RECV_ALL_EXPECTED: return "all expected frames arrived";
+	case RECV_COUNT_REACHED: return "--count frames arrived";
+	case RECV_IDLE: return "idle: no frame within --idle-timeout";
+	case RECV_DURATION: return "--duration over";
+	case RECV_TIMEOUT: return "--timeout over";
+	case RECV_DEVICE_FAILED: return "device failed";
+	case RECV_RUNNING: break;
+	}
+	return "unknown";
+}
+
+static void recv_fill_summary(struct recv_run *r, double seconds,
+			      struct recv_summary *sum)
+{
+	struct sn_stats end;
+
+	sn_dev_stats(r->dev, &end);
+	memset(sum, 0, sizeof(*sum));
+	sum->dev = r->addr;
+	sum->rx_packets = r->counts.rx_packets;
+	sum->rx_bytes = r->counts.rx_bytes;
+	sum->valid = r->counts.valid;
+	sum->lost = seq_tracker_lost(&r->seqs, r->opt->expect);
+	sum->duplicated = r->seqs.duplicated;
+	sum->reordered = r->seqs.reordered;
+	sum->corrupted = r->counts.corrupted;
+	sum->foreign = r->counts.foreign;
+	sum->out_of_range = r->seqs.out_of_range;
+	sum->rx_drops = end.rx_drops - r->base.rx_drops;
+	sum->device_errors = end.device_errors - r->base.device_errors;
+	sum->seconds = seconds;
+	sum->hw = session_hw_counts(&end, &r->base);
+}
+
+/* With --expect the run is a test; without, a measurement. */
+static int recv_verdict(const struct recv_run *r, const struct recv_summary *s)
+{
+	bool pass = s->lost == 0 && s->duplicated == 0 && s->corrupted == 0;
+
+	if (!r->opt->expect)
+		return CLI_EXIT_OK;
+	printf("result: %s (expected %" PRIu64 ": %" PRIu64 " lost, %" PRIu64
+	       " duplicated, %" PRIu64 " corrupted)\n", pass ? "PASS" : "FAIL",
+	       r->opt->expect, s->lost, s->duplicated, s->corrupted);
+	fflush(stdout);
+	return pass ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+}
+
+static int run_receiver(struct recv_run *r)
+{
+	struct recv_summary sum;
+	enum recv_stop stop;
+	double seconds;
+
+	sn_dev_stats(r->dev, &r->base);
+	r->last = r->base;
+	stop = recv_loop(r);
+	seconds = (double)(clock_now_ns() - r->start_ns) / (double)NS_PER_SEC;
+	printf("recv: stopped: %s\n", recv_stop_reason(stop));
+	recv_fill_summary(r, seconds, &sum);
+	report_recv_summary(stdout, &sum);
+	if (stop == RECV_DEVICE_FAILED)
+		return CLI_EXIT_FAILURE;
+	return recv_verdict(r, &sum);
+}
+
+static int recv_setup(struct recv_run *r)
+{
+	/* The device fills its own pool. Promiscuous, so that frames to
+	 * any MAC are counted (as foreign when they are not ours).
+	 * Transmit is unused, but the API has no receive-only mode. */
+	struct sn_dev_config cfg = { .rx_queues = 1, .tx_queues = 1,
+				     .unicast_filter = false };
+	uint64_t limit = r->opt->expect ? r->opt->expect
+					: SEQ_TRACK_DEFAULT_LIMIT;
+
+	if (seq_tracker_init(&r->seqs, limit) < 0) {
+		session_error(&r->session, "out of memory for the sequence "
+			      "bitmap");
+		return -1;
+	}
+	r->dev = session_open_dev(&r->session, r->addr, &cfg);
+	if (!r->dev)
+		return -1;
+	session_report_memory(&r->session);
+	return 0;
+}
+
+static int recv_main(const struct recv_options *o, const char *addr)
+{
+	struct recv_run *r = calloc(1, sizeof(*r));
+	int status = CLI_EXIT_FAILURE;
+
+	if (!r) {
+		fprintf(stderr, "safenic recv: out of memory\n");
+		return status;
+	}
+	r->addr = addr;
+	r->opt = o;
+	if (session_start(&r->session, "recv", o->unsafe, o->verbose) == 0 &&
+	    recv_setup(r) == 0)
+		status = run_receiver(r);
+	session_end(&r->session);
+	seq_tracker_destroy(&r->seqs);
+	free(r);
+	return status;
+}
+
+/* ---- command line ----------------------------------------------------- */
+
+int cmd_recv(int argc, char **argv)
+{
+	struct recv_options o = { .batch = CLI_DEFAULT_BATCH,
+				  .idle_ns = 3 * NS_PER_SEC };
+	const struct arg_option options[] = {
+		{ "expect", ARG_UINT, &o.expect, 0, SEQ_TRACK_DEFAULT_LIMIT,
+		  "N", "frames the generator sends (sequence numbers 0..N-1); "
+		  "stop when all arrived; exit 1 if "
+		  "any is lost, duplicated or corrupted; 0 = not a test",
+		  NULL },
+		{ "count", ARG_UINT, &o.count, 0, UINT64_MAX, "N",
+		  "stop after N frames of any kind; 0 = no limit", NULL },
+		{ "duration", ARG_DURATION, &o.duration_ns, 0, 0, "SEC",
+		  "stop after this long; 0 = no limit", NULL },
+		{ "idle-timeout", ARG_DURATION, &o.idle_ns, 0, 0, "SEC",
+		  "stop when no frame came for this long, counted from the "
+		  "last frame; 0 = never", NULL },
+		{ "timeout", ARG_DURATION, &o.timeout_ns, 0, 0, "SEC",
+		  "give up after this long in total, frames or not; 0 = never",
+		  NULL },
+		{ "batch", ARG_UINT, &o.batch, 1, CLI_MAX_BATCH, "N",
+		  "frames per burst, 1..256", NULL },
+		{ "unsafe", ARG_FLAG, &o.unsafe, 0, 0, NULL,
+		  "drive the device without the IOMMU (DMA NOT fenced)", NULL },
+		{ "verbose", ARG_FLAG, &o.verbose, 0, 0, NULL,
+		  "also print the library's notes", NULL },
+	};
+	const struct arg_command command = {
+		.name = "recv",
+		.positional = "DEV",
+		.min_positional = 1,
+		.max_positional = 1,
+		.description =
+			"Receive on the PCI device DEV and check every frame "
+			"against the format of\n`safenic gen`: counts valid, "
+			"lost, duplicated, reordered, corrupted and foreign\n"
+			"(non-generator) frames. Prints a rate line every "
+			"second and a summary.",
+		.options = options,
+		.option_count = sizeof(options) / sizeof(options[0]),
+	};
+	const char *positional[ARGS_MAX_POSITIONAL];
+	char addr[16];
+	size_t npos;
+	int status;
+
+	if (!args_parse_command(&command, argc, argv, positional, &npos,
+				&status) ||
+	    !session_parse_pci_addr(&command, positional[0], addr, &status))
+		return status;
+	return recv_main(&o, addr);
+}

@@ -1,0 +1,20 @@
+/* The tool's commands. Each takes its own name as argv[0] and returns the
+ * process exit status (CLI_EXIT_* in args.h). */
+#ifndef SAFENIC_CLI_COMMANDS_H
+#define SAFENIC_CLI_COMMANDS_H
+
+int cmd_devices(int argc, char **argv);
+int cmd_gen(int argc, char **argv);
+int cmd_fwd(int argc, char **argv);
+int cmd_recv(int argc, char **argv);
+
+/* Largest --batch: bursts stay on the stack of the datapath loops. */
+#define CLI_MAX_BATCH 256
+#define CLI_DEFAULT_BATCH 32
+
+/* How many empty or full polls pass between clock reads in fwd and recv:
+ * a clock read costs about as much as an empty poll, so every 16th keeps
+ * its cost in the noise while timing stays well under a millisecond. */
+#define CLI_POLLS_PER_CLOCK_READ 16
+
+#endif

@@ -1,0 +1,90 @@
+/* The safenic test frame: built by `safenic gen`, checked by `safenic recv`
+ * and by the host-side python peer, so its layout is fixed here exactly.
+ *
+ *   Ethernet II   dst MAC, src MAC, ethertype 0x0800
+ *   IPv4          20 bytes: version 4, IHL 5, TOS 0, total length,
+ *                 id = seq & 0xffff, flags/fragment 0, TTL 64, protocol 17,
+ *                 header checksum, src IP, dst IP
+ *   UDP           src port, dst port, length, checksum over the IPv4
+ *                 pseudo-header and the datagram (a computed 0 is sent as
+ *                 0xffff, so 0 never appears)
+ *   payload       0-1 magic 0x5AFE, 2-9 sequence number, 10-17 transmit
+ *                 time in ns (CLOCK_MONOTONIC), all big-endian; then each
+ *                 byte at payload offset k >= 18 equals k & 0xff.
+ *
+ * Frame lengths exclude the FCS; the shortest frame is 60 bytes (18 bytes
+ * of payload). Plain functions over byte buffers, no library dependency.
+ */
+#ifndef SAFENIC_CLI_PACKET_H
+#define SAFENIC_CLI_PACKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PKT_MIN_FRAME 60
+#define PKT_MAX_FRAME 1514
+#define PKT_MAGIC 0x5AFEu
+
+/* Byte offsets inside a frame (IPv4 without options). */
+#define PKT_OFF_ETHERTYPE 12
+#define PKT_OFF_IP 14
+#define PKT_OFF_UDP 34
+#define PKT_OFF_PAYLOAD 42
+#define PKT_OFF_MAGIC 42
+#define PKT_OFF_SEQ 44
+#define PKT_OFF_TIMESTAMP 52
+#define PKT_STAMP_LEN 18   /* magic, sequence number, timestamp */
+
+struct pkt_flow {
+	uint8_t dst_mac[6];
+	uint8_t src_mac[6];
+	uint32_t src_ip, dst_ip;   /* host byte order */
+	uint16_t src_port, dst_port;
+	uint16_t frame_len;        /* PKT_MIN_FRAME..PKT_MAX_FRAME */
+};
+
+/* A frame with everything but the per-packet fields written, plus the
+ * ones-complement sums of its constant parts, so that stamping a packet
+ * adds a few words instead of summing the whole datagram again. */
+struct pkt_template {
+	uint8_t frame[PKT_MAX_FRAME];
+	uint16_t frame_len;
+	uint16_t ip_sum;           /* IPv4 header with id and checksum 0 */
+	uint16_t udp_sum;          /* pseudo-header and datagram with seq,
+				      timestamp and checksum 0 */
+};
+
+/* Returns 0, or -EINVAL when flow->frame_len is out of range. */
+int pkt_template_init(struct pkt_template *tmpl, const struct pkt_flow *flow);
+
+/* Writes the whole constant frame; done once per buffer, since buffers
+ * come back from the transmitter unchanged. */
+void pkt_write_template(const struct pkt_template *tmpl, uint8_t *frame);
+
+/* Writes the per-packet fields (sequence number, timestamp, IP id and both
+ * checksums) into a frame that holds the template. */
+void pkt_stamp(const struct pkt_template *tmpl, uint8_t *frame, uint64_t seq,
+	       uint64_t timestamp_ns);
+
+enum pkt_verdict {
+	PKT_VALID,
+	PKT_CORRUPTED,   /* a generator frame that fails a check */
+	PKT_FOREIGN,     /* not IPv4/UDP with the magic: other traffic */
+};
+
+struct pkt_stamp_info {
+	uint64_t seq;
+	uint64_t timestamp_ns;
+};
+
+/* Classifies a received frame of len bytes (frames may be padded beyond
+ * the IPv4 total length). Fills info for valid and corrupted frames. */
+enum pkt_verdict pkt_check(const uint8_t *frame, size_t len,
+			   struct pkt_stamp_info *info);
+
+/* RFC 1071 ones-complement sum of len bytes added to sum, not folded. */
+uint32_t pkt_sum_bytes(const uint8_t *data, size_t len, uint32_t sum);
+/* Folds a sum to 16 bits (end-around carry). */
+uint16_t pkt_sum_fold(uint32_t sum);
+
+#endif

@@ -1,0 +1,151 @@
+/* Rate lines and summaries (formats described in report.h). */
+#include "report.h"
+
+#include <inttypes.h>
+
+#define KIB UINT64_C(1024)
+#define MIB (1024 * KIB)
+#define GIB (1024 * MIB)
+
+void report_format_rate(double value, const char *unit, char *out, size_t len)
+{
+	static const char prefixes[] = { 'k', 'M', 'G' };
+	int i = -1;
+
+	/* Step up where the rounded figure would read 1000. */
+	while (i < 2 && value >= (i < 0 ? 999.5 : 999.95)) {
+		value /= 1000.0;
+		i++;
+	}
+	if (i < 0)
+		snprintf(out, len, "%.0f %s", value, unit);
+	else
+		snprintf(out, len, "%.1f %c%s", value, prefixes[i], unit);
+}
+
+void report_format_size(uint64_t bytes, char *out, size_t len)
+{
+	if (bytes >= GIB && bytes % GIB == 0)
+		snprintf(out, len, "%" PRIu64 " GiB", bytes / GIB);
+	else if (bytes >= MIB && bytes % MIB == 0)
+		snprintf(out, len, "%" PRIu64 " MiB", bytes / MIB);
+	else if (bytes >= KIB && bytes % KIB == 0)
+		snprintf(out, len, "%" PRIu64 " KiB", bytes / KIB);
+	else if (bytes >= MIB)
+		snprintf(out, len, "%.1f MiB", (double)bytes / MIB);
+	else
+		snprintf(out, len, "%" PRIu64 " bytes", bytes);
+}
+
+static double per_second(uint64_t count, double seconds)
+{
+	return seconds > 0 ? (double)count / seconds : 0.0;
+}
+
+static void print_segment(FILE *out, const struct rate_segment *seg,
+			  double interval_s)
+{
+	char pps[32], bps[32];
+
+	report_format_rate(per_second(seg->packets, interval_s), "pps", pps,
+			   sizeof(pps));
+	report_format_rate(per_second(seg->bytes * 8, interval_s), "bit/s", bps,
+			   sizeof(bps));
+	fprintf(out, "%s %s %s %s", seg->port, seg->dir, pps, bps);
+}
+
+void report_rate_line(FILE *out, unsigned second, double interval_s,
+		      const struct rate_segment *segs, size_t count,
+		      const char *extra)
+{
+	size_t i;
+
+	fprintf(out, "[%3us] ", second);
+	for (i = 0; i < count; i++) {
+		if (i > 0)
+			fputs(" | ", out);
+		print_segment(out, &segs[i], interval_s);
+	}
+	if (extra)
+		fprintf(out, " | %s", extra);
+	fputc('\n', out);
+	fflush(out);
+}
+
+/* " PREFIXhw_rx_packets=N PREFIXhw_tx_packets=N", or nothing. */
+static void print_hw(FILE *out, const char *prefix, const struct hw_counts *hw)
+{
+	if (hw->present)
+		fprintf(out, " %shw_rx_packets=%" PRIu64 " %shw_tx_packets=%" PRIu64,
+			prefix, hw->rx_packets, prefix, hw->tx_packets);
+}
+
+void report_gen_summary(FILE *out, const struct gen_summary *s)
+{
+	double pps = per_second(s->tx_packets, s->seconds);
+	char rate[32], bits[32];
+
+	report_format_rate(pps, "pps", rate, sizeof(rate));
+	report_format_rate(per_second(s->tx_bytes * 8, s->seconds), "bit/s",
+			   bits, sizeof(bits));
+	fprintf(out, "gen %s: sent %" PRIu64 " packets (%" PRIu64 " bytes) in "
+		"%.3f s: %s, %s; %" PRIu64 " tx drops, %" PRIu64
+		" device errors\n", s->dev, s->tx_packets, s->tx_bytes,
+		s->seconds, rate, bits, s->tx_drops, s->device_errors);
+	fprintf(out, "SUMMARY gen dev=%s tx_packets=%" PRIu64 " tx_bytes=%"
+		PRIu64 " tx_drops=%" PRIu64 " seconds=%.3f pps=%.1f"
+		" device_errors=%" PRIu64, s->dev, s->tx_packets,
+		s->tx_bytes, s->tx_drops, s->seconds, pps, s->device_errors);
+	print_hw(out, "", &s->hw);
+	fputc('\n', out);
+	fflush(out);
+}
+
+void report_fwd_summary(FILE *out, const struct fwd_summary *s)
+{
+	double pps = per_second(s->a_to_b + s->b_to_a, s->seconds);
+	char rate[32];
+
+	report_format_rate(pps, "pps", rate, sizeof(rate));
+	fprintf(out, "fwd: %s -> %s %" PRIu64 " packets, %s -> %s %" PRIu64
+		" packets, %" PRIu64 " dropped, in %.3f s (%s); %" PRIu64
+		" device errors\n", s->a, s->b, s->a_to_b, s->b, s->a,
+		s->b_to_a, s->drops, s->seconds, rate, s->device_errors);
+	fprintf(out, "SUMMARY fwd a=%s b=%s a_to_b=%" PRIu64 " b_to_a=%" PRIu64
+		" drops=%" PRIu64 " seconds=%.3f pps=%.1f device_errors=%"
+		PRIu64, s->a, s->b, s->a_to_b, s->b_to_a, s->drops,
+		s->seconds, pps, s->device_errors);
+	print_hw(out, "a_", &s->hw_a);
+	print_hw(out, "b_", &s->hw_b);
+	fputc('\n', out);
+	fflush(out);
+}
+
+void report_recv_summary(FILE *out, const struct recv_summary *s)
+{
+	double pps = per_second(s->rx_packets, s->seconds);
+	char rate[32];
+
+	report_format_rate(pps, "pps", rate, sizeof(rate));
+	fprintf(out, "recv %s: received %" PRIu64 " frames (%" PRIu64
+		" bytes) in %.3f s (%s)\n", s->dev, s->rx_packets, s->rx_bytes,
+		s->seconds, rate);
+	fprintf(out, "  valid %" PRIu64 ", lost %" PRIu64 ", duplicated %"
+		PRIu64 ", reordered %" PRIu64 ", corrupted %" PRIu64
+		", foreign %" PRIu64 ", beyond --expect %" PRIu64
+		"; %" PRIu64 " dropped by the device, %" PRIu64
+		" device errors\n", s->valid, s->lost, s->duplicated,
+		s->reordered, s->corrupted, s->foreign, s->out_of_range,
+		s->rx_drops, s->device_errors);
+	fprintf(out, "SUMMARY recv dev=%s rx_packets=%" PRIu64 " valid=%" PRIu64
+		" lost=%" PRIu64 " duplicated=%" PRIu64 " reordered=%" PRIu64
+		" corrupted=%" PRIu64 " foreign=%" PRIu64 " seconds=%.3f"
+		" pps=%.1f device_errors=%" PRIu64 " rx_drops=%" PRIu64
+		" out_of_range=%" PRIu64, s->dev, s->rx_packets, s->valid,
+		s->lost, s->duplicated, s->reordered, s->corrupted, s->foreign,
+		s->seconds, pps, s->device_errors, s->rx_drops,
+		s->out_of_range);
+	print_hw(out, "", &s->hw);
+	fputc('\n', out);
+	fflush(out);
+}

@@ -1,0 +1,70 @@
+/* What the tool prints while it runs and when it stops: the per-second
+ * rate line, the human summary, and the machine-readable SUMMARY line that
+ * test scripts parse (its keys are an interface: add, never rename).
+ * No library dependency, so the formats are unit-tested.
+ */
+#ifndef SAFENIC_CLI_REPORT_H
+#define SAFENIC_CLI_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* "12.3 kpps", "6.3 Mbit/s": value scaled to k, M or G plus unit. */
+void report_format_rate(double value, const char *unit, char *out, size_t len);
+/* "4 KiB", "2 MiB", "1 GiB", or "1.5 MiB" when not a whole number. */
+void report_format_size(uint64_t bytes, char *out, size_t len);
+
+/* One port and direction over the last interval. Bit rates count the
+ * frame bytes without FCS, preamble or inter-frame gap. */
+struct rate_segment {
+	const char *port;          /* PCI address */
+	const char *dir;           /* "tx" or "rx" */
+	uint64_t packets, bytes;   /* counter deltas over the interval */
+};
+
+/* "[  3s] 0000:00:03.0 tx 12.3 kpps 6.3 Mbit/s | ..." then, when extra
+ * is not NULL, " | extra". Flushed, since stdout is often a pipe or a
+ * serial console. */
+void report_rate_line(FILE *out, unsigned second, double interval_s,
+		      const struct rate_segment *segs, size_t count,
+		      const char *extra);
+
+/* The NIC's own counters over the run, where it has them (Intel NICs):
+ * printed as extra SUMMARY keys so tests can hold them against ours. */
+struct hw_counts {
+	bool present;
+	uint64_t rx_packets, tx_packets;
+};
+
+struct gen_summary {
+	const char *dev;
+	uint64_t tx_packets, tx_bytes, tx_drops, device_errors;
+	double seconds;
+	struct hw_counts hw;
+};
+
+struct fwd_summary {
+	const char *a, *b;
+	uint64_t a_to_b, b_to_a, drops, device_errors;
+	double seconds;
+	struct hw_counts hw_a, hw_b;
+};
+
+struct recv_summary {
+	const char *dev;
+	uint64_t rx_packets, rx_bytes;
+	uint64_t valid, lost, duplicated, reordered, corrupted, foreign;
+	uint64_t out_of_range;     /* valid, but beyond --expect */
+	uint64_t rx_drops;         /* counted by the device or driver */
+	uint64_t device_errors;
+	double seconds;
+	struct hw_counts hw;
+};
+
+void report_gen_summary(FILE *out, const struct gen_summary *s);
+void report_fwd_summary(FILE *out, const struct fwd_summary *s);
+void report_recv_summary(FILE *out, const struct recv_summary *s);
+
+#endif

@@ -1,0 +1,173 @@
+/* Unit tests of the output formats (report.c): the SUMMARY lines are
+ * parsed by test scripts, so their keys are checked here. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "report.h"
+
+/* Runs fn into a temporary file and returns what it wrote. */
+#define CAPTURE(buf, call)                                               \
+	do {                                                             \
+		FILE *out_ = tmpfile();                                  \
+		size_t n_;                                               \
+		assert_non_null(out_);                                   \
+		call;                                                    \
+		rewind(out_);                                            \
+		n_ = fread((buf), 1, sizeof(buf) - 1, out_);             \
+		(buf)[n_] = '\0';                                        \
+		fclose(out_);                                            \
+	} while (0)
+
+static const char *summary_line(const char *text, const char *prefix)
+{
+	const char *line = strstr(text, prefix);
+
+	assert_non_null(line);
+	assert_true(line == text || line[-1] == '\n');
+	return line;
+}
+
+static void test_format_rate(void **state)
+{
+	char s[32];
+
+	(void)state;
+	report_format_rate(0, "pps", s, sizeof(s));
+	assert_string_equal(s, "0 pps");
+	report_format_rate(999, "pps", s, sizeof(s));
+	assert_string_equal(s, "999 pps");
+	report_format_rate(12345, "pps", s, sizeof(s));
+	assert_string_equal(s, "12.3 kpps");
+	report_format_rate(6.3e6, "bit/s", s, sizeof(s));
+	assert_string_equal(s, "6.3 Mbit/s");
+	report_format_rate(14.88e6, "pps", s, sizeof(s));
+	assert_string_equal(s, "14.9 Mpps");
+	report_format_rate(999999.9, "pps", s, sizeof(s));
+	assert_string_equal(s, "1.0 Mpps");
+	report_format_rate(999.7, "pps", s, sizeof(s));
+	assert_string_equal(s, "1.0 kpps");
+	report_format_rate(40e9, "bit/s", s, sizeof(s));
+	assert_string_equal(s, "40.0 Gbit/s");
+}
+
+static void test_format_size(void **state)
+{
+	char s[32];
+
+	(void)state;
+	report_format_size(4096, s, sizeof(s));
+	assert_string_equal(s, "4 KiB");
+	report_format_size(2u << 20, s, sizeof(s));
+	assert_string_equal(s, "2 MiB");
+	report_format_size(6u << 20, s, sizeof(s));
+	assert_string_equal(s, "6 MiB");
+	report_format_size(1u << 30, s, sizeof(s));
+	assert_string_equal(s, "1 GiB");
+	report_format_size(3u << 19, s, sizeof(s));
+	assert_string_equal(s, "1536 KiB");
+	report_format_size(100, s, sizeof(s));
+	assert_string_equal(s, "100 bytes");
+}
+
+static void test_rate_line(void **state)
+{
+	const struct rate_segment segs[2] = {
+		{ "0000:00:03.0", "tx", 12300, 12300 * 64 },
+		{ "0000:00:04.0", "rx", 0, 0 },
+	};
+	char text[256];
+
+	(void)state;
+	CAPTURE(text, report_rate_line(out_, 3, 1.0, segs, 2, NULL));
+	assert_string_equal(text, "[  3s] 0000:00:03.0 tx 12.3 kpps 6.3 Mbit/s"
+			    " | 0000:00:04.0 rx 0 pps 0 bit/s\n");
+	CAPTURE(text, report_rate_line(out_, 12, 2.0, segs, 1, "valid 5"));
+	assert_string_equal(text, "[ 12s] 0000:00:03.0 tx 6.2 kpps 3.1 Mbit/s"
+			    " | valid 5\n");
+}
+
+static void test_gen_summary(void **state)
+{
+	const struct gen_summary s = { "0000:00:03.0", 1000, 60000, 2, 1,
+				       2.0, { false, 0, 0 } };
+	char text[1024];
+
+	(void)state;
+	CAPTURE(text, report_gen_summary(out_, &s));
+	assert_string_equal(summary_line(text, "SUMMARY gen "),
+			    "SUMMARY gen dev=0000:00:03.0 tx_packets=1000 "
+			    "tx_bytes=60000 tx_drops=2 seconds=2.000 "
+			    "pps=500.0 device_errors=1\n");
+}
+
+static void test_fwd_summary(void **state)
+{
+	const struct fwd_summary s = { "0000:00:03.0", "0000:00:04.0", 300,
+				       100, 7, 0, 4.0, { true, 400, 100 },
+				       { true, 100, 300 } };
+	char text[1024];
+
+	(void)state;
+	CAPTURE(text, report_fwd_summary(out_, &s));
+	assert_string_equal(summary_line(text, "SUMMARY fwd "),
+			    "SUMMARY fwd a=0000:00:03.0 b=0000:00:04.0 "
+			    "a_to_b=300 b_to_a=100 drops=7 seconds=4.000 "
+			    "pps=100.0 device_errors=0 a_hw_rx_packets=400 "
+			    "a_hw_tx_packets=100 b_hw_rx_packets=100 "
+			    "b_hw_tx_packets=300\n");
+}
+
+static void test_recv_summary(void **state)
+{
+	struct recv_summary s;
+	char text[2048];
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.dev = "0000:00:05.0";
+	s.rx_packets = 110;
+	s.valid = 100;
+	s.lost = 3;
+	s.duplicated = 1;
+	s.reordered = 2;
+	s.corrupted = 4;
+	s.foreign = 6;
+	s.seconds = 0.5;
+	CAPTURE(text, report_recv_summary(out_, &s));
+	assert_string_equal(summary_line(text, "SUMMARY recv "),
+			    "SUMMARY recv dev=0000:00:05.0 rx_packets=110 "
+			    "valid=100 lost=3 duplicated=1 reordered=2 "
+			    "corrupted=4 foreign=6 seconds=0.500 pps=220.0 "
+			    "device_errors=0 rx_drops=0 out_of_range=0\n");
+}
+
+static void test_zero_seconds_no_division(void **state)
+{
+	const struct gen_summary s = { "x", 5, 300, 0, 0, 0.0, { false, 0, 0 } };
+	char text[1024];
+
+	(void)state;
+	CAPTURE(text, report_gen_summary(out_, &s));
+	assert_non_null(strstr(text, " pps=0.0 "));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_format_rate),
+		cmocka_unit_test(test_format_size),
+		cmocka_unit_test(test_rate_line),
+		cmocka_unit_test(test_gen_summary),
+		cmocka_unit_test(test_fwd_summary),
+		cmocka_unit_test(test_recv_summary),
+		cmocka_unit_test(test_zero_seconds_no_division),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

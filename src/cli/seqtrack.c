@@ -1,0 +1,104 @@
+/* Sequence-number accounting with a growing bitmap (see seqtrack.h). */
+#include "seqtrack.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define INITIAL_CAPACITY (1ull << 20)   /* 128 KiB of bitmap */
+/* Far above any run; keeps the rounding below from overflowing. */
+#define MAX_LIMIT (1ull << 48)
+
+static uint64_t round_up_64(uint64_t n)
+{
+	return (n + 63) & ~63ull;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+int seq_tracker_init(struct seq_tracker *t, uint64_t limit)
+{
+	memset(t, 0, sizeof(*t));
+	t->limit = min_u64(limit, MAX_LIMIT);
+	t->capacity = round_up_64(min_u64(t->limit, INITIAL_CAPACITY));
+	if (t->capacity == 0)
+		t->capacity = 64;
+	t->words = calloc(t->capacity / 64, sizeof(*t->words));
+	return t->words ? 0 : -ENOMEM;
+}
+
+void seq_tracker_destroy(struct seq_tracker *t)
+{
+	free(t->words);
+	t->words = NULL;
+	t->capacity = 0;
+}
+
+/* Make the bitmap cover seq (< limit): at least double it, so that a
+ * steadily rising sequence reallocates only logarithmically often. */
+static int seq_tracker_grow(struct seq_tracker *t, uint64_t seq)
+{
+	uint64_t wanted = round_up_64(seq + 1), capacity = t->capacity * 2;
+	uint64_t *words;
+
+	if (capacity < wanted)
+		capacity = wanted;
+	capacity = min_u64(capacity, round_up_64(t->limit));
+	words = realloc(t->words, capacity / 8);
+	if (!words)
+		return -ENOMEM;
+	memset(words + t->capacity / 64, 0, (capacity - t->capacity) / 8);
+	t->words = words;
+	t->capacity = capacity;
+	return 0;
+}
+
+enum seq_result seq_tracker_note(struct seq_tracker *t, uint64_t seq)
+{
+	uint64_t bit = 1ull << (seq % 64);
+	uint64_t *word;
+
+	if (seq >= t->limit ||
+	    (seq >= t->capacity && seq_tracker_grow(t, seq) < 0)) {
+		t->out_of_range++;
+		return SEQ_OUT_OF_RANGE;
+	}
+	word = &t->words[seq / 64];
+	if (*word & bit) {
+		t->duplicated++;
+		return SEQ_DUPLICATE;
+	}
+	*word |= bit;
+	if (t->unique++ > 0 && seq < t->highest) {
+		t->reordered++;
+		return SEQ_REORDERED;
+	}
+	t->highest = seq;
+	return SEQ_NEW;
+}
+
+static uint64_t count_set_bits(const uint64_t *words, uint64_t nbits)
+{
+	uint64_t full = nbits / 64, rest = nbits % 64, count = 0, i;
+
+	for (i = 0; i < full; i++)
+		count += (uint64_t)__builtin_popcountll(words[i]);
+	if (rest)
+		count += (uint64_t)__builtin_popcountll(words[full] &
+							((1ull << rest) - 1));
+	return count;
+}
+
+uint64_t seq_tracker_lost(const struct seq_tracker *t, uint64_t expected)
+{
+	uint64_t covered;
+
+	if (expected == 0)
+		expected = t->unique ? t->highest + 1 : 0;
+	/* Bits past the bitmap were never set: all of them are lost. */
+	covered = min_u64(expected, t->capacity);
+	return expected - count_set_bits(t->words, covered);
+}

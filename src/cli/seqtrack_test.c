@@ -1,0 +1,175 @@
+/* Unit tests of the receiver's sequence accounting (seqtrack.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "seqtrack.h"
+
+static void note_all(struct seq_tracker *t, const uint64_t *seqs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		seq_tracker_note(t, seqs[i]);
+}
+
+static void test_in_order_nothing_lost(void **state)
+{
+	struct seq_tracker t;
+	uint64_t seq;
+
+	(void)state;
+	assert_int_equal(seq_tracker_init(&t, 1000), 0);
+	for (seq = 0; seq < 1000; seq++)
+		assert_int_equal(seq_tracker_note(&t, seq), SEQ_NEW);
+	assert_int_equal(t.unique, 1000);
+	assert_int_equal(t.duplicated, 0);
+	assert_int_equal(t.reordered, 0);
+	assert_int_equal(seq_tracker_lost(&t, 1000), 0);
+	assert_int_equal(seq_tracker_lost(&t, 0), 0);
+	seq_tracker_destroy(&t);
+}
+
+static void test_gaps_and_tail_lost(void **state)
+{
+	static const uint64_t seqs[] = { 0, 1, 2, 5, 6, 9 };
+	struct seq_tracker t;
+
+	(void)state;
+	assert_int_equal(seq_tracker_init(&t, 20), 0);
+	note_all(&t, seqs, 6);
+	/* Without --expect: 0..9 should be there, 3, 4, 7, 8 are not. */
+	assert_int_equal(seq_tracker_lost(&t, 0), 4);
+	/* With --expect 20: 10..19 are lost too. */
+	assert_int_equal(seq_tracker_lost(&t, 20), 14);
+	seq_tracker_destroy(&t);
+}
+
+static void test_duplicates_not_reordered(void **state)
+{
+	static const uint64_t seqs[] = { 0, 1, 1, 2, 0, 2, 3 };
+	struct seq_tracker t;
+
+	(void)state;
+	assert_int_equal(seq_tracker_init(&t, 10), 0);
+	note_all(&t, seqs, 7);
+	assert_int_equal(t.unique, 4);
+	assert_int_equal(t.duplicated, 3);
+	assert_int_equal(t.reordered, 0);
+	assert_int_equal(seq_tracker_lost(&t, 4), 0);
+	seq_tracker_destroy(&t);
+}
+
+static void test_reordered(void **state)
+{
+	struct seq_tracker t;
+
+	(void)state;
+	assert_int_equal(seq_tracker_init(&t, 10), 0);
+	assert_int_equal(seq_tracker_note(&t, 0), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, 1), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, 3), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, 2), SEQ_REORDERED);
+	assert_int_equal(seq_tracker_note(&t, 2), SEQ_DUPLICATE);
+	assert_int_equal(seq_tracker_note(&t, 4), SEQ_NEW);
+	assert_int_equal(t.reordered, 1);
+	assert_int_equal(t.duplicated, 1);
+	assert_int_equal(t.highest, 4);
+	assert_int_equal(seq_tracker_lost(&t, 0), 0);
+	seq_tracker_destroy(&t);
+}
+
+/* The first frame can have any number: it is not reordered. */
+static void test_first_frame_high(void **state)
+{
+	struct seq_tracker t;
+
+	(void)state;
+	assert_int_equal(seq_tracker_init(&t, 100), 0);
+	assert_int_equal(seq_tracker_note(&t, 50), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, 10), SEQ_REORDERED);
+	assert_int_equal(seq_tracker_lost(&t, 0), 49);
+	seq_tracker_destroy(&t);
+}
+
+static void test_beyond_limit(void **state)
+{
+	struct seq_tracker t;
+
+	(void)state;
+	assert_int_equal(seq_tracker_init(&t, 5), 0);
+	assert_int_equal(seq_tracker_note(&t, 4), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, 5), SEQ_OUT_OF_RANGE);
+	assert_int_equal(seq_tracker_note(&t, 1000000), SEQ_OUT_OF_RANGE);
+	assert_int_equal(t.out_of_range, 2);
+	assert_int_equal(t.unique, 1);
+	assert_int_equal(seq_tracker_lost(&t, 5), 4);
+	seq_tracker_destroy(&t);
+}
+
+/* Numbers far past the first bitmap make it grow; the numbers below stay
+ * recorded across the reallocation. */
+static void test_growth_keeps_bits(void **state)
+{
+	struct seq_tracker t;
+	uint64_t far = 5000000;
+
+	(void)state;
+	assert_int_equal(seq_tracker_init(&t, SEQ_TRACK_DEFAULT_LIMIT), 0);
+	assert_int_equal(seq_tracker_note(&t, 3), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, far), SEQ_NEW);
+	assert_true(t.capacity > far);
+	assert_int_equal(seq_tracker_note(&t, 3), SEQ_DUPLICATE);
+	assert_int_equal(seq_tracker_note(&t, far - 1), SEQ_REORDERED);
+	assert_int_equal(seq_tracker_note(&t, 3 * far), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, far), SEQ_DUPLICATE);
+	assert_int_equal(seq_tracker_lost(&t, 0), 3 * far + 1 - 4);
+	seq_tracker_destroy(&t);
+}
+
+static void test_nothing_received(void **state)
+{
+	struct seq_tracker t;
+
+	(void)state;
+	assert_int_equal(seq_tracker_init(&t, 100), 0);
+	assert_int_equal(seq_tracker_lost(&t, 0), 0);
+	assert_int_equal(seq_tracker_lost(&t, 100), 100);
+	seq_tracker_destroy(&t);
+}
+
+/* A limit that is not a multiple of 64 does not count the bitmap's
+ * rounding as received or lost. */
+static void test_odd_limit_word_edge(void **state)
+{
+	struct seq_tracker t;
+	uint64_t seq;
+
+	(void)state;
+	assert_int_equal(seq_tracker_init(&t, 70), 0);
+	for (seq = 0; seq < 70; seq += 2)
+		seq_tracker_note(&t, seq);
+	assert_int_equal(seq_tracker_lost(&t, 70), 35);
+	assert_int_equal(seq_tracker_lost(&t, 0), 34);  /* highest is 68 */
+	seq_tracker_destroy(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_in_order_nothing_lost),
+		cmocka_unit_test(test_gaps_and_tail_lost),
+		cmocka_unit_test(test_duplicates_not_reordered),
+		cmocka_unit_test(test_reordered),
+		cmocka_unit_test(test_first_frame_high),
+		cmocka_unit_test(test_beyond_limit),
+		cmocka_unit_test(test_growth_keeps_bits),
+		cmocka_unit_test(test_nothing_received),
+		cmocka_unit_test(test_odd_limit_word_edge),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,294 @@
+/* The control path shared by gen, fwd and recv (see session.h). */
+#define _POSIX_C_SOURCE 200809L
+
+#include "session.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "report.h"
+
+/* How long to wait for a link after opening a device: long enough for
+ * auto-negotiation on a real port (typically 1-3 s). */
+#define LINK_WAIT_NS (5 * NS_PER_SEC)
+#define LINK_POLL_NS (10 * UINT64_C(1000000))
+
+/* The tool's only globals: a signal handler has no other way to reach
+ * the loops, or the context. */
+static volatile sig_atomic_t stop_signal;
+static struct sn_ctx *volatile crash_ctx;
+
+static void on_stop_signal(int signo)
+{
+	stop_signal = signo;
+}
+
+bool session_stop_requested(void)
+{
+	return stop_signal != 0;
+}
+
+/* No SA_RESTART: a sleeping loop wakes up at once. */
+static void install_signal_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* Without an IOMMU nothing stops a device's DMA when the process dies:
+ * stop it before the crash completes, then die of the same signal. */
+static void on_fatal_signal(int signo)
+{
+	if (crash_ctx)
+		sn_ctx_emergency_stop(crash_ctx);
+	raise(signo);   /* SA_RESETHAND restored the default action */
+}
+
+static void install_crash_handlers(struct sn_ctx *ctx)
+{
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+	struct sigaction sa;
+	size_t i;
+
+	crash_ctx = ctx;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fatal_signal;
+	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		sigaction(fatal[i], &sa, NULL);
+}
+
+void session_sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)(ns / NS_PER_SEC),
+		.tv_nsec = (long)(ns % NS_PER_SEC),
+	};
+
+	nanosleep(&ts, NULL);
+}
+
+void session_error(const struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "safenic %s: ", s->cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* The library's only voice: warnings always, notes with --verbose. */
+static void session_log(void *user, enum sn_log_level level, const char *msg)
+{
+	const struct session *s = user;
+
+	if (level == SN_LOG_WARN)
+		fprintf(stderr, "safenic: warning: %s\n", msg);
+	else if (s->verbose)
+		fprintf(stderr, "safenic: %s\n", msg);
+}
+
+static void print_unsafe_banner(void)
+{
+	fputs("safenic: ****************************************************"
+	      "********\n"
+	      "safenic: WARNING: --unsafe: device DMA is NOT fenced by the "
+	      "IOMMU.\n"
+	      "safenic: The NIC can read and write ANY physical memory of "
+	      "this machine:\n"
+	      "safenic: a faulty device or a driver bug can corrupt the "
+	      "kernel and other\n"
+	      "safenic: processes, or leak their data onto the wire. Use it "
+	      "only on a\n"
+	      "safenic: disposable test machine that has no IOMMU.\n"
+	      "safenic: ****************************************************"
+	      "********\n", stderr);
+}
+
+int session_start(struct session *s, const char *cmd, bool unsafe,
+		  bool verbose)
+{
+	struct sn_ctx_config cfg;
+	struct sn_error err;
+
+	memset(s, 0, sizeof(*s));
+	s->cmd = cmd;
+	s->verbose = verbose;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.unsafe_no_iommu = unsafe;
+	cfg.log = session_log;
+	cfg.log_user = s;
+	if (unsafe)
+		print_unsafe_banner();
+	install_signal_handlers();
+	s->ctx = sn_ctx_create(&cfg, &err);
+	if (!s->ctx) {
+		session_error(s, "cannot set up DMA: %s", err.msg);
+		return -1;
+	}
+	/* With VFIO the kernel resets the devices when the process dies. */
+	if (unsafe)
+		install_crash_handlers(s->ctx);
+	return 0;
+}
+
+void session_end(struct session *s)
+{
+	crash_ctx = NULL;
+	if (s->ctx)
+		sn_ctx_destroy(s->ctx);
+	s->ctx = NULL;
+}
+
+struct sn_mempool *session_create_pool(struct session *s, uint64_t bufs,
+				       unsigned flags)
+{
+	struct sn_error err;
+	struct sn_mempool *pool;
+
+	pool = sn_mempool_create(s->ctx, (uint32_t)bufs,
+				 SN_POOL_DEFAULT_BUF_SIZE, flags, &err);
+	if (!pool)
+		session_error(s, "cannot create a pool of %" PRIu64
+			      " buffers: %s", bufs, err.msg);
+	return pool;
+}
+
+/* Polls the link until it is up, the wait is over, or a signal came. */
+static int wait_for_link(struct sn_dev *dev, struct sn_link *link)
+{
+	uint64_t deadline = clock_now_ns() + LINK_WAIT_NS;
+	int rc;
+
+	while ((rc = sn_dev_link(dev, link)) == 0 && !link->up &&
+	       clock_now_ns() < deadline && !session_stop_requested())
+		session_sleep_ns(LINK_POLL_NS);
+	return rc;
+}
+
+static void print_device(struct sn_dev *dev, int link_rc,
+			 const struct sn_link *link)
+{
+	uint8_t mac[6];
+	char mac_text[ARG_MAC_TEXT_LEN];
+
+	sn_dev_mac(dev, mac);
+	arg_format_mac(mac, mac_text);
+	printf("%s: driver %s, MAC %s, ", sn_dev_pci_addr(dev),
+	       sn_dev_driver_name(dev), mac_text);
+	if (link_rc < 0)
+		printf("link state unknown (%s)\n", strerror(-link_rc));
+	else if (!link->up)
+		printf("link DOWN after %" PRIu64 " s (continuing; check the "
+		       "cable or the peer)\n", LINK_WAIT_NS / NS_PER_SEC);
+	else if (link->speed_mbps)
+		printf("link up, %" PRIu32 " Mbit/s\n", link->speed_mbps);
+	else
+		printf("link up\n");
+	fflush(stdout);
+}
+
+struct sn_dev *session_open_dev(struct session *s, const char *addr,
+				const struct sn_dev_config *cfg)
+{
+	struct sn_error err;
+	struct sn_link link = { 0 };
+	struct sn_dev *dev;
+
+	dev = sn_dev_open(s->ctx, addr, cfg, &err);
+	if (!dev) {
+		session_error(s, "cannot open %s: %s", addr, err.msg);
+		return NULL;
+	}
+	print_device(dev, wait_for_link(dev, &link), &link);
+	return dev;
+}
+
+void session_report_memory(const struct session *s)
+{
+	struct sn_mem_info info;
+	char page[32], total[32];
+
+	sn_ctx_mem_info(s->ctx, &info);
+	report_format_size(info.page_size, page, sizeof(page));
+	report_format_size(info.bytes, total, sizeof(total));
+	printf("DMA memory: %s pages, %s in %u region%s spanning %u %s "
+	       "page%s\n", page, total, info.regions,
+	       info.regions == 1 ? "" : "s", info.iommu_pages,
+	       info.unsafe ? "physical" : "IOMMU",
+	       info.iommu_pages == 1 ? "" : "s");
+	fflush(stdout);
+	if (info.small_pages)
+		fputs("safenic: warning: some DMA memory is in 4 KiB pages: "
+		      "the IOMMU's IOTLB will thrash and throughput will "
+		      "suffer.\nsafenic: warning: reserve huge pages, then run "
+		      "again: echo 256 > /proc/sys/vm/nr_hugepages\n", stderr);
+}
+
+static const char *dev_state_advice(enum sn_dev_state state)
+{
+	switch (state) {
+	case SN_DEV_NEEDS_RESET:
+		return "the device reported a fatal error; run the command "
+		       "again (opening a device resets it)";
+	case SN_DEV_GONE:
+		return "its registers read all-ones: the device was removed or "
+		       "its memory disabled; check that 'lspci' still lists "
+		       "it and that it is bound to vfio-pci";
+	case SN_DEV_TX_STALLED:
+		return "transmit made no progress for 1 s; check the link "
+		       "(cable, peer, switch port) and run again";
+	case SN_DEV_OK:
+		break;
+	}
+	return "unexpected device state";
+}
+
+int session_check_dev(const struct session *s, struct sn_dev *dev)
+{
+	enum sn_dev_state state = sn_dev_check(dev);
+
+	if (state == SN_DEV_OK)
+		return 0;
+	session_error(s, "stopping: %s: %s: %s", sn_dev_pci_addr(dev),
+		      sn_dev_state_name(state), dev_state_advice(state));
+	return -1;
+}
+
+bool session_parse_pci_addr(const struct arg_command *cmd, const char *text,
+			    char out[16], int *status)
+{
+	char message[ARG_ERROR_LEN];
+
+	if (sn_pci_parse_addr(text, out) == 0)
+		return true;
+	snprintf(message, sizeof(message), "'%.40s' is not a PCI address "
+		 "(expected DDDD:BB:DD.F like 0000:00:03.0, or BB:DD.F; "
+		 "'safenic devices' lists them)", text);
+	*status = args_usage_error(cmd, message);
+	return false;
+}
+
+struct hw_counts session_hw_counts(const struct sn_stats *end,
+				   const struct sn_stats *base)
+{
+	struct hw_counts hw = { .present = end->has_hw_counters };
+	if (hw.present) {
+		hw.rx_packets = end->hw_rx_packets - base->hw_rx_packets;
+		hw.tx_packets = end->hw_tx_packets - base->hw_tx_packets;
+	}
+	return hw;
+}

@@ -1,0 +1,109 @@
+/* The control path shared by gen, fwd and recv: the library context and
+ * its log, opening devices with a report of what was opened, health
+ * checks, signals, the clock, and the once-a-second ticker.
+ *
+ * Files including this header must define _POSIX_C_SOURCE (>= 199309L)
+ * before any include, for clock_gettime.
+ */
+#ifndef SAFENIC_CLI_SESSION_H
+#define SAFENIC_CLI_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "args.h"
+#include "report.h"
+#include "safenic/safenic.h"
+
+#define NS_PER_SEC UINT64_C(1000000000)
+
+/* One per command run. Must not move after session_start: the library's
+ * log callback points at it. */
+struct session {
+	const char *cmd;           /* "gen": prefixes every message */
+	struct sn_ctx *ctx;
+	bool verbose;              /* also print the library's notes */
+};
+
+/* Creates the context (one VFIO container for every device of the run)
+ * and installs the signal handlers. Prints the --unsafe warning. Returns
+ * 0, or -1 after printing the error. */
+int session_start(struct session *s, const char *cmd, bool unsafe,
+		  bool verbose);
+/* Closes every device and frees all DMA memory. */
+void session_end(struct session *s);
+
+__attribute__((format(printf, 2, 3)))
+void session_error(const struct session *s, const char *fmt, ...);
+
+struct sn_mempool *session_create_pool(struct session *s, uint64_t bufs,
+				       unsigned flags);
+/* Opens a device, waits briefly for its link, and prints its driver,
+ * MAC and link state. NULL after printing the error. */
+struct sn_dev *session_open_dev(struct session *s, const char *addr,
+				const struct sn_dev_config *cfg);
+/* "DMA memory: 2 MiB pages, ..." plus a warning when 4 KiB pages were
+ * used. Call after every pool and device exists. */
+void session_report_memory(const struct session *s);
+/* sn_dev_check, once a second: 0, or -1 after printing what went wrong
+ * and what to do. */
+int session_check_dev(const struct session *s, struct sn_dev *dev);
+
+/* Normalises a PCI address argument; on failure reports a usage error,
+ * sets *status and returns false. */
+bool session_parse_pci_addr(const struct arg_command *cmd, const char *text,
+			    char out[16], int *status);
+
+/* SIGINT, SIGTERM (and SIGPIPE, when whoever reads our output went away)
+ * ask the datapath loops to stop at their next batch. */
+bool session_stop_requested(void);
+
+static inline uint64_t clock_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+void session_sleep_ns(uint64_t ns);
+
+/* Times the once-a-second work (rate line, health check) from outside
+ * the datapath. */
+struct ticker {
+	uint64_t last_ns, next_ns;
+	unsigned seconds;          /* ticks so far: the [  3s] label */
+};
+
+static inline void ticker_start(struct ticker *t, uint64_t now)
+{
+	t->last_ns = now;
+	t->next_ns = now + NS_PER_SEC;
+	t->seconds = 0;
+}
+
+static inline bool ticker_due(const struct ticker *t, uint64_t now)
+{
+	return now >= t->next_ns;
+}
+
+/* Starts the next interval; returns the length of the one that ended, in
+ * seconds, which the rates are computed over. */
+static inline double ticker_advance(struct ticker *t, uint64_t now)
+{
+	double interval = (double)(now - t->last_ns) / (double)NS_PER_SEC;
+
+	t->last_ns = now;
+	t->seconds++;
+	t->next_ns += NS_PER_SEC;
+	if (t->next_ns <= now)     /* fell behind: do not fire in a burst */
+		t->next_ns = now + NS_PER_SEC;
+	return interval;
+}
+
+/* The device's own counters between two snapshots. */
+struct hw_counts session_hw_counts(const struct sn_stats *end,
+				   const struct sn_stats *base);
+
+#endif
