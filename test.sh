@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Runs every test of safenic, as CI does: installs what the tests need,
+# builds with gcc, with clang and with ASan+UBSan, runs the unit tests of
+# each build, then boots the QEMU guest bench and runs its scenarios.
+#
+#   ./test.sh            everything
+#   ./test.sh --host     unit tests only (no guest)
+set -euo pipefail
+cd "$(dirname "$0")"
+
+host_only=false
+[ "${1:-}" = "--host" ] && host_only=true
+
+passed=0
+failed=0
+failed_names=()
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+record() { # name, then the command
+	local name=$1
+	shift
+	if "$@"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failed_names+=("$name")
+	fi
+}
+
+build_and_test() { # name, build dir, then cmake options
+	local name=$1 dir=$2
+	shift 2
+	cmake -S . -B "$dir" "$@" >/dev/null &&
+		cmake --build "$dir" -j2 >/dev/null &&
+		ctest --test-dir "$dir" --output-on-failure
+}
+
+static_build() {
+	cmake -S . -B build-static -DSAFENIC_STATIC=ON -DSAFENIC_TESTS=OFF >/dev/null &&
+		cmake --build build-static -j2 >/dev/null
+}
+
+step "installing dependencies"
+bench/install-deps.sh
+
+# Huge pages on the host too, so the unit tests take the default layout
+# (the guest bench covers the 4 KiB fallback).
+if [ -w /proc/sys/vm/nr_hugepages ] && [ "$(cat /proc/sys/vm/nr_hugepages)" -lt 64 ]; then
+	echo 64 > /proc/sys/vm/nr_hugepages || true
+fi
+
+step "unit tests, gcc"
+record gcc build_and_test gcc build -DCMAKE_C_COMPILER=gcc
+step "unit tests, clang"
+record clang build_and_test clang build-clang -DCMAKE_C_COMPILER=clang
+step "unit tests, gcc with AddressSanitizer and UndefinedBehaviorSanitizer"
+record sanitizers build_and_test sanitizers build-asan -DCMAKE_C_COMPILER=gcc \
+	-DSAFENIC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+
+if ! $host_only; then
+	step "static build for the guest"
+	record static-build static_build
+	step "guest scenarios (QEMU, emulated Intel IOMMU, virtio NICs)"
+	record guest-scenarios bench/run-scenarios.sh build-static
+fi
+
+echo
+if [ "$failed" -gt 0 ]; then
+	echo "failed: ${failed_names[*]}"
+fi
+echo "safenic: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
