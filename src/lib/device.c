@@ -66,23 +66,47 @@ static int start_device(struct sn_device *dev, const struct sn_dev_config *cfg,
 	return dev->driver->start(dev, cfg, err);
 }
 
-struct sn_dev *sn_dev_open(struct sn_ctx *ctx, const char *pci_addr,
-			   const struct sn_dev_config *cfg_in, struct sn_error *err)
+/* A device with its queue counts checked; NULL (and err) when impossible. */
+static struct sn_device *new_device(struct sn_ctx *ctx, const struct sn_dev_config *cfg,
+				    struct sn_error *err)
 {
-	struct sn_dev_config cfg = cfg_in ? *cfg_in : (struct sn_dev_config){ 0 };
+	uint16_t rxq = cfg->rx_queues ? cfg->rx_queues : 1;
+	uint16_t txq = cfg->tx_queues ? cfg->tx_queues : 1;
+	if (rxq > SN_MAX_QUEUES || txq > SN_MAX_QUEUES) {
+		sn_fail(err, EINVAL, "at most %d queues per direction", SN_MAX_QUEUES);
+		return NULL;
+	}
 	struct sn_device *dev = calloc(1, sizeof(*dev));
 	if (!dev) {
 		sn_fail(err, ENOMEM, "out of memory");
 		return NULL;
 	}
 	dev->ctx = ctx;
-	dev->rx_queues = cfg.rx_queues ? cfg.rx_queues : 1;
-	dev->tx_queues = cfg.tx_queues ? cfg.tx_queues : 1;
-	if (dev->rx_queues > SN_MAX_QUEUES || dev->tx_queues > SN_MAX_QUEUES) {
-		free(dev);
-		sn_fail(err, EINVAL, "at most %d queues per direction", SN_MAX_QUEUES);
+	dev->rx_queues = rxq;
+	dev->tx_queues = txq;
+	return dev;
+}
+
+/* Links the device into its context and starts it; closes it on failure. */
+static struct sn_dev *attach_and_start(struct sn_device *dev, const struct sn_dev_config *cfg,
+				       struct sn_error *err)
+{
+	dev->next = dev->ctx->devices;
+	dev->ctx->devices = dev;
+	if (start_device(dev, cfg, err) < 0) {
+		sn_dev_close(&dev->fast);
 		return NULL;
 	}
+	return &dev->fast;
+}
+
+struct sn_dev *sn_dev_open(struct sn_ctx *ctx, const char *pci_addr,
+			   const struct sn_dev_config *cfg_in, struct sn_error *err)
+{
+	struct sn_dev_config cfg = cfg_in ? *cfg_in : (struct sn_dev_config){ 0 };
+	struct sn_device *dev = new_device(ctx, &cfg, err);
+	if (!dev)
+		return NULL;
 	if (sn_pci_open(ctx, pci_addr, &dev->pci, err) < 0) {
 		free(dev);
 		return NULL;
@@ -95,13 +119,7 @@ struct sn_dev *sn_dev_open(struct sn_ctx *ctx, const char *pci_addr,
 		free(dev);
 		return NULL;
 	}
-	dev->next = ctx->devices;
-	ctx->devices = dev;
-	if (start_device(dev, &cfg, err) < 0) {
-		sn_dev_close(&dev->fast);
-		return NULL;
-	}
-	return &dev->fast;
+	return attach_and_start(dev, &cfg, err);
 }
 
 struct sn_dev *sn_dev_open_model(struct sn_ctx *ctx, const struct sn_driver *driver,
@@ -109,16 +127,11 @@ struct sn_dev *sn_dev_open_model(struct sn_ctx *ctx, const struct sn_driver *dri
 				 const struct sn_dev_config *cfg_in, struct sn_error *err)
 {
 	struct sn_dev_config cfg = cfg_in ? *cfg_in : (struct sn_dev_config){ 0 };
-	struct sn_device *dev = calloc(1, sizeof(*dev));
-	if (!dev) {
-		sn_fail(err, ENOMEM, "out of memory");
+	struct sn_device *dev = new_device(ctx, &cfg, err);
+	if (!dev)
 		return NULL;
-	}
-	dev->ctx = ctx;
 	dev->driver = driver;
 	dev->model = "model";
-	dev->rx_queues = cfg.rx_queues ? cfg.rx_queues : 1;
-	dev->tx_queues = cfg.tx_queues ? cfg.tx_queues : 1;
 	dev->pci.device_fd = -1;
 	dev->pci.group = -1;
 	for (unsigned i = 0; i <= SN_PCI_BARS; i++)
@@ -128,13 +141,7 @@ struct sn_dev *sn_dev_open_model(struct sn_ctx *ctx, const struct sn_driver *dri
 	dev->pci.device = device_id;
 	dev->pci.bar[0] = (struct sn_regs){ .mmio = bar0, .size = bar0_size, .fd = -1 };
 	dev->pci.model_bar = true;
-	dev->next = ctx->devices;
-	ctx->devices = dev;
-	if (start_device(dev, &cfg, err) < 0) {
-		sn_dev_close(&dev->fast);
-		return NULL;
-	}
-	return &dev->fast;
+	return attach_and_start(dev, &cfg, err);
 }
 
 void sn_dev_close(struct sn_dev *handle)

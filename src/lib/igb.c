@@ -8,43 +8,17 @@
 #include "error.h"
 #include "intel.h"
 
-/* Global registers: X(fam, name, offset, mode, description). */
+/* Registers beyond the e1000 common set (intel.h). */
 #define IGB_GLOBALS(X, fam)                                                   \
-	X(fam, CTRL, 0x00000, RW, "Device Control")                          \
-	X(fam, STATUS, 0x00008, RO, "Device Status")                         \
-	X(fam, EECD, 0x00010, RW, "EEPROM/Flash Control")                    \
+	SN_E1000_COMMON_GLOBALS(X, fam)                                      \
 	X(fam, CTRL_EXT, 0x00018, RW, "Extended Device Control")             \
-	X(fam, IMC, 0x000D8, WO, "Interrupt Mask Clear")                     \
-	X(fam, RCTL, 0x00100, RW, "Receive Control")                         \
-	X(fam, TCTL, 0x00400, RW, "Transmit Control")                        \
-	X(fam, EIMC, 0x01528, WO, "Extended Interrupt Mask Clear")           \
-	X(fam, RAL0, 0x05400, RW, "Receive Address Low 0")                   \
-	X(fam, RAH0, 0x05404, RW, "Receive Address High 0")                  \
-	X(fam, CRCERRS, 0x04000, RC, "CRC Error Count")                      \
-	X(fam, RXERRC, 0x0400C, RC, "Receive Error Count")                   \
-	X(fam, MPC, 0x04010, RC, "Missed Packets Count")                     \
-	X(fam, GPRC, 0x04074, RC, "Good Packets Received Count")             \
-	X(fam, GPTC, 0x04080, RC, "Good Packets Transmitted Count")          \
-	X(fam, GORCL, 0x04088, RC64, "Good Octets Received Count")           \
-	X(fam, GOTCL, 0x04090, RC64, "Good Octets Transmitted Count")        \
-	X(fam, TPR, 0x040D0, RC, "Total Packets Received")                   \
-	X(fam, TPT, 0x040D4, RC, "Total Packets Transmitted")
+	X(fam, EIMC, 0x01528, WO, "Extended Interrupt Mask Clear")
 
-/* Queue registers, queues 0-3: X(fam, name, offset, stride, mode, desc). */
+/* Queues 0-3; igb adds split-receive control and a receive enable. */
 #define IGB_QUEUES(X, fam)                                                    \
-	X(fam, RDBAL, 0x02800, 0x100, RW, "Rx Descriptor Base Low")          \
-	X(fam, RDBAH, 0x02804, 0x100, RW, "Rx Descriptor Base High")         \
-	X(fam, RDLEN, 0x02808, 0x100, RW, "Rx Descriptor Ring Length")       \
+	SN_E1000_COMMON_QUEUES(X, fam)                                       \
 	X(fam, SRRCTL, 0x0280C, 0x100, RW, "Split and Replication Rx Control") \
-	X(fam, RDH, 0x02810, 0x100, RW, "Rx Descriptor Head")                \
-	X(fam, RDT, 0x02818, 0x100, RW, "Rx Descriptor Tail")                \
-	X(fam, RXDCTL, 0x02828, 0x100, RW, "Rx Descriptor Control")          \
-	X(fam, TDBAL, 0x03800, 0x100, RW, "Tx Descriptor Base Low")          \
-	X(fam, TDBAH, 0x03804, 0x100, RW, "Tx Descriptor Base High")         \
-	X(fam, TDLEN, 0x03808, 0x100, RW, "Tx Descriptor Ring Length")       \
-	X(fam, TDH, 0x03810, 0x100, RW, "Tx Descriptor Head")                \
-	X(fam, TDT, 0x03818, 0x100, RW, "Tx Descriptor Tail")                \
-	X(fam, TXDCTL, 0x03828, 0x100, RW, "Tx Descriptor Control")
+	X(fam, RXDCTL, 0x02828, 0x100, RW, "Rx Descriptor Control")
 
 SN_DEFINE_REGISTERS(igb, IGB_GLOBALS, IGB_QUEUES)
 
@@ -195,14 +169,4 @@ const struct sn_intel_family sn_igb_family = {
 	.rx_missed = "MPC",
 };
 
-const struct sn_driver sn_igb_driver = {
-	.name = "igb",
-	.match = igb_match,
-	.start = sn_intel_start,
-	.stop = sn_intel_stop,
-	.release = sn_intel_release,
-	.link = sn_intel_link,
-	.stats = sn_intel_stats,
-	.check = sn_intel_check,
-	.data = &sn_igb_family,
-};
+SN_INTEL_DRIVER(sn_igb_driver, "igb", igb_match, sn_igb_family);

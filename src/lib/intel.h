@@ -63,6 +63,57 @@ int sn_intel_link(struct sn_device *dev, struct sn_link *link);
 void sn_intel_stats(struct sn_device *dev, struct sn_stats *stats);
 enum sn_dev_state sn_intel_check(struct sn_device *dev);
 
+/* The device-core table of an Intel family: every operation is the
+ * shared one; only the name, the ID match and the family differ. */
+#define SN_INTEL_DRIVER(var, driver_name, match_fn, family) \
+	const struct sn_driver var = {                          \
+		.name = driver_name,                            \
+		.match = match_fn,                              \
+		.start = sn_intel_start,                        \
+		.stop = sn_intel_stop,                          \
+		.release = sn_intel_release,                    \
+		.link = sn_intel_link,                          \
+		.stats = sn_intel_stats,                        \
+		.check = sn_intel_check,                        \
+		.data = &(family),                              \
+	}
+
+/* The registers igb and e1000e share with the e1000 they descend from,
+ * at the same offsets: X(fam, name, offset, mode, description). */
+#define SN_E1000_COMMON_GLOBALS(X, fam)                                       \
+	X(fam, CTRL, 0x00000, RW, "Device Control")                          \
+	X(fam, STATUS, 0x00008, RO, "Device Status")                         \
+	X(fam, EECD, 0x00010, RW, "EEPROM/Flash Control")                    \
+	X(fam, IMC, 0x000D8, WO, "Interrupt Mask Clear")                     \
+	X(fam, RCTL, 0x00100, RW, "Receive Control")                         \
+	X(fam, TCTL, 0x00400, RW, "Transmit Control")                        \
+	X(fam, RAL0, 0x05400, RW, "Receive Address Low 0")                   \
+	X(fam, RAH0, 0x05404, RW, "Receive Address High 0")                  \
+	X(fam, CRCERRS, 0x04000, RC, "CRC Error Count")                      \
+	X(fam, RXERRC, 0x0400C, RC, "Receive Error Count")                   \
+	X(fam, MPC, 0x04010, RC, "Missed Packets Count")                     \
+	X(fam, GPRC, 0x04074, RC, "Good Packets Received Count")             \
+	X(fam, GPTC, 0x04080, RC, "Good Packets Transmitted Count")          \
+	X(fam, GORCL, 0x04088, RC64, "Good Octets Received Count")           \
+	X(fam, GOTCL, 0x04090, RC64, "Good Octets Transmitted Count")        \
+	X(fam, TPR, 0x040D0, RC, "Total Packets Received")                   \
+	X(fam, TPT, 0x040D4, RC, "Total Packets Transmitted")
+
+/* ... and their queue registers, queue 0 at 0x2800 / 0x3800, stride 0x100
+ * (the low aliases, which QEMU's models implement for both). */
+#define SN_E1000_COMMON_QUEUES(X, fam)                                        \
+	X(fam, RDBAL, 0x02800, 0x100, RW, "Rx Descriptor Base Low")          \
+	X(fam, RDBAH, 0x02804, 0x100, RW, "Rx Descriptor Base High")         \
+	X(fam, RDLEN, 0x02808, 0x100, RW, "Rx Descriptor Ring Length")       \
+	X(fam, RDH, 0x02810, 0x100, RW, "Rx Descriptor Head")                \
+	X(fam, RDT, 0x02818, 0x100, RW, "Rx Descriptor Tail")                \
+	X(fam, TDBAL, 0x03800, 0x100, RW, "Tx Descriptor Base Low")          \
+	X(fam, TDBAH, 0x03804, 0x100, RW, "Tx Descriptor Base High")         \
+	X(fam, TDLEN, 0x03808, 0x100, RW, "Tx Descriptor Ring Length")       \
+	X(fam, TDH, 0x03810, 0x100, RW, "Tx Descriptor Head")                \
+	X(fam, TDT, 0x03818, 0x100, RW, "Tx Descriptor Tail")                \
+	X(fam, TXDCTL, 0x03828, 0x100, RW, "Tx Descriptor Control")
+
 extern const struct sn_intel_family sn_igb_family, sn_e1000e_family, sn_ixgbe_family;
 extern const struct sn_driver sn_igb_driver, sn_e1000e_driver, sn_ixgbe_driver;
 

@@ -257,14 +257,4 @@ const struct sn_intel_family sn_ixgbe_family = {
 	.rx_missed = "MPC0",
 };
 
-const struct sn_driver sn_ixgbe_driver = {
-	.name = "ixgbe",
-	.match = ixgbe_match,
-	.start = sn_intel_start,
-	.stop = sn_intel_stop,
-	.release = sn_intel_release,
-	.link = sn_intel_link,
-	.stats = sn_intel_stats,
-	.check = sn_intel_check,
-	.data = &sn_ixgbe_family,
-};
+SN_INTEL_DRIVER(sn_ixgbe_driver, "ixgbe", ixgbe_match, sn_ixgbe_family);
