@@ -35,12 +35,9 @@ void sn_ring_fini(struct sn_ring *ring)
 
 void sn_ring_drain(struct sn_ring *ring)
 {
-	for (uint16_t i = 0; ring->slots && i < ring->size; i++) {
-		if (ring->slots[i]) {
-			sn_pkt_free_bulk(&ring->slots[i], 1);
-			ring->slots[i] = NULL;
-		}
-	}
+	/* The buffers in flight are the window [next_clean, next_use). */
+	for (uint16_t i = 0; ring->slots && i < ring->in_flight; i++)
+		sn_pkt_free_bulk(&ring->slots[(ring->next_clean + i) & ring->mask], 1);
 	ring->in_flight = 0;
 	ring->next_clean = ring->next_use;
 }
@@ -60,38 +57,41 @@ static uint16_t free_slots(const struct sn_ring *ring)
 
 void sn_ring_rx_refill(struct sn_ring *ring)
 {
-	struct sn_pkt *fresh[MAX_BATCH];
-	bool posted = false;
+	unsigned room = free_slots(ring);
+	if (room < RX_REFILL_BATCH && !(ring->in_flight == 0 && room > 0))
+		return;
+	/* Straight from the pool's free stack into the descriptors: no copy
+	 * through an array, and no reset of len, which receive sets. */
+	struct sn_mempool *pool = ring->pool;
+	unsigned count = room < pool->num_free ? room : pool->num_free;
+	if (count == 0)
+		return; /* pool dry: the application holds the buffers */
+	struct sn_pkt **stack = pool->free_stack + pool->num_free;
+	volatile union sn_desc *desc = ring->desc;
+	struct sn_pkt **slots = ring->slots;
+	unsigned use = ring->next_use, mask = ring->mask;
 
-	while (free_slots(ring) >= RX_REFILL_BATCH ||
-	       (ring->in_flight == 0 && free_slots(ring) > 0)) {
-		uint16_t want = free_slots(ring) < MAX_BATCH ? free_slots(ring) : MAX_BATCH;
-		uint16_t got = (uint16_t)sn_pkt_alloc_bulk(ring->pool, fresh, want);
-		for (uint16_t i = 0; i < got; i++) {
-			uint16_t slot = ring->next_use;
-			ring->desc[slot].read.addr = fresh[i]->iova;
-			ring->desc[slot].read.cmd = 0; /* clears DD of the old write-back */
-			ring->slots[slot] = fresh[i];
-			ring->next_use = (uint16_t)((slot + 1) & ring->mask);
-		}
-		ring->in_flight = (uint16_t)(ring->in_flight + got);
-		posted |= got > 0;
-		if (got < want)
-			break; /* pool dry: the application holds the buffers */
+	pool->num_free -= count;
+	for (unsigned i = 0; i < count; i++) {
+		struct sn_pkt *pkt = *--stack;
+		desc[use].read.addr = pkt->iova;
+		desc[use].read.cmd = 0; /* clears DD of the old write-back */
+		slots[use] = pkt;
+		use = (use + 1) & mask;
 	}
-	if (posted)
-		ring_doorbell(ring);
+	ring->next_use = (uint16_t)use;
+	ring->in_flight = (uint16_t)(ring->in_flight + count);
+	ring_doorbell(ring);
 }
 
-/* Takes the buffer out of a completed descriptor and advances. */
+/* Takes the buffer out of a completed descriptor and advances. Slots
+ * outside the in-flight window are stale, never read, so not cleared. */
 static struct sn_pkt *take_slot(struct sn_ring *ring)
 {
 	uint16_t slot = ring->next_clean;
-	struct sn_pkt *pkt = ring->slots[slot];
-	ring->slots[slot] = NULL;
 	ring->next_clean = (uint16_t)((slot + 1) & ring->mask);
 	ring->in_flight--;
-	return pkt;
+	return ring->slots[slot];
 }
 
 static bool desc_done(volatile const union sn_desc *d, bool receive)
@@ -119,11 +119,11 @@ static bool skipped_by_device(struct sn_ring *ring, bool receive)
 	return true;
 }
 
-/* Validates one receive write-back; returns the packet, or NULL when it
- * was dropped (and counted). */
-static struct sn_pkt *rx_accept(struct sn_ring *ring, uint32_t status, uint32_t len)
+/* The slow path of a receive write-back that is not a plain good frame:
+ * a piece of a multi-descriptor frame, a length the buffer cannot hold,
+ * or a frame the NIC marked bad. Drops and counts it. */
+static void rx_reject(struct sn_ring *ring, struct sn_pkt *pkt, uint32_t status, uint32_t len)
 {
-	struct sn_pkt *pkt = take_slot(ring);
 	bool multi = !(status & SN_DESC_EOP) || ring->discarding;
 
 	/* Frames spanning descriptors are not enabled: drop every piece up to
@@ -132,105 +132,142 @@ static struct sn_pkt *rx_accept(struct sn_ring *ring, uint32_t status, uint32_t 
 	if (multi || len < 14 || len > ring->rx_room) {
 		ring->stats.device_errors++;
 		ring->stats.errors++;
-	} else if (status & ring->fmt->rx_error_mask) {
-		ring->stats.errors++; /* a bad frame on the wire, not a lying device */
 	} else {
-		pkt->len = (uint16_t)len;
-		return pkt;
+		ring->stats.errors++; /* a bad frame on the wire, not a lying device */
 	}
 	sn_pkt_free_bulk(&pkt, 1);
-	return NULL;
+}
+
+/* Harvests completed descriptors in order. Kept in locals, since stores
+ * through pkts[] could otherwise alias the ring's fields. */
+static uint16_t rx_harvest(struct sn_ring *ring, struct sn_pkt **pkts, uint16_t n)
+{
+	volatile union sn_desc *desc = ring->desc;
+	struct sn_pkt **slots = ring->slots;
+	const uint32_t reject = SN_DESC_EOP | ring->fmt->rx_error_mask;
+	const uint32_t room = ring->rx_room - 14; /* frame length - 14 must fit */
+	unsigned clean = ring->next_clean, mask = ring->mask;
+	unsigned pending = ring->in_flight, taken = 0, got = 0;
+	bool discarding = ring->discarding;
+	uint64_t bytes = 0;
+
+	while (got < n && taken < pending) {
+		uint32_t status = desc[clean].rx_wb.status;
+		if (!(status & SN_DESC_DD))
+			break;
+		/* Acquire: the length only after DD. EOP and the error bits came
+		 * with DD, in the same 32-bit read. */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		uint32_t len = desc[clean].rx_wb.length;
+		struct sn_pkt *pkt = slots[clean];
+		clean = (clean + 1) & mask;
+		taken++;
+		/* One test for the common case: end of packet, no error bits, not
+		 * inside a dropped frame, 14 <= len <= room (unsigned wrap). */
+		if ((status & reject) == SN_DESC_EOP && !discarding && len - 14 <= room) {
+			pkt->len = (uint16_t)len;
+			bytes += len;
+			pkts[got++] = pkt;
+		} else {
+			rx_reject(ring, pkt, status, len);
+			discarding = ring->discarding;
+		}
+	}
+	ring->next_clean = (uint16_t)clean;
+	ring->in_flight = (uint16_t)(pending - taken);
+	ring->stats.packets += got;
+	ring->stats.bytes += bytes;
+	return (uint16_t)got;
 }
 
 uint16_t sn_ring_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 {
 	struct sn_ring *ring = queue;
-	uint16_t got = 0;
-	uint64_t bytes = 0;
+	uint16_t got = rx_harvest(ring, pkts, n);
 
-	while (got < n && ring->in_flight > 0) {
-		volatile union sn_desc *d = &ring->desc[ring->next_clean];
-		uint32_t status = d->rx_wb.status;
-		if (!(status & SN_DESC_DD)) {
-			if (skipped_by_device(ring, true))
-				continue;
-			break;
-		}
-		/* Acquire: the rest of the write-back only after DD. */
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		status = d->rx_wb.status;
-		uint32_t len = d->rx_wb.length;
-		struct sn_pkt *pkt = rx_accept(ring, status, len);
-		if (pkt) {
-			bytes += pkt->len;
-			pkts[got++] = pkt;
-		}
-	}
-	ring->stats.packets += got;
-	ring->stats.bytes += bytes;
+	/* Stopped at a descriptor not done: is the device past it? */
+	while (got < n && ring->in_flight > 0 && skipped_by_device(ring, true))
+		got = (uint16_t)(got + rx_harvest(ring, pkts + got, (uint16_t)(n - got)));
 	sn_ring_rx_refill(ring);
 	return got;
 }
 
-/* Frees the buffers of completed transmit descriptors, in batches. */
+/* How many descriptors from next_clean the device has sent. It completes
+ * them in order, so one look at the last of a full batch vouches for the
+ * batch; a device that lies about that only gets a buffer back early,
+ * whose frame it may then send garbled. */
+static uint16_t tx_done_count(struct sn_ring *ring)
+{
+	uint16_t limit = ring->in_flight < MAX_BATCH ? ring->in_flight : MAX_BATCH;
+	if (limit > 0 &&
+	    desc_done(&ring->desc[(ring->next_clean + limit - 1) & ring->mask], false))
+		return limit;
+	uint16_t done = 0;
+	while (done < limit &&
+	       desc_done(&ring->desc[(ring->next_clean + done) & ring->mask], false))
+		done++;
+	return done;
+}
+
+/* Frees the buffers of sent descriptors straight from the slot array. */
 static void tx_reclaim(struct sn_ring *ring)
 {
-	struct sn_pkt *done[MAX_BATCH];
-	uint16_t count = 0;
+	uint16_t done;
 
-	while (ring->in_flight > 0) {
-		if (!desc_done(&ring->desc[ring->next_clean], false)) {
-			if (skipped_by_device(ring, false))
-				continue;
-			break;
+	while ((done = tx_done_count(ring)) > 0 ||
+	       (ring->in_flight > 0 && skipped_by_device(ring, false))) {
+		uint16_t first = ring->next_clean;
+		uint16_t until_wrap = (uint16_t)(ring->size - first);
+		if (done <= until_wrap) {
+			sn_pkt_free_bulk(&ring->slots[first], done);
+		} else {
+			sn_pkt_free_bulk(&ring->slots[first], until_wrap);
+			sn_pkt_free_bulk(&ring->slots[0], (uint32_t)(done - until_wrap));
 		}
-		done[count++] = take_slot(ring);
-		if (count == MAX_BATCH) {
-			sn_pkt_free_bulk(done, count);
-			count = 0;
-		}
+		ring->next_clean = (uint16_t)((first + done) & ring->mask);
+		ring->in_flight = (uint16_t)(ring->in_flight - done);
 	}
-	sn_pkt_free_bulk(done, count);
 }
 
-static bool tx_frame_valid(const struct sn_pkt *p)
-{
-	return p->len >= 14 && p->len <= p->pool->buf_size - p->headroom;
-}
 
 uint16_t sn_ring_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 {
 	struct sn_ring *ring = queue;
-	const struct sn_ring_format *fmt = ring->fmt;
+	volatile union sn_desc *desc = ring->desc;
+	const uint64_t cmd = ring->fmt->tx_cmd;
+	/* Advanced descriptors repeat the length as PAYLEN in bits 63:46. */
+	const uint64_t paylen_mask = ring->fmt->tx_paylen ? ~0ull : 0;
+	struct sn_pkt **slots = ring->slots;
+	unsigned use = ring->next_use, mask = ring->mask, sent = 0;
 	uint64_t bytes = 0;
-	uint16_t sent = 0;
 
 	tx_reclaim(ring);
 	if (n > free_slots(ring))
 		n = free_slots(ring);
 	for (; sent < n; sent++) {
+		/* Read the packet before writing the descriptor: the stores are
+		 * volatile and could otherwise force these loads again. */
 		struct sn_pkt *p = pkts[sent];
-		if (!tx_frame_valid(p)) {
+		uint64_t len = p->len, iova = p->iova;
+		/* The application's frame must fit its own buffer. */
+		if (len < 14 || len > (uint64_t)(p->pool->buf_size - p->headroom)) {
 			ring->stats.errors++;
 			break;
 		}
-		uint16_t slot = ring->next_use;
-		uint64_t cmd = fmt->tx_cmd | p->len;
-		if (fmt->tx_paylen)
-			cmd |= (uint64_t)p->len << 46;
-		ring->desc[slot].read.addr = p->iova;
-		ring->desc[slot].read.cmd = cmd;
-		ring->slots[slot] = p;
-		ring->next_use = (uint16_t)((slot + 1) & ring->mask);
-		bytes += p->len;
+		desc[use].read.addr = iova;
+		desc[use].read.cmd = cmd | len | ((len << 46) & paylen_mask);
+		slots[use] = p;
+		use = (use + 1) & mask;
+		bytes += len;
 	}
 	if (sent == 0)
 		return 0;
+	ring->next_use = (uint16_t)use;
 	ring->in_flight = (uint16_t)(ring->in_flight + sent);
 	ring->stats.packets += sent;
 	ring->stats.bytes += bytes;
 	ring_doorbell(ring);
-	return sent;
+	return (uint16_t)sent;
 }
 
 bool sn_ring_stalled(struct sn_ring *ring)
