@@ -148,10 +148,12 @@ static uint16_t rx_harvest(struct sn_ring *ring, struct sn_pkt **pkts, uint16_t 
 	const uint32_t room = ring->rx_room - 14; /* frame length - 14 must fit */
 	unsigned clean = ring->next_clean, mask = ring->mask;
 	unsigned pending = ring->in_flight, taken = 0, got = 0;
+	/* At most n descriptors a call, even when some are dropped. */
+	unsigned limit = pending < n ? pending : n;
 	bool discarding = ring->discarding;
 	uint64_t bytes = 0;
 
-	while (got < n && taken < pending) {
+	while (taken < limit) {
 		uint32_t status = desc[clean].rx_wb.status;
 		if (!(status & SN_DESC_DD))
 			break;
@@ -185,8 +187,9 @@ uint16_t sn_ring_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 	struct sn_ring *ring = queue;
 	uint16_t got = rx_harvest(ring, pkts, n);
 
-	/* Stopped at a descriptor not done: is the device past it? */
-	while (got < n && ring->in_flight > 0 && skipped_by_device(ring, true))
+	/* Stopped early at a descriptor not done: is the device past it? */
+	while (got < n && ring->in_flight > 0 && !desc_done(&ring->desc[ring->next_clean], true) &&
+	       skipped_by_device(ring, true))
 		got = (uint16_t)(got + rx_harvest(ring, pkts + got, (uint16_t)(n - got)));
 	sn_ring_rx_refill(ring);
 	return got;

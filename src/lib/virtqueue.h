@@ -90,7 +90,7 @@ void sn_virtq_fini(struct sn_virtq *vq);
 /* Free every packet still in flight (after the device has stopped). */
 void sn_virtq_drain(struct sn_virtq *vq);
 
-/* Make up to n packets available to the device; returns how many. */
+/* Make up to n receive buffers available to the device; returns how many. */
 uint16_t sn_virtq_post(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n);
 /* Publish posted descriptors and notify the device unless it opted out. */
 void sn_virtq_kick(struct sn_virtq *vq);
