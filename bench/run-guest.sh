@@ -8,9 +8,13 @@
 #   --scenario NAME     guest script /scenarios/NAME.sh (required)
 #   --initrd FILE       initramfs from build-initramfs.sh (required)
 #   --kernel FILE       bzImage (default: the one in bench/.cache/guest-kernel)
-#   --nic MODEL         virtio (modern 1af4:1041, behind the IOMMU; default),
-#                       virtio-legacy (1af4:1000, needs --iommu off),
-#                       igb (8086:10c9), e1000e (8086:10d3)
+#   --nic MODEL[,MODEL...]
+#                       NIC model: virtio (modern 1af4:1041, behind the
+#                       IOMMU; default), virtio-legacy (1af4:1000, needs
+#                       --iommu off), igb (8086:10c9), e1000e (8086:10d3).
+#                       One model applies to every NIC; a list gives NIC1,
+#                       NIC2, ... in order and must name every NIC of the
+#                       topology (chain4: four), e.g. igb,igb,e1000e,e1000e
 #   --topology T        chain4 (default) or tap1, see below
 #   --iommu on|off      emulated Intel IOMMU (default on)
 #   --aw-bits N         IOMMU address width (default: QEMU's, 48 in QEMU 10)
@@ -28,7 +32,9 @@
 #   NIC2 0000:00:06.0 02:5a:fe:00:00:02    NIC4 0000:00:0c.0 02:5a:fe:00:00:04
 # Slots are three apart because the igb model claims slots +16 and +17 for
 # its SR-IOV VFs (two igb at consecutive slots collide). -nodefaults keeps
-# QEMU's default NIC (slot 2) and VGA (slot 1) away.
+# QEMU's default NIC (slot 2) and VGA (slot 1) away. check_slots verifies,
+# for whatever mix of models is asked for, that no igb VF slot lands on a
+# NIC, on another igb's VFs, or on slot 31 (q35's ICH9 functions).
 #   chain4: NIC1 <-hub 0-> NIC2, NIC3 <-hub 1-> NIC4. Each hub has exactly
 #           two ports, so it behaves as a cable (lossless in our tests).
 #   tap1:   NIC1 <-> tap "sfntap0" in a network namespace created for this
@@ -55,6 +61,7 @@ HOOK_GRACE=60
 SCENARIO="" INITRD="" KERNEL="" NIC=virtio TOPOLOGY=chain4 IOMMU=on
 AW_BITS="" HOST_HOOK="" TIMEOUT=300 LOG="" LIVE=0
 PARAMS=()
+NIC_MODELS=()   # NIC_MODELS[n-1]: the model of NIC n (from --nic)
 
 NETNS="" QEMU_PID="" HOOK_PID="" TAIL_PID="" PIDFILE=""
 
@@ -91,39 +98,103 @@ parse_args() {
         KERNEL=$(ls "$BENCH_DIR"/.cache/guest-kernel/boot/vmlinuz-* 2>/dev/null | head -1)
         [ -n "$KERNEL" ] || die "no guest kernel in bench/.cache; run bench/install-deps.sh"
     fi
-    [ -n "$(nic_id)" ] || die "unknown NIC model '$NIC' (virtio, virtio-legacy, igb, e1000e)"
     case $IOMMU in on|off) ;; *) die "--iommu must be on or off" ;; esac
     case $TOPOLOGY in chain4|tap1) ;; *) die "unknown topology '$TOPOLOGY' (chain4, tap1)" ;; esac
+    parse_nic_models
     [ -z "$HOST_HOOK" ] || [ "$TOPOLOGY" = tap1 ] || die "--host-hook needs --topology tap1"
     [ -z "$AW_BITS" ] || [ "$IOMMU" = on ] || die "--aw-bits needs --iommu on"
-    if [ "$NIC" = virtio-legacy ] && [ "$IOMMU" = on ]; then
+    if [[ " ${NIC_MODELS[*]} " == *" virtio-legacy "* ]] && [ "$IOMMU" = on ]; then
         die "legacy virtio does not go through the emulated IOMMU; use --iommu off"
     fi
+    check_slots
     [ -n "$LOG" ] || LOG=$REPO_DIR/build/bench-logs/$SCENARIO.console.log
     mkdir -p "$(dirname "$LOG")"
     command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing; run bench/install-deps.sh"
 }
 
+# parse_nic_models: --nic into NIC_MODELS, one entry per NIC of the
+# topology. A single model stands for all of them.
+parse_nic_models() {
+    local count model n
+    count=$(nic_count)
+    IFS=, read -r -a NIC_MODELS <<< "$NIC"
+    [ ${#NIC_MODELS[@]} -gt 0 ] || die "--nic needs a model"
+    for model in "${NIC_MODELS[@]}"; do
+        [ -n "$(model_id "$model")" ] ||
+            die "unknown NIC model '$model' in --nic $NIC (virtio, virtio-legacy, igb, e1000e)"
+    done
+    if [ ${#NIC_MODELS[@]} -eq 1 ]; then
+        for ((n = 1; n < count; n++)); do
+            NIC_MODELS+=("${NIC_MODELS[0]}")
+        done
+    fi
+    [ ${#NIC_MODELS[@]} -eq "$count" ] ||
+        die "--nic $NIC names ${#NIC_MODELS[@]} models; topology $TOPOLOGY has $count NICs" \
+            "(give one model for all, or one per NIC)"
+}
+
+# nic_slot N: the PCI slot of NIC n (see the table at the top).
+nic_slot() { echo $((3 * $1)); }
+
+# check_slots: the igb model (82576) reserves its 8 SR-IOV VFs at devfn
+# PF + 0x80 + 2*i (QEMU hw/net/igb.c: VF offset 0x80, stride 2), i.e.
+# functions 0,2,4,6 of slots PF+16 and PF+17; QEMU refuses to start when
+# any of them is taken ("slot S function 0 not available for igbvf").
+# Check this here, for the models actually asked for, so a new NIC table
+# or model mix fails with a clear message instead.
+check_slots() {
+    local n m slot vf taken=" "
+    for ((n = 1; n <= ${#NIC_MODELS[@]}; n++)); do
+        taken="$taken$(nic_slot $n) "
+    done
+    taken="${taken}31 "   # q35: ICH9 LPC, SATA and SMBus sit at slot 0x1f
+    for ((n = 1; n <= ${#NIC_MODELS[@]}; n++)); do
+        [ "${NIC_MODELS[n - 1]}" = igb ] || continue
+        slot=$(nic_slot $n)
+        for vf in $((slot + 16)) $((slot + 17)); do
+            [ "$vf" -le 31 ] ||
+                die "NIC$n (igb, slot $slot) would need slot $vf for its SR-IOV VFs; slots end at 31"
+            if [[ "$taken" == *" $vf "* ]]; then
+                for ((m = 1; m <= ${#NIC_MODELS[@]}; m++)); do
+                    [ "$(nic_slot $m)" != "$vf" ] ||
+                        die "NIC$n (igb, slot $slot) reserves slot $vf for its SR-IOV VFs, where NIC$m sits"
+                done
+                die "NIC$n (igb, slot $slot) reserves slot $vf for its SR-IOV VFs; it is already taken"
+            fi
+            taken="$taken$vf "
+        done
+    done
+}
+
 # nic_device N NETDEV: the -device argument for NIC n.
 nic_device() {
     local n=$1 netdev=$2 common model
-    common="netdev=$netdev,mac=02:5a:fe:00:00:0$n,addr=0x$(printf %x $((3 * n))).0,romfile="
-    case $NIC in
+    common="netdev=$netdev,mac=02:5a:fe:00:00:0$n,addr=0x$(printf %x "$(nic_slot "$n")").0,romfile="
+    case ${NIC_MODELS[n - 1]} in
         # VIRTIO_F_ACCESS_PLATFORM: the device's DMA goes through the IOMMU.
         virtio) model="virtio-net-pci,disable-legacy=on,iommu_platform=on" ;;
         virtio-legacy) model="virtio-net-pci,disable-modern=on" ;;
-        igb|e1000e) model=$NIC ;;
+        igb|e1000e) model=${NIC_MODELS[n - 1]} ;;
     esac
     echo "$model,$common"
 }
 
-nic_id() {
-    case $NIC in
+model_id() {
+    case $1 in
         virtio) echo 1af4:1041 ;;
         virtio-legacy) echo 1af4:1000 ;;
         igb) echo 8086:10c9 ;;
         e1000e) echo 8086:10d3 ;;
     esac
+}
+
+# nic_ids: the vendor:device of every NIC, comma-separated, NIC1 first.
+nic_ids() {
+    local model ids=""
+    for model in "${NIC_MODELS[@]}"; do
+        ids="$ids${ids:+,}$(model_id "$model")"
+    done
+    echo "$ids"
 }
 
 nic_count() {
@@ -154,7 +225,7 @@ build_qemu_args() {
     # about 10 s of it.)
     guest_timeout=$((TIMEOUT >= 120 ? TIMEOUT - 60 : TIMEOUT / 3))
     append="console=ttyS0 panic=1 safenic.scenario=$SCENARIO"
-    append="$append safenic.nic_count=$(nic_count) safenic.nic_id=$(nic_id)"
+    append="$append safenic.nic_count=$(nic_count) safenic.nic_id=$(nic_ids)"
     append="$append safenic.timeout=$guest_timeout ${PARAMS[*]}"
     # shellcheck disable=SC2054  # commas belong to QEMU option values
     QEMU_ARGS=(-accel tcg -cpu max -m 2048 -smp 2

@@ -140,6 +140,74 @@ summary_value() {
     echo "${value:-missing}"
 }
 
+# pci_id BDF: the device's "vvvv:dddd" (vendor:device, hex, no 0x).
+pci_id() {
+    echo "$(sed 's/^0x//' "/sys/bus/pci/devices/$1/vendor"):$(sed 's/^0x//' "/sys/bus/pci/devices/$1/device")"
+}
+
+# intel_driver BDF: the safenic driver that must claim BDF when it is one of
+# the Intel models run-guest.sh offers (igb 82576, e1000e 82574L); empty for
+# any other NIC. Only these report link state from the NIC itself and keep
+# hardware packet counters, so only they get the checks below.
+intel_driver() {
+    case $(pci_id "$1") in
+        8086:10c9) echo igb ;;
+        8086:10d3) echo e1000e ;;
+    esac
+}
+
+# check_nic_line LOG N: safenic's log LOG must say, for NIC n, the line it
+# prints when it opens a device:
+#   "<BDF>: driver <name>, MAC <mac>, link up[, <speed>]"
+# with the driver intel_driver expects and the MAC of the lib.sh table (QEMU
+# loads it into the NIC's NVM/receive address 0, so this checks that the
+# driver read it back). Counts checked NICs and NICs up in NIC_LINES and
+# NICS_UP. Labels: LOG_nicN_driver, _mac, _link.
+NIC_LINES=0
+NICS_UP=0
+check_nic_line() {
+    local log=$1 n=$2 dev mac line driver seen_mac link
+    eval dev=\$NIC$n mac=\$MAC$n
+    line=$(grep "^$dev: driver " "$LOG_DIR/$log.log" 2>/dev/null | tail -1)
+    driver=$(echo "$line" | sed -n 's/^[^ ]* driver \([^,]*\),.*/\1/p')
+    seen_mac=$(echo "$line" | sed -n 's/.*, MAC \([^,]*\),.*/\1/p')
+    # "up", "DOWN" (after safenic's wait) or "state" (state unknown).
+    link=$(echo "$line" | sed -n 's/.*, link \([A-Za-z]*\).*/\1/p')
+    check "${log}_nic${n}_driver" "${driver:-missing}" "$(intel_driver "$dev")"
+    check "${log}_nic${n}_mac" "${seen_mac:-missing}" "$mac"
+    check "${log}_nic${n}_link" "${link:-missing}" up
+    NIC_LINES=$((NIC_LINES + 1))
+    [ "$link" != up ] || NICS_UP=$((NICS_UP + 1))
+}
+
+# safenic_has_hw_keys: true when this safenic build can print the NIC's own
+# counters (hw_rx_packets=, hw_tx_packets=, fwd's a_/b_ variants) in its
+# SUMMARY lines; the key text is then in the binary.
+safenic_has_hw_keys() {
+    grep -q 'hw_rx_packets=' "$(command -v safenic)" 2>/dev/null
+}
+
+# check_hw LABEL LOG KIND KEY EXPECTED: the NIC's own counter KEY in the
+# "SUMMARY KIND" line of LOG must equal EXPECTED, safenic's software count
+# of the same frames. When the key is absent and this safenic build has no
+# such keys at all, the check is skipped with a note and HW_STATUS becomes
+# "unreported"; a build that has them must print them (absent = failure).
+# HW_STATUS: "" (no check ran), "checked" or "unreported".
+HW_STATUS=""
+check_hw() {
+    local value
+    value=$(summary_value "$2" "$3" "$4")
+    if [ "$value" = missing ] && ! safenic_has_hw_keys; then
+        [ "$HW_STATUS" = unreported ] ||
+            echo "NOTE: hw counters not reported: this safenic build prints no hw_* keys" \
+                 "in its SUMMARY lines; the hardware counter checks are skipped"
+        HW_STATUS=unreported
+        return 0
+    fi
+    check "$1" "$value" "$5"
+    [ "$HW_STATUS" = unreported ] || HW_STATUS=checked
+}
+
 # Verdict bookkeeping: check LABEL ACTUAL EXPECTED records a failure when
 # they differ; verdict NAME prints the one-line result and returns 0/1.
 FAILED_CHECKS=""
