@@ -1,6 +1,6 @@
 /* e1000e: Intel 82574L. Facts from the Intel 82574 GbE Controller Family
- * Datasheet, rev 3.x; section numbers below refer to it. Extended receive
- * descriptors (3.2.5) and legacy transmit descriptors (3.3.3), run by the
+ * Datasheet, rev 3.x. Extended receive descriptors and legacy transmit
+ * descriptors, run by the
  * same ring engine as igb and ixgbe. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,19 +33,19 @@ SN_DEFINE_REGISTERS(e1000e, E1000E_GLOBALS, E1000E_QUEUES)
 #define TCTL_CT_DEFAULT (0x0fu << 4)
 #define TCTL_COLD_FULL_DUPLEX (0x3fu << 12)
 #define TXDCTL_GRAN_WTHRESH_1 0x01010000u /* write back each descriptor */
-/* 13.4.34: IPGT 8, IPGR1 8, IPGR2 6 for copper. */
+/* TIPG for copper: IPGT 8, IPGR1 8, IPGR2 6. */
 #define TIPG_DEFAULT (8u | 8u << 10 | 6u << 20)
 
-/* 3.3.3: legacy descriptor, CMD = EOP | IFCS | RS in bits 31:24. */
+/* Legacy transmit descriptor, CMD = EOP | IFCS | RS in bits 31:24. */
 static const struct sn_ring_format e1000e_format = {
 	.name = "extended rx / legacy tx",
 	.tx_cmd = (0x01ull | 0x02ull | 0x08ull) << 24,
 	.tx_paylen = false,
-	/* 3.2.5.2: CE | SE | SEQ | CXE | RXE. */
+	/* Receive errors: CE | SE | SEQ | CXE | RXE. */
 	.rx_error_mask = 0x97000000u,
 };
 
-/* 4.6: mask interrupts, global reset, mask again, wait for the NVM. */
+/* Initialization: mask interrupts, global reset, mask again, wait for the NVM. */
 static int e1000e_reset(struct sn_intel_nic *nic, struct sn_error *err)
 {
 	volatile uint8_t *bar = nic->bar;
@@ -65,7 +65,7 @@ static int e1000e_reset(struct sn_intel_nic *nic, struct sn_error *err)
 	return 0;
 }
 
-/* 4.6.5: receive initialisation. The queue is enabled by RCTL.EN. */
+/* Receive Initialization. The queue is enabled by RCTL.EN. */
 static int e1000e_setup_rx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t iova,
 				 uint16_t size, uint32_t buf_size, uint32_t *tail,
 				 struct sn_error *err)
@@ -84,7 +84,7 @@ static int e1000e_setup_rx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t 
 	return 0;
 }
 
-/* 4.6.6: transmit initialisation. */
+/* Transmit Initialization. */
 static int e1000e_setup_tx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t iova,
 				 uint16_t size, uint32_t *tail, struct sn_error *err)
 {

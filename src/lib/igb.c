@@ -1,7 +1,7 @@
 /* igb: Intel 82576 (and I350/I210, whose start-up is the same for what we
- * use). Facts from the Intel 82576 GbE Controller Datasheet, rev 2.x;
- * section numbers below refer to it. Advanced descriptors; the rings are
- * run by ring.c. */
+ * use). Facts from the Intel 82576 GbE Controller Datasheet, rev 2.x,
+ * whose section titles the comments below name, and from Linux's igb.
+ * Advanced descriptors; the rings are run by ring.c. */
 #define _GNU_SOURCE
 #include <errno.h>
 
@@ -12,13 +12,15 @@
 #define IGB_GLOBALS(X, fam)                                                   \
 	SN_E1000_COMMON_GLOBALS(X, fam)                                      \
 	X(fam, CTRL_EXT, 0x00018, RW, "Extended Device Control")             \
+	X(fam, MDIC, 0x00020, RW, "MDI Control")                             \
 	X(fam, EIMC, 0x01528, WO, "Extended Interrupt Mask Clear")
 
 /* Queues 0-3; igb adds split-receive control and a receive enable. */
 #define IGB_QUEUES(X, fam)                                                    \
 	SN_E1000_COMMON_QUEUES(X, fam)                                       \
 	X(fam, SRRCTL, 0x0280C, 0x100, RW, "Split and Replication Rx Control") \
-	X(fam, RXDCTL, 0x02828, 0x100, RW, "Rx Descriptor Control")
+	X(fam, RXDCTL, 0x02828, 0x100, RW, "Rx Descriptor Control")          \
+	X(fam, RQDPC, 0x0C030, 0x40, RC, "Receive Queue Drop Packet Count")
 
 SN_DEFINE_REGISTERS(igb, IGB_GLOBALS, IGB_QUEUES)
 
@@ -37,26 +39,32 @@ SN_DEFINE_REGISTERS(igb, IGB_GLOBALS, IGB_QUEUES)
 #define TCTL_PSP (1u << 3)
 #define TCTL_CT_DEFAULT (0x0fu << 4)
 #define TCTL_COLD_FULL_DUPLEX (0x3fu << 12)
-#define RAH_AV (1u << 31)
+/* MDIC (MDI Control) writes PHY registers: data 15:0, register 20:16, PHY 25:21,
+ * opcode 27:26 (01 = write), ready 28. */
+#define MDIC_PHY1_WRITE ((1u << 26) | (1u << 21))
+#define MDIC_READY (1u << 28)
+/* PHY control (BMCR, register 0): auto-negotiation enabled and restarted,
+ * 1000 Mb/s full duplex advertised. */
+#define PHY_BMCR_RESTART_AUTONEG 0x1340u
 
-/* 7.2.2.3: advanced data descriptor, DTYP = 0011; DCMD = EOP | IFCS | RS | DEXT. */
+/* Advanced transmit data descriptor, DTYP = 0011; DCMD = EOP | IFCS | RS | DEXT. */
 static const struct sn_ring_format igb_format = {
 	.name = "advanced",
 	.tx_cmd = (0x3ull << 20) | (0x01ull << 24) | (0x02ull << 24) | (0x08ull << 24) |
 		  (0x20ull << 24),
 	.tx_paylen = true,
-	/* 7.1.5: CE | SE | SEQ | CXE | RXE. */
+	/* Receive errors: CE | SE | SEQ | CXE | RXE. */
 	.rx_error_mask = 0x97000000u,
 };
 
-/* 4.5: mask interrupts, global reset, mask again, wait for the NVM. */
+/* Initialization: mask interrupts, global reset, mask again, wait for the NVM. */
 static int igb_reset(struct sn_intel_nic *nic, struct sn_error *err)
 {
 	volatile uint8_t *bar = nic->bar;
 	igb_wr_IMC(bar, ~0u);
 	igb_wr_EIMC(bar, ~0u);
 	igb_wr_CTRL(bar, igb_rd_CTRL(bar) | CTRL_RST);
-	sn_intel_sleep_ms(2); /* 4.3.1: wait at least 1 ms before polling */
+	sn_intel_sleep_ms(2); /* the reset takes about 1 ms */
 	if (sn_intel_wait(nic, igb_off_CTRL, CTRL_RST, 0, 1000) < 0)
 		return sn_fail(err, ETIMEDOUT, "%s: igb reset did not complete",
 			       nic->dev->pci.addr);
@@ -68,7 +76,7 @@ static int igb_reset(struct sn_intel_nic *nic, struct sn_error *err)
 	return 0;
 }
 
-/* 4.5.9: receive queue initialisation. */
+/* Receive Initialization, for one queue. */
 static int igb_setup_rx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t iova,
 			      uint16_t size, uint32_t buf_size, uint32_t *tail,
 			      struct sn_error *err)
@@ -90,7 +98,7 @@ static int igb_setup_rx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t iov
 	return 0;
 }
 
-/* 4.5.10: transmit queue initialisation. */
+/* Transmit Initialization, for one queue. */
 static int igb_setup_tx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t iova,
 			      uint16_t size, uint32_t *tail, struct sn_error *err)
 {
@@ -108,6 +116,16 @@ static int igb_setup_tx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t iov
 	return 0;
 }
 
+/* After a reset the copper PHY must negotiate again before the
+ * MAC reports link (and before QEMU's model accepts frames); setting
+ * CTRL.SLU alone does not start it. STATUS.LU follows within a second,
+ * which the caller's link check waits for. */
+static void igb_restart_autoneg(struct sn_intel_nic *nic)
+{
+	igb_wr_MDIC(nic->bar, MDIC_PHY1_WRITE | PHY_BMCR_RESTART_AUTONEG);
+	sn_intel_wait(nic, igb_off_MDIC, MDIC_READY, MDIC_READY, 10);
+}
+
 static void igb_enable(struct sn_intel_nic *nic, bool promiscuous)
 {
 	volatile uint8_t *bar = nic->bar;
@@ -117,6 +135,7 @@ static void igb_enable(struct sn_intel_nic *nic, bool promiscuous)
 	igb_wr_RCTL(bar, rctl);
 	igb_wr_TCTL(bar, TCTL_EN | TCTL_PSP | TCTL_CT_DEFAULT | TCTL_COLD_FULL_DUPLEX);
 	igb_wr_CTRL(bar, igb_rd_CTRL(bar) | CTRL_SLU);
+	igb_restart_autoneg(nic);
 }
 
 static void igb_disable(struct sn_intel_nic *nic)
@@ -167,6 +186,7 @@ const struct sn_intel_family sn_igb_family = {
 	.rx_bytes = "GORCL",
 	.tx_bytes = "GOTCL",
 	.rx_missed = "MPC",
+	.rx_queue_drops = "RQDPC",
 };
 
 SN_INTEL_DRIVER(sn_igb_driver, "igb", igb_match, sn_igb_family);

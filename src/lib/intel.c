@@ -204,6 +204,9 @@ void sn_intel_stats(struct sn_device *dev, struct sn_stats *s)
 	sn_regs_accumulate(nic->bar, f->registers, f->num_registers, nic->counter_totals);
 	s->rx_drops += sn_regs_total(f->registers, f->num_registers, nic->counter_totals,
 				     f->rx_missed);
+	if (f->rx_queue_drops)
+		s->rx_drops += sn_regs_total(f->registers, f->num_registers,
+					     nic->counter_totals, f->rx_queue_drops);
 	s->hw_rx_packets = sn_regs_total(f->registers, f->num_registers,
 					 nic->counter_totals, f->rx_packets);
 	s->hw_tx_packets = sn_regs_total(f->registers, f->num_registers,

@@ -35,6 +35,7 @@ struct sn_intel_family {
 	void (*link)(struct sn_intel_nic *nic, struct sn_link *link);
 	/* Names of the counters in the register table. */
 	const char *rx_packets, *tx_packets, *rx_bytes, *tx_bytes, *rx_missed;
+	const char *rx_queue_drops;  /* NULL when the family has none */
 };
 
 struct sn_intel_nic {

@@ -1,5 +1,6 @@
 /* ixgbe: Intel 82599 (X520), X540 and X550. Facts from the Intel 82599
- * 10 GbE Controller Datasheet, rev 3.x; section numbers below refer to it.
+ * 10 GbE Controller Datasheet, rev 3.x; the numbered sections cited are
+ * its initialisation chapter (4.6.x).
  * QEMU has no model of these NICs: this driver is tested on the host
  * against a register and ring model written from the datasheet
  * (ixgbe_test.c), and has not run on hardware here. */
@@ -82,16 +83,16 @@ SN_DEFINE_REGISTERS(ixgbe, IXGBE_GLOBALS, IXGBE_QUEUES)
 #define QUEUE_ENABLE (1u << 25)       /* RXDCTL and TXDCTL */
 #define RXPBSIZE_128KB 0x00020000u
 #define TXPBSIZE_40KB 0x0000A000u
-/* 8.2.3.9.10: prefetch 36, host 8, write-back 4 descriptors at a time. */
+/* TXDCTL thresholds: prefetch 36, host 8, write-back 4 descriptors at a time. */
 #define TXDCTL_THRESHOLDS (36u | 8u << 8 | 4u << 16)
 
-/* 7.2.3.2.4: advanced data descriptor, DTYP = 0011; DCMD = EOP | IFCS |
+/* Advanced transmit data descriptor, DTYP = 0011; DCMD = EOP | IFCS |
  * RS | DEXT; PAYLEN in bits 63:46. */
 static const struct sn_ring_format ixgbe_format = {
 	.name = "advanced",
 	.tx_cmd = (0x3ull << 20) | ((0x01ull | 0x02ull | 0x08ull | 0x20ull) << 24),
 	.tx_paylen = true,
-	/* 7.1.6.2: CE | LE | PE | OSE | USE. */
+	/* Receive errors: CE | LE | PE | OSE | USE. */
 	.rx_error_mask = 0x3B000000u,
 };
 
@@ -111,7 +112,7 @@ static int ixgbe_reset(struct sn_intel_nic *nic, struct sn_error *err)
 
 	ixgbe_wr_EIMC(bar, 0x7fffffffu);
 	ixgbe_wr_CTRL(bar, ixgbe_rd_CTRL(bar) | CTRL_RST | CTRL_LNK_RST);
-	sn_intel_sleep_ms(10); /* 4.6.3.2: at least 10 ms before polling */
+	sn_intel_sleep_ms(10); /* at least 10 ms before polling */
 	if (sn_intel_wait(nic, ixgbe_off_CTRL, CTRL_RST | CTRL_LNK_RST, 0, 1000) < 0)
 		return sn_fail(err, ETIMEDOUT, "%s: ixgbe reset did not complete", addr);
 	ixgbe_wr_EIMC(bar, 0x7fffffffu);
@@ -149,7 +150,7 @@ static int ixgbe_setup_rx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t i
 	ixgbe_wr_RDBAH(bar, q, (uint32_t)(iova >> 32));
 	ixgbe_wr_RDLEN(bar, q, size * (uint32_t)sizeof(union sn_desc));
 	ixgbe_wr_SRRCTL(bar, q, (buf_size / 1024) | SRRCTL_DESCTYPE_ADV_ONEBUF | SRRCTL_DROP_EN);
-	/* 8.2.3.11.1: bit 12 must be cleared (relaxed ordering of writes). */
+	/* DCA_RXCTRL: bit 12 must be cleared (relaxed ordering of writes). */
 	ixgbe_wr_DCA_RXCTRL(bar, q, ixgbe_rd_DCA_RXCTRL(bar, q) & ~DCA_RXCTRL_BIT12);
 	ixgbe_wr_RDH(bar, q, 0);
 	ixgbe_wr_RDT(bar, q, 0);
@@ -170,7 +171,7 @@ static int ixgbe_setup_tx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t i
 		ixgbe_wr_HLREG0(bar, ixgbe_rd_HLREG0(bar) | HLREG0_TXCRCEN | HLREG0_TXPADEN);
 		ixgbe_wr_TXPBSIZE0(bar, TXPBSIZE_40KB);
 		ixgbe_wr_DTXMXSZRQ(bar, 0xffff);
-		/* MTQC may only change while the arbiter is off (8.2.3.9.15). */
+		/* MTQC may only change while the DCB arbiter is off. */
 		ixgbe_wr_RTTDCS(bar, ixgbe_rd_RTTDCS(bar) | RTTDCS_ARBDIS);
 		ixgbe_wr_MTQC(bar, 0); /* 64 queues, one packet buffer */
 		ixgbe_wr_RTTDCS(bar, ixgbe_rd_RTTDCS(bar) & ~RTTDCS_ARBDIS);
@@ -210,7 +211,7 @@ static void ixgbe_disable(struct sn_intel_nic *nic)
 	ixgbe_wr_DMATXCTL(bar, ixgbe_rd_DMATXCTL(bar) & ~DMATXCTL_TE);
 }
 
-/* 8.2.3.22.20: LINKS.UP, speed in bits 29:28. */
+/* LINKS.UP, speed in bits 29:28. */
 static void ixgbe_link(struct sn_intel_nic *nic, struct sn_link *link)
 {
 	static const uint32_t speeds[4] = { 0, 100, 1000, 10000 };

@@ -58,6 +58,7 @@ static inline void sn_mmio_wr(volatile uint8_t *bar, uint32_t off, uint32_t v)
 #define SN_REG_QACC_RW(fam, name, off, s) SN_REG_QRD(fam, name, off, s) SN_REG_QWR(fam, name, off, s)
 #define SN_REG_QACC_RO(fam, name, off, s) SN_REG_QRD(fam, name, off, s)
 #define SN_REG_QACC_WO(fam, name, off, s) SN_REG_QWR(fam, name, off, s)
+#define SN_REG_QACC_RC(fam, name, off, s) SN_REG_QRD(fam, name, off, s)
 
 #define SN_REG_OFF(fam, name, off)                                                 \
 	enum { fam##_off_##name = (off) };
@@ -87,7 +88,8 @@ static inline void sn_mmio_wr(volatile uint8_t *bar, uint32_t off, uint32_t v)
 	enum { fam##_num_registers = sizeof(fam##_registers) / sizeof(fam##_registers[0]) };
 
 /* Counters: the RC/RC64 rows of a table, accumulated into 64-bit totals.
- * totals[] is indexed like the table. */
+ * totals[] is indexed like the table. A per-queue counter is read for
+ * queue 0, the one queue the drivers use by default. */
 void sn_regs_accumulate(volatile uint8_t *bar, const struct sn_reg_info *table,
 			size_t count, uint64_t *totals);
 /* Total of the counter with the given name; 0 when the table has none. */

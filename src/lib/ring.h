@@ -5,7 +5,8 @@
  *
  * All three families use 16-byte descriptors whose write-back puts the
  * status/error dword at byte 8 (DD = bit 0, EOP = bit 1) and the receive
- * length at byte 12 (82576 datasheet 7.1.5, 82599 7.1.6, 82574 3.2.5);
+ * length at byte 12 (advanced write-back of 82576 and 82599, extended
+ * write-back of 82574);
  * transmit write-back puts DD at bit 0 of byte 12. They differ in how a
  * transmit descriptor is encoded and in which receive error bits exist. */
 #ifndef SN_RING_H
