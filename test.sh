@@ -61,7 +61,7 @@ record sanitizers build_and_test sanitizers build-asan -DCMAKE_C_COMPILER=gcc \
 if ! $host_only; then
 	step "static build for the guest"
 	record static-build static_build
-	step "guest scenarios (QEMU, emulated Intel IOMMU, virtio NICs)"
+	step "guest scenarios (QEMU, emulated Intel IOMMU; virtio, igb and e1000e NICs)"
 	record guest-scenarios bench/run-scenarios.sh build-static
 fi
 
