@@ -283,9 +283,10 @@ static void open_virtio(struct model *m, struct endpoint *e, struct sn_mempool *
 	for (int i = 0; i < 2; i++) {
 		struct sn_dma_region *mem;
 		size_t desc = sn_vring_desc_bytes(RING), avail = sn_vring_avail_bytes(RING);
-		if (sn_dma_alloc(m->ctx, desc + avail + 4096 + sn_vring_used_bytes(RING),
+		size_t used = (desc + avail + 4095) & ~(size_t)4095; /* the legacy layout */
+		if (sn_dma_alloc(m->ctx, used + sn_vring_used_bytes(RING),
 				 SN_DMA_DEVICE_RW, &mem, NULL) < 0 ||
-		    sn_virtq_init(qs[i], RING, mem->va, mem->va + desc, mem->va + desc + avail + 4096,
+		    sn_virtq_init(qs[i], RING, mem->va, mem->va + desc, mem->va + used,
 				  12, i == 0) < 0) {
 			fprintf(stderr, "safenic-host-cost: cannot set up a virtqueue\n");
 			exit(1);
@@ -372,5 +373,15 @@ int main(int argc, char **argv)
 	}
 	printf("%s %s %u %llu %.1f\n", driver, mode, r.batch, (unsigned long long)done,
 	       (double)cycles / (double)done);
+	if (virtio) {
+		struct sn_virtq *qs[4] = { &a.rxq, &a.txq, &b.rxq, &b.txq };
+		for (int i = 0; i < 4; i++) {
+			sn_virtq_drain(qs[i]);
+			sn_virtq_fini(qs[i]);
+		}
+	}
+	sn_ctx_destroy(m.ctx); /* devices, pools and DMA memory */
+	free(a.bar);
+	free(b.bar);
 	return 0;
 }
