@@ -5,7 +5,8 @@
 # cycles (TSC, device in its own thread) for batch sizes 1..256.
 #
 #   benchmarks/host-cost.sh [BUILD_DIR]     (default: build)
-# Writes BUILD_DIR/bench/host-cost.csv and prints a table.
+# Writes BUILD_DIR/bench/host-cost.csv (and .png, with gnuplot) and prints
+# a table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -42,3 +43,30 @@ for driver in virtio igb e1000e ixgbe; do
 	done
 done
 echo "raw numbers: $csv"
+
+# Instructions per packet against batch size, one line per driver and mode.
+if command -v gnuplot >/dev/null; then
+	png=$out/host-cost.png
+	plots=""
+	for driver in virtio igb e1000e ixgbe; do
+		for mode in rx tx fwd; do
+			grep "^$driver,$mode," "$csv" | cut -d, -f3,4 | tr , ' ' > "$out/hc-$driver-$mode.dat"
+			plots+="${plots:+, }'$out/hc-$driver-$mode.dat' using 1:2 with linespoints title '$driver $mode'"
+		done
+	done
+	gnuplot <<-PLOT
+		set terminal pngcairo size 900,600
+		set output '$png'
+		set title 'safenic: instructions per packet on the host (callgrind), $(date +%Y-%m-%d)'
+		set xlabel 'batch size'
+		set ylabel 'instructions per packet'
+		set logscale x 2
+		set key outside right
+		set grid
+		plot $plots
+	PLOT
+	rm -f "$out"/hc-*.dat
+	echo "plot: $png"
+else
+	echo "no gnuplot: no plot (apt-get install gnuplot-nox)"
+fi
