@@ -73,7 +73,7 @@ static int read_hex_file(const char *addr, const char *name, uint32_t *value)
 int sn_pci_read_ids(const char *addr, uint16_t *vendor, uint16_t *device,
 		    uint32_t *class_code)
 {
-	uint32_t v, d, c;
+	uint32_t v = 0, d = 0, c = 0;
 	int rc = read_hex_file(addr, "vendor", &v);
 	if (rc == 0)
 		rc = read_hex_file(addr, "device", &d);

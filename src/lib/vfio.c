@@ -211,7 +211,7 @@ static void put_group(struct sn_ctx *ctx, int number)
 int sn_vfio_open_device(struct sn_ctx *ctx, struct sn_pci_dev *pci,
 			struct sn_error *err)
 {
-	struct sn_vfio_group *group;
+	struct sn_vfio_group *group = NULL;
 	int rc = open_container(ctx, err);
 	if (rc < 0)
 		return rc;
