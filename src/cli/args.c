@@ -1,6 +1,9 @@
 /* Command-line parsing: value parsers, option tables, --help text. */
+#define _POSIX_C_SOURCE 200809L   /* inet_pton, inet_ntop */
+
 #include "args.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -211,6 +214,21 @@ malformed:
 			"quad like 10.0.0.1)", text);
 }
 
+int arg_parse_ipv6(const char *text, uint8_t addr[16], struct arg_error *err)
+{
+	uint8_t bytes[16];
+
+	/* inet_pton also takes an embedded dotted quad (::ffff:10.0.0.1), but
+	 * no scope ("%eth0"), prefix length or brackets. */
+	if (strlen(text) >= ARG_IPV6_TEXT_LEN ||
+	    inet_pton(AF_INET6, text, bytes) != 1)
+		return arg_fail(err, "'%s' is not an IPv6 address (expected a form "
+				"like fd00::1 or 2001:db8:0:1::5, without /prefix "
+				"or %%scope)", text);
+	memcpy(addr, bytes, sizeof(bytes));
+	return 0;
+}
+
 void arg_format_mac(const uint8_t mac[6], char out[ARG_MAC_TEXT_LEN])
 {
 	snprintf(out, ARG_MAC_TEXT_LEN, "%02x:%02x:%02x:%02x:%02x:%02x",
@@ -222,6 +240,12 @@ void arg_format_ipv4(uint32_t addr, char out[ARG_IPV4_TEXT_LEN])
 	snprintf(out, ARG_IPV4_TEXT_LEN, "%u.%u.%u.%u",
 		 (unsigned)(addr >> 24), (unsigned)(addr >> 16 & 0xff),
 		 (unsigned)(addr >> 8 & 0xff), (unsigned)(addr & 0xff));
+}
+
+void arg_format_ipv6(const uint8_t addr[16], char out[ARG_IPV6_TEXT_LEN])
+{
+	if (!inet_ntop(AF_INET6, addr, out, ARG_IPV6_TEXT_LEN))
+		snprintf(out, ARG_IPV6_TEXT_LEN, "?");
 }
 
 /* ---- option tables ---------------------------------------------------- */
@@ -257,6 +281,18 @@ static int parse_value(const struct arg_option *opt, const char *value,
 	}
 	case ARG_IPV4:
 		return arg_parse_ipv4(value, opt->target, err);
+	case ARG_IPV6: {
+		struct arg_ipv6 *ip6 = opt->target;
+		int rc = arg_parse_ipv6(value, ip6->addr, err);
+
+		ip6->given = rc == 0;
+		return rc;
+	}
+	case ARG_STRING:
+		if (value[0] == '\0')
+			return arg_fail(err, "the value is empty");
+		*(const char **)opt->target = value;
+		return 0;
 	case ARG_FLAG:
 		break;
 	}
@@ -265,21 +301,41 @@ static int parse_value(const struct arg_option *opt, const char *value,
 
 /* Parses argv[*index] (an option) and, when it takes one, its value, which
  * is either after '=' or the next argument. */
+/* The long option a one-letter "-x" stands for, or NULL. */
+static const struct arg_option *find_alias(const struct arg_command *cmd,
+					   const char *arg)
+{
+	size_t i;
+
+	if (arg[1] == '\0' || arg[2] != '\0')
+		return NULL;
+	for (i = 0; i < cmd->alias_count; i++)
+		if (cmd->aliases[i].letter == arg[1])
+			return find_option(cmd, cmd->aliases[i].name,
+					   strlen(cmd->aliases[i].name));
+	return NULL;
+}
+
 static int parse_option(const struct arg_command *cmd, int argc, char **argv,
 			int *index, struct arg_error *err)
 {
-	const char *arg = argv[*index], *name = arg + 2, *eq, *value;
+	const char *arg = argv[*index], *name = arg + 2, *eq = NULL, *value;
 	const struct arg_option *opt;
 	struct arg_error inner;
 	size_t name_len;
 
-	if (arg[1] != '-')
-		return arg_fail(err, "unknown option '%s'", arg);
-	eq = strchr(name, '=');
-	name_len = eq ? (size_t)(eq - name) : strlen(name);
-	opt = find_option(cmd, name, name_len);
-	if (!opt)
-		return arg_fail(err, "unknown option '--%.*s'", (int)name_len, name);
+	if (arg[1] != '-') {
+		opt = find_alias(cmd, arg);
+		if (!opt)
+			return arg_fail(err, "unknown option '%s'", arg);
+	} else {
+		eq = strchr(name, '=');
+		name_len = eq ? (size_t)(eq - name) : strlen(name);
+		opt = find_option(cmd, name, name_len);
+		if (!opt)
+			return arg_fail(err, "unknown option '--%.*s'",
+					(int)name_len, name);
+	}
 	if (opt->kind == ARG_FLAG) {
 		if (eq)
 			return arg_fail(err, "option --%s takes no value", opt->name);
@@ -391,6 +447,15 @@ static void format_default(const struct arg_option *opt, char *out, size_t len)
 		if (len >= ARG_IPV4_TEXT_LEN)
 			arg_format_ipv4(*(const uint32_t *)opt->target, out);
 		break;
+	case ARG_IPV6:
+		if (len >= ARG_IPV6_TEXT_LEN)
+			arg_format_ipv6(((const struct arg_ipv6 *)opt->target)->addr,
+					out);
+		break;
+	case ARG_STRING:
+		if (*(const char *const *)opt->target)
+			snprintf(out, len, "%s", *(const char *const *)opt->target);
+		break;
 	case ARG_FLAG:
 		break;
 	}
@@ -421,11 +486,25 @@ static void print_wrapped(FILE *out, const char *text, size_t column)
 	fputc('\n', out);
 }
 
-static void print_option_help(FILE *out, const struct arg_option *opt)
+/* "-w, " when the option has a one-letter alias, else "". */
+static void format_alias(const struct arg_command *cmd,
+			 const struct arg_option *opt, char out[8])
 {
-	char left[48], def[64], text[512];
+	size_t i;
 
-	snprintf(left, sizeof(left), "--%s%s%s", opt->name,
+	out[0] = '\0';
+	for (i = 0; i < cmd->alias_count; i++)
+		if (strcmp(cmd->aliases[i].name, opt->name) == 0)
+			snprintf(out, 8, "-%c, ", cmd->aliases[i].letter);
+}
+
+static void print_option_help(FILE *out, const struct arg_command *cmd,
+			      const struct arg_option *opt)
+{
+	char left[56], alias[8], def[64], text[512];
+
+	format_alias(cmd, opt, alias);
+	snprintf(left, sizeof(left), "%s--%s%s%s", alias, opt->name,
 		 opt->metavar ? " " : "", opt->metavar ? opt->metavar : "");
 	format_default(opt, def, sizeof(def));
 	if (def[0])
@@ -447,7 +526,7 @@ void args_print_help(FILE *out, const struct arg_command *cmd)
 		cmd->name, cmd->positional[0] ? " " : "", cmd->positional,
 		cmd->description);
 	for (i = 0; i < cmd->option_count; i++)
-		print_option_help(out, &cmd->options[i]);
+		print_option_help(out, cmd, &cmd->options[i]);
 	fprintf(out, "  %-*s %s\n", HELP_INDENT - 3, "-h, --help",
 		"show this help and exit");
 }

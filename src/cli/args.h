@@ -49,10 +49,16 @@ int arg_parse_mac(const char *text, uint8_t mac[6], struct arg_error *err);
 int arg_parse_ipv4(const char *text, uint32_t *addr_out,
 		   struct arg_error *err);
 
+/* IPv6 in any form inet_pton(3) accepts (RFC 4291 text, "::" allowed);
+ * the result is in network byte order. */
+int arg_parse_ipv6(const char *text, uint8_t addr[16], struct arg_error *err);
+
 #define ARG_MAC_TEXT_LEN 18
 #define ARG_IPV4_TEXT_LEN 16
+#define ARG_IPV6_TEXT_LEN 46
 void arg_format_mac(const uint8_t mac[6], char out[ARG_MAC_TEXT_LEN]);
 void arg_format_ipv4(uint32_t addr, char out[ARG_IPV4_TEXT_LEN]);
+void arg_format_ipv6(const uint8_t addr[16], char out[ARG_IPV6_TEXT_LEN]);
 
 /* ---- option tables ---------------------------------------------------- */
 
@@ -62,11 +68,19 @@ enum arg_kind {
 	ARG_DURATION,  /* target: uint64_t nanoseconds */
 	ARG_MAC,       /* target: struct arg_mac */
 	ARG_IPV4,      /* target: uint32_t, host byte order */
+	ARG_IPV6,      /* target: struct arg_ipv6 */
+	ARG_STRING,    /* target: const char *, pointing into argv */
 };
 
 /* A MAC option whose default is decided later (e.g. the device's own). */
 struct arg_mac {
 	uint8_t addr[6];
+	bool given;
+};
+
+/* An IPv6 option, which has no natural "unset" value. */
+struct arg_ipv6 {
+	uint8_t addr[16];
 	bool given;
 };
 
@@ -80,6 +94,12 @@ struct arg_option {
 	const char *default_text;  /* NULL: show the target's initial value */
 };
 
+/* A one-letter spelling of a long option: -w FILE for --write FILE. */
+struct arg_alias {
+	char letter;
+	const char *name;          /* the long option's name */
+};
+
 struct arg_command {
 	const char *name;          /* "gen" */
 	const char *positional;    /* "DEV", "DEV_A DEV_B", or "" */
@@ -87,6 +107,8 @@ struct arg_command {
 	const char *description;   /* a paragraph, printed under Usage */
 	const struct arg_option *options;
 	size_t option_count;
+	const struct arg_alias *aliases;   /* may be NULL */
+	size_t alias_count;
 };
 
 #define ARGS_MAX_POSITIONAL 4

@@ -399,6 +399,127 @@ static void test_help_lists_options_with_defaults(void **state)
 	assert_non_null(strstr(text, "--help"));
 }
 
+
+/* ---- IPv6, strings and one-letter aliases ----------------------------- */
+
+static void test_ipv6(void **state)
+{
+	uint8_t addr[16], want[16] = { 0xfd, 0x5a, 0, 0xfe, [15] = 1 };
+	char text[ARG_IPV6_TEXT_LEN];
+	struct arg_error err = { "" };
+
+	(void)state;
+	assert_int_equal(arg_parse_ipv6("fd5a:fe::1", addr, &err), 0);
+	assert_memory_equal(addr, want, 16);
+	arg_format_ipv6(addr, text);
+	assert_string_equal(text, "fd5a:fe::1");
+	assert_int_equal(arg_parse_ipv6("::", addr, &err), 0);
+	assert_true(arg_parse_ipv6("fd5a::1/64", addr, &err) < 0);
+	assert_non_null(strstr(err.msg, "'fd5a::1/64'"));
+	assert_true(arg_parse_ipv6("10.0.0.1", addr, &err) < 0);
+	assert_true(arg_parse_ipv6("fe80::1%eth0", addr, &err) < 0);
+	assert_true(arg_parse_ipv6("1:2:3:4:5:6:7:8:9", addr, &err) < 0);
+	assert_true(arg_parse_ipv6("", addr, &err) < 0);
+}
+
+struct dump_like {
+	const char *file;
+	struct arg_ipv6 ip6;
+	bool nano;
+	struct arg_option options[3];
+	struct arg_alias aliases[1];
+	struct arg_command cmd;
+	const char *pos[ARGS_MAX_POSITIONAL];
+	size_t npos;
+	struct arg_error err;
+};
+
+static void dump_like_init(struct dump_like *d)
+{
+	const struct arg_option options[] = {
+		{ "write", ARG_STRING, &d->file, 0, 0, "FILE", "output", "none" },
+		{ "ip6", ARG_IPV6, &d->ip6, 0, 0, "ADDR6", "address", "none" },
+		{ "nano", ARG_FLAG, &d->nano, 0, 0, NULL, "ns", NULL },
+	};
+
+	memset(d, 0, sizeof(*d));
+	memcpy(d->options, options, sizeof(options));
+	d->aliases[0] = (struct arg_alias){ 'w', "write" };
+	d->cmd = (struct arg_command){
+		.name = "dump", .positional = "DEV", .min_positional = 1,
+		.max_positional = 1, .description = "Test.",
+		.options = d->options, .option_count = 3,
+		.aliases = d->aliases, .alias_count = 1,
+	};
+}
+
+static int dump_like_parse(struct dump_like *d, const char **args)
+{
+	char *argv[16];
+	int argc = 0;
+
+	while (args[argc]) {
+		argv[argc] = (char *)args[argc];
+		argc++;
+	}
+	return args_parse(&d->cmd, argc, argv, d->pos, &d->npos, &d->err);
+}
+
+static void test_alias_and_string(void **state)
+{
+	const char *short_form[] = { "dump", "3.0", "-w", "/tmp/a.pcap", NULL };
+	const char *long_form[] = { "dump", "--write=/tmp/b.pcap", "3.0",
+				    "--ip6", "fd00::2", NULL };
+	const char *no_value[] = { "dump", "3.0", "-w", NULL };
+	const char *empty[] = { "dump", "3.0", "--write=", NULL };
+	const char *unknown[] = { "dump", "3.0", "-x", "1", NULL };
+	const char *bad_ip6[] = { "dump", "3.0", "--ip6", "fd00::/8", NULL };
+	struct dump_like d;
+
+	(void)state;
+	dump_like_init(&d);
+	assert_int_equal(dump_like_parse(&d, short_form), ARGS_RUN);
+	assert_string_equal(d.file, "/tmp/a.pcap");
+	assert_false(d.ip6.given);
+	dump_like_init(&d);
+	assert_int_equal(dump_like_parse(&d, long_form), ARGS_RUN);
+	assert_string_equal(d.file, "/tmp/b.pcap");
+	assert_true(d.ip6.given);
+	assert_int_equal(d.ip6.addr[15], 2);
+	dump_like_init(&d);
+	assert_true(dump_like_parse(&d, no_value) < 0);
+	assert_non_null(strstr(d.err.msg, "--write needs a value (FILE)"));
+	dump_like_init(&d);
+	assert_true(dump_like_parse(&d, empty) < 0);
+	assert_non_null(strstr(d.err.msg, "--write"));
+	dump_like_init(&d);
+	assert_true(dump_like_parse(&d, unknown) < 0);
+	assert_non_null(strstr(d.err.msg, "'-x'"));
+	dump_like_init(&d);
+	assert_true(dump_like_parse(&d, bad_ip6) < 0);
+	assert_non_null(strstr(d.err.msg, "--ip6"));
+}
+
+static void test_help_shows_alias(void **state)
+{
+	struct dump_like d;
+	char text[2048];
+	FILE *f = tmpfile();
+	size_t n;
+
+	(void)state;
+	assert_non_null(f);
+	dump_like_init(&d);
+	args_print_help(f, &d.cmd);
+	rewind(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	assert_non_null(strstr(text, "  -w, --write FILE"));
+	assert_non_null(strstr(text, "output (default: none)"));
+	assert_non_null(strstr(text, "--ip6 ADDR6"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +538,9 @@ int main(void)
 		cmocka_unit_test(test_parse_positional_count),
 		cmocka_unit_test(test_parse_help_and_double_dash),
 		cmocka_unit_test(test_help_lists_options_with_defaults),
+		cmocka_unit_test(test_ipv6),
+		cmocka_unit_test(test_alias_and_string),
+		cmocka_unit_test(test_help_shows_alias),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

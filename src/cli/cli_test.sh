@@ -48,6 +48,20 @@ expect 0 "--idle-timeout SEC" recv --help
 expect 0 "(default: 3s)" recv --help
 expect 0 "Usage: safenic recv" help recv
 expect 0 "Usage: safenic gen" gen 0000:00:03.0 --rate 5 -h
+expect 0 "-w, --write FILE" dump --help
+expect 0 "--snaplen N" dump --help
+expect 0 "--nano" dump --help
+expect 0 "--ip6 ADDR6" respond --help
+expect 0 "(default: none)" respond --help
+expect 0 "--user NAME" bind --help
+expect 0 "(default: root keeps it)" bind --help
+expect 0 "Usage: safenic unbind DEV" unbind --help
+expect 0 "(default: 2M)" hugepages --help
+expect 0 "Usage: safenic dump" help dump
+for cmd in gen fwd recv dump respond; do
+	expect 0 "--json" "$cmd" --help
+done
+expect 0 "DMA memory of one run with default options" hugepages
 
 expect 2 "--bogus" gen 0000:00:03.0 --bogus
 expect 2 "--bogus" fwd 0000:00:03.0 0000:00:04.0 --bogus=1

@@ -62,9 +62,11 @@ static void print_hints(const struct device_listing *l)
 	if (l->to_bind) {
 		printf("\nTo drive a device, bind it to vfio-pci (as root), "
 		       "e.g. for %s:\n"
+		       "  safenic bind %s [--user NAME]\n"
+		       "or by hand:\n"
 		       "  modprobe vfio-pci\n"
 		       "  echo vfio-pci > /sys/bus/pci/devices/%s/driver_override\n",
-		       a, a);
+		       a, a, a);
 		if (l->first_to_bind_is_bound)
 			printf("  echo %s > /sys/bus/pci/devices/%s/driver/unbind\n",
 			       a, a);

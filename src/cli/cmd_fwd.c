@@ -20,18 +20,15 @@
 
 #include "args.h"
 #include "commands.h"
+#include "json.h"
 #include "report.h"
 #include "session.h"
-
-/* Enough for both receive rings, both transmit rings and the bursts in
- * between, with the drivers' default ring sizes. */
-#define FWD_DEFAULT_POOL 8192
 
 #define FWD_DEFAULT_TX_WAIT_NS (250 * UINT64_C(1000000))
 
 struct fwd_options {
 	uint64_t duration_ns, batch, pool, tx_wait_ns;
-	bool unsafe, verbose;
+	bool unsafe, verbose, json;
 };
 
 struct fwd_dir {
@@ -66,6 +63,10 @@ static int fwd_setup(struct fwd_run *f, const struct fwd_options *o)
 				     .unicast_filter = false };
 	int i;
 
+	/* The devices' problems first: they say more than a failed pool. */
+	for (i = 0; i < 2; i++)
+		if (session_check_dev(&f->session, f->addr[i]) < 0)
+			return -1;
 	f->pool = session_create_pool(&f->session, o->pool, 0);
 	if (!f->pool)
 		return -1;
@@ -136,6 +137,68 @@ static void fwd_port_segments(struct fwd_run *f, int i,
 	};
 }
 
+/* Per port: a_rx_packets, a_rx_bytes, ... since the start. */
+static void fwd_json_port(struct json_record *r, int i,
+			  const struct sn_stats *cur, const struct sn_stats *base)
+{
+	static const char *const keys[2][10] = {
+		{ "a_rx_packets", "a_rx_bytes", "a_tx_packets", "a_tx_bytes",
+		  "a_rx_drops", "a_tx_drops", "a_device_errors",
+		  "a_hw_rx_packets", "a_hw_tx_packets", "a_rx_errors" },
+		{ "b_rx_packets", "b_rx_bytes", "b_tx_packets", "b_tx_bytes",
+		  "b_rx_drops", "b_tx_drops", "b_device_errors",
+		  "b_hw_rx_packets", "b_hw_tx_packets", "b_rx_errors" },
+	};
+	const char *const *k = keys[i];
+
+	json_u64(r, k[0], cur->rx_packets - base->rx_packets);
+	json_u64(r, k[1], cur->rx_bytes - base->rx_bytes);
+	json_u64(r, k[2], cur->tx_packets - base->tx_packets);
+	json_u64(r, k[3], cur->tx_bytes - base->tx_bytes);
+	json_u64(r, k[4], cur->rx_drops - base->rx_drops);
+	json_u64(r, k[5], cur->tx_drops - base->tx_drops);
+	json_u64(r, k[6], cur->device_errors - base->device_errors);
+	json_u64(r, k[9], cur->rx_errors - base->rx_errors);
+	if (cur->has_hw_counters) {
+		json_u64(r, k[7], cur->hw_rx_packets - base->hw_rx_packets);
+		json_u64(r, k[8], cur->hw_tx_packets - base->hw_tx_packets);
+	}
+}
+
+/* One JSON Lines record: counters since the start; rates over the last
+ * interval (or, when final, over the whole run). */
+static void fwd_json(const struct fwd_run *f, const struct sn_stats cur[2],
+		     const struct sn_stats from[2], bool final, double seconds,
+		     double elapsed)
+{
+	static const char *const rate_keys[2][4] = {
+		{ "a_rx_pps", "a_rx_bps", "a_tx_pps", "a_tx_bps" },
+		{ "b_rx_pps", "b_rx_bps", "b_tx_pps", "b_tx_bps" },
+	};
+	struct json_record r;
+	int i;
+
+	json_begin(&r, "fwd", f->tick.seconds, final, elapsed);
+	json_str(&r, "a", f->addr[0]);
+	json_str(&r, "b", f->addr[1]);
+	json_u64(&r, "a_to_b", f->dir[0].packets);
+	json_u64(&r, "b_to_a", f->dir[1].packets);
+	json_u64(&r, "drops", f->dir[0].drops + f->dir[1].drops);
+	json_u64(&r, "held", (uint64_t)f->dir[0].held_count +
+			     f->dir[1].held_count);
+	for (i = 0; i < 2; i++)
+		fwd_json_port(&r, i, &cur[i], &f->base[i]);
+	for (i = 0; i < 2; i++) {
+		json_rates(&r, rate_keys[i][0], rate_keys[i][1],
+			   cur[i].rx_packets - from[i].rx_packets,
+			   cur[i].rx_bytes - from[i].rx_bytes, seconds);
+		json_rates(&r, rate_keys[i][2], rate_keys[i][3],
+			   cur[i].tx_packets - from[i].tx_packets,
+			   cur[i].tx_bytes - from[i].tx_bytes, seconds);
+	}
+	json_write(stdout, &r);
+}
+
 static int fwd_tick(struct fwd_run *f, uint64_t now)
 {
 	double interval = ticker_advance(&f->tick, now);
@@ -146,11 +209,17 @@ static int fwd_tick(struct fwd_run *f, uint64_t now)
 	for (i = 0; i < 2; i++) {
 		sn_dev_stats(f->dev[i], &cur[i]);
 		fwd_port_segments(f, i, &cur[i], &seg[2 * i]);
-		f->last[i] = cur[i];
 	}
-	report_rate_line(stdout, f->tick.seconds, interval, seg, 4, NULL);
+	if (f->session.json)
+		fwd_json(f, cur, f->last, false, interval,
+			 (double)(now - f->start_ns) / (double)NS_PER_SEC);
+	else
+		report_rate_line(stdout, f->tick.seconds, interval, seg, 4,
+				 NULL);
 	for (i = 0; i < 2; i++)
-		if (session_check_dev(&f->session, f->dev[i]) < 0)
+		f->last[i] = cur[i];
+	for (i = 0; i < 2; i++)
+		if (session_check_health(&f->session, f->dev[i]) < 0)
 			return -1;
 	return 0;
 }
@@ -193,7 +262,7 @@ static void fwd_release_held(struct fwd_run *f)
 static void fwd_summarize(struct fwd_run *f, double seconds)
 {
 	struct fwd_summary sum;
-	struct sn_stats end;
+	struct sn_stats end, ends[2];
 	int i;
 
 	memset(&sum, 0, sizeof(sum));
@@ -204,12 +273,15 @@ static void fwd_summarize(struct fwd_run *f, double seconds)
 	sum.drops = f->dir[0].drops + f->dir[1].drops;
 	for (i = 0; i < 2; i++) {
 		sn_dev_stats(f->dev[i], &end);
+		ends[i] = end;
 		sum.device_errors += end.device_errors -
 				     f->base[i].device_errors;
 		*(i == 0 ? &sum.hw_a : &sum.hw_b) = session_hw_counts(&end, &f->base[i]);
 	}
 	sum.seconds = seconds;
-	report_fwd_summary(stdout, &sum);
+	report_fwd_summary(f->session.info, &sum);
+	if (f->session.json)
+		fwd_json(f, ends, f->base, true, seconds, seconds);
 }
 
 static int run_forwarder(struct fwd_run *f, const struct fwd_options *o)
@@ -241,7 +313,8 @@ static int fwd_main(const struct fwd_options *o, const char *a, const char *b)
 	}
 	f->addr[0] = a;
 	f->addr[1] = b;
-	if (session_start(&f->session, "fwd", o->unsafe, o->verbose) == 0 &&
+	if (session_start(&f->session, "fwd", o->unsafe, o->verbose,
+			  o->json) == 0 &&
 	    fwd_setup(f, o) == 0)
 		status = run_forwarder(f, o);
 	session_end(&f->session);
@@ -269,6 +342,9 @@ int cmd_fwd(int argc, char **argv)
 		  "buffers shared by both devices, about 2 KiB each", NULL },
 		{ "unsafe", ARG_FLAG, &o.unsafe, 0, 0, NULL,
 		  "drive the devices without the IOMMU (DMA NOT fenced)", NULL },
+		{ "json", ARG_FLAG, &o.json, 0, 0, NULL,
+		  "print one JSON object a second and a final one (JSON Lines) "
+		  "instead of rate lines; other output goes to stderr", NULL },
 		{ "verbose", ARG_FLAG, &o.verbose, 0, 0, NULL,
 		  "also print the library's notes", NULL },
 	};

@@ -14,11 +14,11 @@
 
 #include "args.h"
 #include "commands.h"
+#include "json.h"
 #include "packet.h"
 #include "report.h"
 #include "session.h"
 
-#define GEN_DEFAULT_POOL 4096
 /* Below this gap to the next packet, spinning on the clock is cheaper
  * and more exact than a sleep system call. */
 #define GEN_SLEEP_THRESHOLD_NS UINT64_C(200000)
@@ -34,7 +34,7 @@ struct gen_options {
 	uint64_t src_port, dst_port;
 	struct arg_mac src_mac, dst_mac;
 	uint32_t src_ip, dst_ip;
-	bool unsafe, verbose;
+	bool unsafe, verbose, json;
 };
 
 struct gen_run {
@@ -112,6 +112,9 @@ static int gen_setup(struct gen_run *g, const struct gen_options *o)
 	struct sn_dev_config cfg = { .rx_queues = 1, .tx_queues = 1,
 				     .unicast_filter = true };
 
+	/* The device's problems first: they say more than a failed pool. */
+	if (session_check_dev(&g->session, g->addr) < 0)
+		return -1;
 	g->pool = session_create_pool(&g->session, o->pool,
 				      SN_POOL_DEVICE_READ_ONLY);
 	if (!g->pool)
@@ -217,6 +220,34 @@ static bool gen_finished(const struct gen_run *g)
 
 /* ---- control ---------------------------------------------------------- */
 
+/* One JSON Lines record: counters since the start; rates over the last
+ * interval (or, when final, over the whole run). */
+static void gen_json(const struct gen_run *g, const struct sn_stats *cur,
+		     const struct sn_stats *from, bool final, double seconds,
+		     double elapsed)
+{
+	struct json_record r;
+
+	json_begin(&r, "gen", g->tick.seconds, final, elapsed);
+	json_str(&r, "dev", g->addr);
+	json_u64(&r, "tx_packets", cur->tx_packets - g->base.tx_packets);
+	json_u64(&r, "tx_bytes", cur->tx_bytes - g->base.tx_bytes);
+	json_u64(&r, "tx_drops", cur->tx_drops - g->base.tx_drops);
+	json_u64(&r, "tx_errors", cur->tx_errors - g->base.tx_errors);
+	json_u64(&r, "device_errors",
+		 cur->device_errors - g->base.device_errors);
+	json_u64(&r, "generated", g->next_seq);
+	if (cur->has_hw_counters) {
+		json_u64(&r, "hw_tx_packets",
+			 cur->hw_tx_packets - g->base.hw_tx_packets);
+		json_u64(&r, "hw_rx_packets",
+			 cur->hw_rx_packets - g->base.hw_rx_packets);
+	}
+	json_rates(&r, "tx_pps", "tx_bps", cur->tx_packets - from->tx_packets,
+		   cur->tx_bytes - from->tx_bytes, seconds);
+	json_write(stdout, &r);
+}
+
 static int gen_tick(struct gen_run *g, uint64_t now)
 {
 	double interval = ticker_advance(&g->tick, now);
@@ -224,13 +255,19 @@ static int gen_tick(struct gen_run *g, uint64_t now)
 	struct sn_stats cur;
 
 	sn_dev_stats(g->dev, &cur);
-	seg.port = g->addr;
-	seg.dir = "tx";
-	seg.packets = cur.tx_packets - g->last.tx_packets;
-	seg.bytes = cur.tx_bytes - g->last.tx_bytes;
-	report_rate_line(stdout, g->tick.seconds, interval, &seg, 1, NULL);
+	if (g->session.json) {
+		gen_json(g, &cur, &g->last, false, interval,
+			 (double)(now - g->start_ns) / (double)NS_PER_SEC);
+	} else {
+		seg.port = g->addr;
+		seg.dir = "tx";
+		seg.packets = cur.tx_packets - g->last.tx_packets;
+		seg.bytes = cur.tx_bytes - g->last.tx_bytes;
+		report_rate_line(stdout, g->tick.seconds, interval, &seg, 1,
+				 NULL);
+	}
 	g->last = cur;
-	return session_check_dev(&g->session, g->dev);
+	return session_check_health(&g->session, g->dev);
 }
 
 /* Returns 0 when stopped by count, duration or signal; -1 when the
@@ -294,7 +331,9 @@ static void gen_summarize(struct gen_run *g, double seconds)
 	sum.device_errors = end.device_errors - g->base.device_errors;
 	sum.seconds = seconds;
 	sum.hw = session_hw_counts(&end, &g->base);
-	report_gen_summary(stdout, &sum);
+	report_gen_summary(g->session.info, &sum);
+	if (g->session.json)
+		gen_json(g, &end, &g->base, true, seconds, seconds);
 }
 
 static int run_generator(struct gen_run *g, const struct gen_options *o)
@@ -327,7 +366,8 @@ static int gen_main(const struct gen_options *o, const char *addr)
 		return status;
 	}
 	g->addr = addr;
-	if (session_start(&g->session, "gen", o->unsafe, o->verbose) == 0 &&
+	if (session_start(&g->session, "gen", o->unsafe, o->verbose,
+			  o->json) == 0 &&
 	    gen_setup(g, o) == 0)
 		status = run_generator(g, o);
 	session_end(&g->session);
@@ -381,6 +421,9 @@ int cmd_gen(int argc, char **argv)
 		  "UDP destination port", NULL },
 		{ "unsafe", ARG_FLAG, &o.unsafe, 0, 0, NULL,
 		  "drive the device without the IOMMU (DMA NOT fenced)", NULL },
+		{ "json", ARG_FLAG, &o.json, 0, 0, NULL,
+		  "print one JSON object a second and a final one (JSON Lines) "
+		  "instead of rate lines; other output goes to stderr", NULL },
 		{ "verbose", ARG_FLAG, &o.verbose, 0, 0, NULL,
 		  "also print the library's notes", NULL },
 	};

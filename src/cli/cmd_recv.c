@@ -12,6 +12,7 @@
 
 #include "args.h"
 #include "commands.h"
+#include "json.h"
 #include "packet.h"
 #include "report.h"
 #include "seqtrack.h"
@@ -20,7 +21,7 @@
 struct recv_options {
 	uint64_t expect, count, batch;   /* expect, count: 0 = none */
 	uint64_t duration_ns, idle_ns, timeout_ns;
-	bool unsafe, verbose;
+	bool unsafe, verbose, json;
 };
 
 enum recv_stop {
@@ -109,6 +110,51 @@ static enum recv_stop recv_count_stop(const struct recv_run *r)
 
 /* ---- control ---------------------------------------------------------- */
 
+/* Sequence numbers still missing, in O(1) for the per-second records:
+ * every number counted unique lies below the tracker's limit (the
+ * expected count, with --expect) or at most the highest seen, so the
+ * missing ones are the rest. seq_tracker_lost counts bits and is exact
+ * for the summary. */
+static uint64_t recv_missing_now(const struct recv_run *r)
+{
+	uint64_t upto = r->opt->expect ? r->opt->expect
+		      : r->seqs.unique ? r->seqs.highest + 1 : 0;
+
+	return upto > r->seqs.unique ? upto - r->seqs.unique : 0;
+}
+
+/* One JSON Lines record: counters since the start; rates over the last
+ * interval (or, when final, over the whole run). */
+static void recv_json(const struct recv_run *r, const struct sn_stats *cur,
+		      const struct sn_stats *from, bool final, double seconds,
+		      double elapsed)
+{
+	struct json_record j;
+
+	json_begin(&j, "recv", r->tick.seconds, final, elapsed);
+	json_str(&j, "dev", r->addr);
+	json_u64(&j, "rx_packets", r->counts.rx_packets);
+	json_u64(&j, "rx_bytes", r->counts.rx_bytes);
+	json_u64(&j, "valid", r->counts.valid);
+	json_u64(&j, "corrupted", r->counts.corrupted);
+	json_u64(&j, "foreign", r->counts.foreign);
+	json_u64(&j, "lost", final ? seq_tracker_lost(&r->seqs, r->opt->expect)
+				   : recv_missing_now(r));
+	json_u64(&j, "duplicated", r->seqs.duplicated);
+	json_u64(&j, "reordered", r->seqs.reordered);
+	json_u64(&j, "out_of_range", r->seqs.out_of_range);
+	json_u64(&j, "rx_drops", cur->rx_drops - r->base.rx_drops);
+	json_u64(&j, "rx_errors", cur->rx_errors - r->base.rx_errors);
+	json_u64(&j, "device_errors",
+		 cur->device_errors - r->base.device_errors);
+	if (cur->has_hw_counters)
+		json_u64(&j, "hw_rx_packets",
+			 cur->hw_rx_packets - r->base.hw_rx_packets);
+	json_rates(&j, "rx_pps", "rx_bps", cur->rx_packets - from->rx_packets,
+		   cur->rx_bytes - from->rx_bytes, seconds);
+	json_write(stdout, &j);
+}
+
 static int recv_tick(struct recv_run *r, uint64_t now)
 {
 	double interval = ticker_advance(&r->tick, now);
@@ -117,6 +163,12 @@ static int recv_tick(struct recv_run *r, uint64_t now)
 	char extra[160];
 
 	sn_dev_stats(r->dev, &cur);
+	if (r->session.json) {
+		recv_json(r, &cur, &r->last, false, interval,
+			  (double)(now - r->start_ns) / (double)NS_PER_SEC);
+		r->last = cur;
+		return session_check_health(&r->session, r->dev);
+	}
 	seg.port = r->addr;
 	seg.dir = "rx";
 	seg.packets = cur.rx_packets - r->last.rx_packets;
@@ -126,7 +178,7 @@ static int recv_tick(struct recv_run *r, uint64_t now)
 		 r->counts.foreign);
 	report_rate_line(stdout, r->tick.seconds, interval, &seg, 1, extra);
 	r->last = cur;
-	return session_check_dev(&r->session, r->dev);
+	return session_check_health(&r->session, r->dev);
 }
 
 /* The idle timeout runs from the last frame only: before the first one,
@@ -217,13 +269,15 @@ static void recv_fill_summary(struct recv_run *r, double seconds,
 static int recv_verdict(const struct recv_run *r, const struct recv_summary *s)
 {
 	bool pass = s->lost == 0 && s->duplicated == 0 && s->corrupted == 0;
+	FILE *out = r->session.info;
 
 	if (!r->opt->expect)
 		return CLI_EXIT_OK;
-	printf("result: %s (expected %" PRIu64 ": %" PRIu64 " lost, %" PRIu64
-	       " duplicated, %" PRIu64 " corrupted)\n", pass ? "PASS" : "FAIL",
-	       r->opt->expect, s->lost, s->duplicated, s->corrupted);
-	fflush(stdout);
+	fprintf(out, "result: %s (expected %" PRIu64 ": %" PRIu64 " lost, %"
+		PRIu64 " duplicated, %" PRIu64 " corrupted)\n",
+		pass ? "PASS" : "FAIL", r->opt->expect, s->lost, s->duplicated,
+		s->corrupted);
+	fflush(out);
 	return pass ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
 }
 
@@ -237,9 +291,15 @@ static int run_receiver(struct recv_run *r)
 	r->last = r->base;
 	stop = recv_loop(r);
 	seconds = (double)(clock_now_ns() - r->start_ns) / (double)NS_PER_SEC;
-	printf("recv: stopped: %s\n", recv_stop_reason(stop));
+	fprintf(r->session.info, "recv: stopped: %s\n", recv_stop_reason(stop));
 	recv_fill_summary(r, seconds, &sum);
-	report_recv_summary(stdout, &sum);
+	report_recv_summary(r->session.info, &sum);
+	if (r->session.json) {
+		struct sn_stats end;
+
+		sn_dev_stats(r->dev, &end);
+		recv_json(r, &end, &r->base, true, seconds, seconds);
+	}
 	if (stop == RECV_DEVICE_FAILED)
 		return CLI_EXIT_FAILURE;
 	return recv_verdict(r, &sum);
@@ -278,7 +338,8 @@ static int recv_main(const struct recv_options *o, const char *addr)
 	}
 	r->addr = addr;
 	r->opt = o;
-	if (session_start(&r->session, "recv", o->unsafe, o->verbose) == 0 &&
+	if (session_start(&r->session, "recv", o->unsafe, o->verbose,
+			  o->json) == 0 &&
 	    recv_setup(r) == 0)
 		status = run_receiver(r);
 	session_end(&r->session);
@@ -313,6 +374,9 @@ int cmd_recv(int argc, char **argv)
 		  "frames per burst, 1..256", NULL },
 		{ "unsafe", ARG_FLAG, &o.unsafe, 0, 0, NULL,
 		  "drive the device without the IOMMU (DMA NOT fenced)", NULL },
+		{ "json", ARG_FLAG, &o.json, 0, 0, NULL,
+		  "print one JSON object a second and a final one (JSON Lines) "
+		  "instead of rate lines; other output goes to stderr", NULL },
 		{ "verbose", ARG_FLAG, &o.verbose, 0, 0, NULL,
 		  "also print the library's notes", NULL },
 	};

@@ -7,6 +7,11 @@ int cmd_devices(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
 int cmd_fwd(int argc, char **argv);
 int cmd_recv(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_respond(int argc, char **argv);
+int cmd_bind(int argc, char **argv);
+int cmd_unbind(int argc, char **argv);
+int cmd_hugepages(int argc, char **argv);
 
 /* Largest --batch: bursts stay on the stack of the datapath loops. */
 #define CLI_MAX_BATCH 256
@@ -16,5 +21,13 @@ int cmd_recv(int argc, char **argv);
  * a clock read costs about as much as an empty poll, so every 16th keeps
  * its cost in the noise while timing stays well under a millisecond. */
 #define CLI_POLLS_PER_CLOCK_READ 16
+
+/* Default pool sizes (buffers of SN_POOL_DEFAULT_BUF_SIZE bytes), here
+ * because `safenic hugepages` computes the commands' footprints from them.
+ * gen: its transmit pool. fwd: the pool both devices receive into, enough
+ * for both receive rings, both transmit rings and the bursts in between,
+ * with the drivers' default ring sizes. */
+#define GEN_DEFAULT_POOL 4096
+#define FWD_DEFAULT_POOL 8192
 
 #endif

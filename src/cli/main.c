@@ -21,6 +21,13 @@ static const struct command commands[] = {
 	{ "gen", cmd_gen, "send test frames (sequence numbers, timestamps)" },
 	{ "fwd", cmd_fwd, "forward frames between two devices, both ways" },
 	{ "recv", cmd_recv, "receive test frames and check every one" },
+	{ "dump", cmd_dump, "capture received frames to a pcap file" },
+	{ "respond", cmd_respond,
+	  "answer ARP, ping, neighbour solicitation and ping -6" },
+	{ "bind", cmd_bind, "hand a device to vfio-pci (optionally to a user)" },
+	{ "unbind", cmd_unbind, "give a device back to its kernel driver" },
+	{ "hugepages", cmd_hugepages,
+	  "show (and reserve) huge pages and what the commands use" },
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
@@ -33,7 +40,7 @@ static void print_usage(FILE *out)
 		"User-space NIC drivers whose device DMA is fenced by the "
 		"IOMMU (Linux VFIO).\n\nCommands:\n");
 	for (i = 0; i < COMMAND_COUNT; i++)
-		fprintf(out, "  %-9s %s\n", commands[i].name,
+		fprintf(out, "  %-10s %s\n", commands[i].name,
 			commands[i].summary);
 	fprintf(out, "\nOptions:\n"
 		"  -h, --help     show this help and exit\n"

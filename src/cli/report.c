@@ -149,3 +149,43 @@ void report_recv_summary(FILE *out, const struct recv_summary *s)
 	fputc('\n', out);
 	fflush(out);
 }
+
+void report_dump_summary(FILE *out, const struct dump_summary *s)
+{
+	char size[32];
+
+	report_format_size(s->file_bytes, size, sizeof(size));
+	fprintf(out, "dump %s: wrote %" PRIu64 " frames (%" PRIu64 " bytes of "
+		"frames, %" PRIu64 " cut to the snap length) to %s (%s) in "
+		"%.3f s; stopped: %s\n", s->dev, s->frames, s->bytes,
+		s->truncated, s->file, size, s->seconds, s->stopped);
+	if (s->captured != s->frames)
+		fprintf(out, "  %" PRIu64 " frames received could not be "
+			"written\n", s->captured - s->frames);
+	fprintf(out, "SUMMARY dump dev=%s frames=%" PRIu64 " captured=%" PRIu64
+		" bytes=%" PRIu64 " file_bytes=%" PRIu64 " truncated=%" PRIu64
+		" rx_drops=%" PRIu64 " device_errors=%" PRIu64 " seconds=%.3f"
+		" stopped=%s file=%s\n", s->dev, s->frames, s->captured,
+		s->bytes, s->file_bytes, s->truncated, s->rx_drops,
+		s->device_errors, s->seconds, s->stopped, s->file);
+	fflush(out);
+}
+
+void report_respond_summary(FILE *out, const struct respond_summary *s)
+{
+	fprintf(out, "respond %s: answered %" PRIu64 " ARP, %" PRIu64
+		" ICMP echo, %" PRIu64 " neighbour solicitations, %" PRIu64
+		" ICMPv6 echo in %.3f s; %" PRIu64 " frames received, %" PRIu64
+		" ignored, %" PRIu64 " bad checksums, %" PRIu64 " malformed, %"
+		PRIu64 " replies dropped\n", s->dev, s->arp, s->icmp, s->nd,
+		s->icmp6, s->seconds, s->rx_packets, s->ignored,
+		s->bad_checksum, s->malformed, s->tx_drops);
+	fprintf(out, "SUMMARY respond dev=%s rx_packets=%" PRIu64 " tx_packets=%"
+		PRIu64 " arp=%" PRIu64 " icmp=%" PRIu64 " nd=%" PRIu64
+		" icmp6=%" PRIu64 " ignored=%" PRIu64 " bad_checksum=%" PRIu64
+		" malformed=%" PRIu64 " tx_drops=%" PRIu64 " device_errors=%"
+		PRIu64 " seconds=%.3f\n", s->dev, s->rx_packets, s->tx_packets,
+		s->arp, s->icmp, s->nd, s->icmp6, s->ignored, s->bad_checksum,
+		s->malformed, s->tx_drops, s->device_errors, s->seconds);
+	fflush(out);
+}

@@ -63,7 +63,32 @@ struct recv_summary {
 	struct hw_counts hw;
 };
 
+struct dump_summary {
+	const char *dev, *file;
+	uint64_t frames;           /* records in the file */
+	uint64_t captured;         /* frames received (> frames after a
+				      write error) */
+	uint64_t bytes;            /* original frame bytes of the records */
+	uint64_t file_bytes;
+	uint64_t truncated;        /* frames cut to --snaplen */
+	uint64_t rx_drops, device_errors;
+	double seconds;
+	const char *stopped;       /* "count", "duration", "signal", ... */
+};
+
+struct respond_summary {
+	const char *dev;
+	uint64_t rx_packets, tx_packets;
+	uint64_t arp, icmp, nd, icmp6;          /* replies of each kind */
+	uint64_t ignored, bad_checksum, malformed;
+	uint64_t tx_drops;         /* replies the transmitter did not take */
+	uint64_t device_errors;
+	double seconds;
+};
+
 void report_gen_summary(FILE *out, const struct gen_summary *s);
+void report_dump_summary(FILE *out, const struct dump_summary *s);
+void report_respond_summary(FILE *out, const struct respond_summary *s);
 void report_fwd_summary(FILE *out, const struct fwd_summary *s);
 void report_recv_summary(FILE *out, const struct recv_summary *s);
 

@@ -157,6 +157,56 @@ static void test_zero_seconds_no_division(void **state)
 	assert_non_null(strstr(text, " pps=0.0 "));
 }
 
+
+static void test_dump_summary(void **state)
+{
+	struct dump_summary s;
+	char text[2048];
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.dev = "0000:00:06.0";
+	s.file = "/tmp/c.pcap";
+	s.frames = 998;
+	s.captured = 1000;
+	s.bytes = 59880;
+	s.file_bytes = 24 + 998 * 76;
+	s.seconds = 2.0;
+	s.stopped = "write-error";
+	CAPTURE(text, report_dump_summary(out_, &s));
+	assert_non_null(strstr(text, "2 frames received could not be written"));
+	assert_string_equal(summary_line(text, "SUMMARY dump "),
+			    "SUMMARY dump dev=0000:00:06.0 frames=998 "
+			    "captured=1000 bytes=59880 file_bytes=75872 "
+			    "truncated=0 rx_drops=0 device_errors=0 "
+			    "seconds=2.000 stopped=write-error "
+			    "file=/tmp/c.pcap\n");
+}
+
+static void test_respond_summary(void **state)
+{
+	struct respond_summary s;
+	char text[2048];
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.dev = "0000:00:03.0";
+	s.rx_packets = 20;
+	s.tx_packets = 14;
+	s.arp = 3;
+	s.icmp = 5;
+	s.nd = 1;
+	s.icmp6 = 5;
+	s.ignored = 6;
+	s.seconds = 9.5;
+	CAPTURE(text, report_respond_summary(out_, &s));
+	assert_string_equal(summary_line(text, "SUMMARY respond "),
+			    "SUMMARY respond dev=0000:00:03.0 rx_packets=20 "
+			    "tx_packets=14 arp=3 icmp=5 nd=1 icmp6=5 "
+			    "ignored=6 bad_checksum=0 malformed=0 "
+			    "tx_drops=0 device_errors=0 seconds=9.500\n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +217,8 @@ int main(void)
 		cmocka_unit_test(test_fwd_summary),
 		cmocka_unit_test(test_recv_summary),
 		cmocka_unit_test(test_zero_seconds_no_division),
+		cmocka_unit_test(test_dump_summary),
+		cmocka_unit_test(test_respond_summary),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

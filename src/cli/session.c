@@ -4,12 +4,15 @@
 #include "session.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "pcibind.h"
 #include "report.h"
 
 /* How long to wait for a link after opening a device: long enough for
@@ -119,7 +122,7 @@ static void print_unsafe_banner(void)
 }
 
 int session_start(struct session *s, const char *cmd, bool unsafe,
-		  bool verbose)
+		  bool verbose, bool json)
 {
 	struct sn_ctx_config cfg;
 	struct sn_error err;
@@ -127,6 +130,9 @@ int session_start(struct session *s, const char *cmd, bool unsafe,
 	memset(s, 0, sizeof(*s));
 	s->cmd = cmd;
 	s->verbose = verbose;
+	s->unsafe = unsafe;
+	s->json = json;
+	s->info = json ? stderr : stdout;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.unsafe_no_iommu = unsafe;
 	cfg.log = session_log;
@@ -179,7 +185,7 @@ static int wait_for_link(struct sn_dev *dev, struct sn_link *link)
 	return rc;
 }
 
-static void print_device(struct sn_dev *dev, int link_rc,
+static void print_device(FILE *out, struct sn_dev *dev, int link_rc,
 			 const struct sn_link *link)
 {
 	uint8_t mac[6];
@@ -187,18 +193,119 @@ static void print_device(struct sn_dev *dev, int link_rc,
 
 	sn_dev_mac(dev, mac);
 	arg_format_mac(mac, mac_text);
-	printf("%s: driver %s, MAC %s, ", sn_dev_pci_addr(dev),
-	       sn_dev_driver_name(dev), mac_text);
+	fprintf(out, "%s: driver %s, MAC %s, ", sn_dev_pci_addr(dev),
+		sn_dev_driver_name(dev), mac_text);
 	if (link_rc < 0)
-		printf("link state unknown (%s)\n", strerror(-link_rc));
+		fprintf(out, "link state unknown (%s)\n", strerror(-link_rc));
 	else if (!link->up)
-		printf("link DOWN after %" PRIu64 " s (continuing; check the "
-		       "cable or the peer)\n", LINK_WAIT_NS / NS_PER_SEC);
+		fprintf(out, "link DOWN after %" PRIu64 " s (continuing; check "
+			"the cable or the peer)\n", LINK_WAIT_NS / NS_PER_SEC);
 	else if (link->speed_mbps)
-		printf("link up, %" PRIu32 " Mbit/s\n", link->speed_mbps);
+		fprintf(out, "link up, %" PRIu32 " Mbit/s\n", link->speed_mbps);
 	else
-		printf("link up\n");
-	fflush(stdout);
+		fprintf(out, "link up\n");
+	fflush(out);
+}
+
+static bool group_opened(const struct session *s, int group)
+{
+	unsigned i;
+
+	for (i = 0; i < s->group_count; i++)
+		if (s->groups[i] == group)
+			return true;
+	return false;
+}
+
+/* " (interface eth0)" for a device a kernel network driver holds. */
+static void describe_interfaces(const char *addr, char *out, size_t len)
+{
+	char names[PB_MAX_IFACES][PB_NAME_LEN];
+	int n = pb_interfaces(&SYSROOT_REAL, addr, names, PB_MAX_IFACES);
+
+	out[0] = '\0';
+	if (n > 0)
+		snprintf(out, len, " (interface %s%s)", names[0],
+			 n > 1 ? " and others" : "");
+}
+
+/* Opening the group device tells whether another process holds it
+ * (VFIO lets one process at a time have a group) and whether we may. */
+static int check_group_free(const struct session *s, const char *addr,
+			    int group)
+{
+	char path[64], users[256];
+	int fd, e;
+
+	snprintf(path, sizeof(path), "/dev/vfio/%d", group);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	e = errno;
+	if (e == EBUSY) {
+		pb_group_users(&SYSROOT_REAL, group, users, sizeof(users));
+		session_error(s, "cannot open %s: it is in use by another "
+			      "process%s%s: stop that process first, or use "
+			      "another device", addr, users[0] ? ":" : "",
+			      users);
+	} else if (e == EACCES || e == EPERM) {
+		session_error(s, "cannot open %s: no permission to open %s: run "
+			      "as root, or give the device to your user with "
+			      "'sudo safenic bind %s --user $USER'", addr, path,
+			      addr);
+	} else if (e == ENOENT) {
+		session_error(s, "cannot open %s: %s is missing although the "
+			      "device is bound to vfio-pci: rebind it with "
+			      "'safenic unbind %s; safenic bind %s'", addr, path,
+			      addr, addr);
+	} else {
+		session_error(s, "cannot open %s: cannot open %s: %s", addr, path,
+			      strerror(e));
+	}
+	return -1;
+}
+
+int session_check_dev(struct session *s, const char *addr)
+{
+	char driver[PB_NAME_LEN], ifaces[PB_NAME_LEN + 32];
+	int group;
+
+	if (!pb_device_exists(&SYSROOT_REAL, addr)) {
+		session_error(s, "cannot open %s: there is no PCI device at that "
+			      "address: 'safenic devices' lists the network "
+			      "devices ('lspci -D' all of them)", addr);
+		return -1;
+	}
+	if (s->unsafe)
+		return 0;   /* the library checks the sysfs route itself */
+	group = pb_iommu_group(&SYSROOT_REAL, addr);
+	if (group < 0) {
+		session_error(s, "cannot open %s: it has no IOMMU group, the "
+			      "IOMMU is off: boot with intel_iommu=on (or "
+			      "amd_iommu=on) and VT-d/AMD-Vi enabled in the "
+			      "firmware; or, on a disposable machine, use --unsafe "
+			      "(device DMA is then not fenced)", addr);
+		return -1;
+	}
+	pb_driver(&SYSROOT_REAL, addr, driver);
+	if (strcmp(driver, "vfio-pci") != 0) {
+		describe_interfaces(addr, ifaces, sizeof(ifaces));
+		if (driver[0])
+			session_error(s, "cannot open %s: it is bound to the "
+				      "kernel driver %s%s, not vfio-pci: hand it "
+				      "over with 'safenic bind %s' (as root)",
+				      addr, driver, ifaces, addr);
+		else
+			session_error(s, "cannot open %s: it is not bound to "
+				      "vfio-pci (no driver): 'safenic bind %s' "
+				      "(as root)", addr, addr);
+		return -1;
+	}
+	if (group_opened(s, group))
+		return 0;   /* ours already (two devices of one group) */
+	return check_group_free(s, addr, group);
 }
 
 struct sn_dev *session_open_dev(struct session *s, const char *addr,
@@ -207,13 +314,20 @@ struct sn_dev *session_open_dev(struct session *s, const char *addr,
 	struct sn_error err;
 	struct sn_link link = { 0 };
 	struct sn_dev *dev;
+	int group;
 
+	if (session_check_dev(s, addr) < 0)
+		return NULL;
 	dev = sn_dev_open(s->ctx, addr, cfg, &err);
 	if (!dev) {
 		session_error(s, "cannot open %s: %s", addr, err.msg);
 		return NULL;
 	}
-	print_device(dev, wait_for_link(dev, &link), &link);
+	group = pb_iommu_group(&SYSROOT_REAL, addr);
+	if (group >= 0 && !group_opened(s, group) &&
+	    s->group_count < SESSION_MAX_GROUPS)
+		s->groups[s->group_count++] = group;
+	print_device(s->info, dev, wait_for_link(dev, &link), &link);
 	return dev;
 }
 
@@ -225,12 +339,12 @@ void session_report_memory(const struct session *s)
 	sn_ctx_mem_info(s->ctx, &info);
 	report_format_size(info.page_size, page, sizeof(page));
 	report_format_size(info.bytes, total, sizeof(total));
-	printf("DMA memory: %s pages, %s in %u region%s spanning %u %s "
-	       "page%s\n", page, total, info.regions,
-	       info.regions == 1 ? "" : "s", info.iommu_pages,
-	       info.unsafe ? "physical" : "IOMMU",
-	       info.iommu_pages == 1 ? "" : "s");
-	fflush(stdout);
+	fprintf(s->info, "DMA memory: %s pages, %s in %u region%s spanning %u "
+		"%s page%s\n", page, total, info.regions,
+		info.regions == 1 ? "" : "s", info.iommu_pages,
+		info.unsafe ? "physical" : "IOMMU",
+		info.iommu_pages == 1 ? "" : "s");
+	fflush(s->info);
 	if (info.small_pages)
 		fputs("safenic: warning: some DMA memory is in 4 KiB pages: "
 		      "the IOMMU's IOTLB will thrash and throughput will "
@@ -257,7 +371,7 @@ static const char *dev_state_advice(enum sn_dev_state state)
 	return "unexpected device state";
 }
 
-int session_check_dev(const struct session *s, struct sn_dev *dev)
+int session_check_health(const struct session *s, struct sn_dev *dev)
 {
 	enum sn_dev_state state = sn_dev_check(dev);
 

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "args.h"
@@ -20,17 +21,26 @@
 
 /* One per command run. Must not move after session_start: the library's
  * log callback points at it. */
+#define SESSION_MAX_GROUPS 8
+
 struct session {
 	const char *cmd;           /* "gen": prefixes every message */
 	struct sn_ctx *ctx;
 	bool verbose;              /* also print the library's notes */
+	bool unsafe;
+	/* --json: stdout carries only JSON Lines; the device lines, the
+	 * human summary and the SUMMARY line go to stderr (info). */
+	bool json;
+	FILE *info;
+	int groups[SESSION_MAX_GROUPS];  /* IOMMU groups this run opened */
+	unsigned group_count;
 };
 
 /* Creates the context (one VFIO container for every device of the run)
  * and installs the signal handlers. Prints the --unsafe warning. Returns
  * 0, or -1 after printing the error. */
 int session_start(struct session *s, const char *cmd, bool unsafe,
-		  bool verbose);
+		  bool verbose, bool json);
 /* Closes every device and frees all DMA memory. */
 void session_end(struct session *s);
 
@@ -39,8 +49,15 @@ void session_error(const struct session *s, const char *fmt, ...);
 
 struct sn_mempool *session_create_pool(struct session *s, uint64_t bufs,
 				       unsigned flags);
-/* Opens a device, waits briefly for its link, and prints its driver,
- * MAC and link state. NULL after printing the error. */
+/* Checks what the library would otherwise report less directly, before
+ * touching the device: that it exists, that the IOMMU is on, that it is
+ * bound to vfio-pci, and that no other process holds it (naming the
+ * process) and that we may open it. 0, or -1 after printing one line
+ * naming the problem and the fix. Skipped with --unsafe. */
+int session_check_dev(struct session *s, const char *addr);
+/* Opens a device (after session_check_dev), waits briefly for its link,
+ * and prints its driver, MAC and link state. NULL after printing the
+ * error. */
 struct sn_dev *session_open_dev(struct session *s, const char *addr,
 				const struct sn_dev_config *cfg);
 /* "DMA memory: 2 MiB pages, ..." plus a warning when 4 KiB pages were
@@ -48,7 +65,7 @@ struct sn_dev *session_open_dev(struct session *s, const char *addr,
 void session_report_memory(const struct session *s);
 /* sn_dev_check, once a second: 0, or -1 after printing what went wrong
  * and what to do. */
-int session_check_dev(const struct session *s, struct sn_dev *dev);
+int session_check_health(const struct session *s, struct sn_dev *dev);
 
 /* Normalises a PCI address argument; on failure reports a usage error,
  * sets *status and returns false. */

@@ -1,0 +1,333 @@
+/* `safenic respond DEV --ip ADDR [--ip6 ADDR6]`: a tiny host on the wire.
+ * Answers ARP requests and pings for ADDR, neighbour solicitations and
+ * ICMPv6 pings for ADDR6 (responder.h), from the device's MAC, so that
+ * ping, arping and ping -6 on a peer get replies from a NIC that safenic
+ * drives behind the IOMMU.
+ *
+ * A reply goes out in the buffer its request came in (same pool, so the
+ * transmitter takes it): it is built on the stack from the request, then
+ * copied over it. Frames that need no reply are freed at once.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "commands.h"
+#include "json.h"
+#include "report.h"
+#include "responder.h"
+#include "session.h"
+
+/* Frames are at most a buffer's data room (2048 bytes by default). */
+#define RESPOND_FRAME_ROOM 4096
+
+struct respond_options {
+	uint32_t ip;
+	struct arg_ipv6 ip6;
+	uint64_t count, duration_ns, batch;
+	bool unsafe, verbose, json;
+};
+
+struct respond_run {
+	struct session session;
+	struct sn_dev *dev;
+	const char *addr;
+	const struct respond_options *opt;
+	struct responder resp;
+	uint64_t rx_packets, tx_packets, tx_drops;
+	uint64_t start_ns;
+	struct ticker tick;
+	struct sn_stats base, last;
+	uint8_t scratch[RESPOND_FRAME_ROOM];
+	struct sn_pkt *spare[1];          /* for a transmit call sending none */
+};
+
+/* ---- datapath --------------------------------------------------------- */
+
+/* Turns pkt into its reply in place; false when there is none. */
+static bool respond_build(struct respond_run *rr, struct sn_pkt *pkt)
+{
+	uint32_t room = sn_mempool_data_room(pkt->pool);
+	size_t len;
+
+	if (room > sizeof(rr->scratch))
+		room = sizeof(rr->scratch);
+	len = responder_reply(&rr->resp, pkt->data, pkt->len, rr->scratch,
+			      room);
+	if (len == 0)
+		return false;
+	memcpy(pkt->data, rr->scratch, len);
+	pkt->len = (uint16_t)len;
+	return true;
+}
+
+static void respond_poll(struct respond_run *rr)
+{
+	struct sn_pkt *pkts[CLI_MAX_BATCH], *replies[CLI_MAX_BATCH];
+	uint16_t n = sn_rx_burst(rr->dev, 0, pkts, (uint16_t)rr->opt->batch);
+	uint16_t i, count = 0, sent;
+
+	if (n == 0)
+		return;
+	rr->rx_packets += n;
+	for (i = 0; i < n; i++) {
+		if (respond_build(rr, pkts[i]))
+			replies[count++] = pkts[i];
+		else
+			sn_pkt_free_bulk(&pkts[i], 1);
+	}
+	sent = count ? sn_tx_burst(rr->dev, 0, replies, count) : 0;
+	rr->tx_packets += sent;
+	/* A full transmit ring: the peer asks again (ping, ARP retry). */
+	rr->tx_drops += (uint64_t)(count - sent);
+	sn_pkt_free_bulk(replies + sent, (uint32_t)(count - sent));
+}
+
+/* ---- control ---------------------------------------------------------- */
+
+static void respond_json(const struct respond_run *rr,
+			 const struct sn_stats *cur, const struct sn_stats *from,
+			 bool final, double seconds, double elapsed)
+{
+	const struct responder_counts *c = &rr->resp.counts;
+	struct json_record r;
+
+	json_begin(&r, "respond", rr->tick.seconds, final, elapsed);
+	json_str(&r, "dev", rr->addr);
+	json_u64(&r, "rx_packets", rr->rx_packets);
+	json_u64(&r, "tx_packets", rr->tx_packets);
+	json_u64(&r, "arp", c->arp_replies);
+	json_u64(&r, "icmp", c->icmp_echo_replies);
+	json_u64(&r, "nd", c->nd_replies);
+	json_u64(&r, "icmp6", c->icmp6_echo_replies);
+	json_u64(&r, "ignored", c->ignored);
+	json_u64(&r, "bad_checksum", c->bad_checksum);
+	json_u64(&r, "malformed", c->malformed);
+	json_u64(&r, "tx_drops", rr->tx_drops);
+	json_u64(&r, "rx_drops", cur->rx_drops - rr->base.rx_drops);
+	json_u64(&r, "device_errors",
+		 cur->device_errors - rr->base.device_errors);
+	json_rates(&r, "rx_pps", "rx_bps", cur->rx_packets - from->rx_packets,
+		   cur->rx_bytes - from->rx_bytes, seconds);
+	json_rates(&r, "tx_pps", "tx_bps", cur->tx_packets - from->tx_packets,
+		   cur->tx_bytes - from->tx_bytes, seconds);
+	json_write(stdout, &r);
+}
+
+static int respond_tick(struct respond_run *rr, uint64_t now)
+{
+	double interval = ticker_advance(&rr->tick, now);
+	const struct responder_counts *c = &rr->resp.counts;
+	struct rate_segment seg[2];
+	struct sn_stats cur;
+	char extra[160];
+
+	sn_dev_stats(rr->dev, &cur);
+	if (rr->session.json) {
+		respond_json(rr, &cur, &rr->last, false, interval,
+			     (double)(now - rr->start_ns) / (double)NS_PER_SEC);
+	} else {
+		seg[0] = (struct rate_segment){
+			.port = rr->addr, .dir = "rx",
+			.packets = cur.rx_packets - rr->last.rx_packets,
+			.bytes = cur.rx_bytes - rr->last.rx_bytes };
+		seg[1] = (struct rate_segment){
+			.port = rr->addr, .dir = "tx",
+			.packets = cur.tx_packets - rr->last.tx_packets,
+			.bytes = cur.tx_bytes - rr->last.tx_bytes };
+		snprintf(extra, sizeof(extra), "arp %" PRIu64 " icmp %" PRIu64
+			 " nd %" PRIu64 " icmp6 %" PRIu64, c->arp_replies,
+			 c->icmp_echo_replies, c->nd_replies,
+			 c->icmp6_echo_replies);
+		report_rate_line(stdout, rr->tick.seconds, interval, seg, 2,
+				 extra);
+	}
+	rr->last = cur;
+	return session_check_health(&rr->session, rr->dev);
+}
+
+/* 0 when stopped by count, duration or signal; -1 when the device
+ * failed. */
+static int respond_loop(struct respond_run *rr)
+{
+	uint64_t polls, now;
+
+	rr->start_ns = clock_now_ns();
+	ticker_start(&rr->tick, rr->start_ns);
+	for (polls = 0; !session_stop_requested(); polls++) {
+		respond_poll(rr);
+		if (rr->opt->count &&
+		    responder_replies(&rr->resp.counts) >= rr->opt->count)
+			break;
+		if (polls % CLI_POLLS_PER_CLOCK_READ != 0)
+			continue;
+		now = clock_now_ns();
+		if (ticker_due(&rr->tick, now) && respond_tick(rr, now) < 0)
+			return -1;
+		if (rr->opt->duration_ns &&
+		    now - rr->start_ns >= rr->opt->duration_ns)
+			break;
+	}
+	return 0;
+}
+
+static void respond_summarize(struct respond_run *rr, double seconds)
+{
+	const struct responder_counts *c = &rr->resp.counts;
+	struct respond_summary sum;
+	struct sn_stats end;
+
+	sn_dev_stats(rr->dev, &end);
+	memset(&sum, 0, sizeof(sum));
+	sum.dev = rr->addr;
+	sum.rx_packets = rr->rx_packets;
+	sum.tx_packets = rr->tx_packets;
+	sum.arp = c->arp_replies;
+	sum.icmp = c->icmp_echo_replies;
+	sum.nd = c->nd_replies;
+	sum.icmp6 = c->icmp6_echo_replies;
+	sum.ignored = c->ignored;
+	sum.bad_checksum = c->bad_checksum;
+	sum.malformed = c->malformed;
+	sum.tx_drops = rr->tx_drops;
+	sum.device_errors = end.device_errors - rr->base.device_errors;
+	sum.seconds = seconds;
+	report_respond_summary(rr->session.info, &sum);
+	if (rr->session.json)
+		respond_json(rr, &end, &rr->base, true, seconds, seconds);
+}
+
+static void respond_announce(const struct respond_run *rr)
+{
+	char mac[ARG_MAC_TEXT_LEN], ip[ARG_IPV4_TEXT_LEN];
+	char ip6[ARG_IPV6_TEXT_LEN];
+	FILE *out = rr->session.info;
+
+	arg_format_mac(rr->resp.mac, mac);
+	fprintf(out, "respond: answering as %s", mac);
+	if (rr->resp.has_ip) {
+		arg_format_ipv4(rr->resp.ip, ip);
+		fprintf(out, ", ARP and ping for %s", ip);
+	}
+	if (rr->resp.has_ip6) {
+		arg_format_ipv6(rr->resp.ip6, ip6);
+		fprintf(out, ", neighbour discovery and ping for %s", ip6);
+	}
+	fputc('\n', out);
+	fflush(out);
+}
+
+static int run_responder(struct respond_run *rr)
+{
+	double seconds;
+	int rc;
+
+	sn_dev_stats(rr->dev, &rr->base);
+	rr->last = rr->base;
+	respond_announce(rr);
+	rc = respond_loop(rr);
+	seconds = (double)(clock_now_ns() - rr->start_ns) / (double)NS_PER_SEC;
+	/* Let the last replies leave before the device is closed. */
+	session_sleep_ns(NS_PER_SEC / 100);
+	sn_tx_burst(rr->dev, 0, rr->spare, 0);
+	respond_summarize(rr, seconds);
+	return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
+}
+
+static int respond_setup(struct respond_run *rr)
+{
+	/* Promiscuous: solicitations come to a multicast group, and the
+	 * unicast filter passes only our MAC and broadcast. */
+	struct sn_dev_config cfg = { .rx_queues = 1, .tx_queues = 1,
+				     .unicast_filter = false };
+
+	rr->dev = session_open_dev(&rr->session, rr->addr, &cfg);
+	if (!rr->dev)
+		return -1;
+	sn_dev_mac(rr->dev, rr->resp.mac);
+	session_report_memory(&rr->session);
+	return 0;
+}
+
+static int respond_main(const struct respond_options *o, const char *addr)
+{
+	struct respond_run *rr = calloc(1, sizeof(*rr));
+	int status = CLI_EXIT_FAILURE;
+
+	if (!rr) {
+		fprintf(stderr, "safenic respond: out of memory\n");
+		return status;
+	}
+	rr->addr = addr;
+	rr->opt = o;
+	rr->resp.has_ip = o->ip != 0;
+	rr->resp.ip = o->ip;
+	rr->resp.has_ip6 = o->ip6.given;
+	memcpy(rr->resp.ip6, o->ip6.addr, 16);
+	if (session_start(&rr->session, "respond", o->unsafe, o->verbose,
+			  o->json) == 0 && respond_setup(rr) == 0)
+		status = run_responder(rr);
+	session_end(&rr->session);
+	free(rr);
+	return status;
+}
+
+/* ---- command line ----------------------------------------------------- */
+
+int cmd_respond(int argc, char **argv)
+{
+	struct respond_options o = { .batch = CLI_DEFAULT_BATCH };
+	const struct arg_option options[] = {
+		{ "ip", ARG_IPV4, &o.ip, 0, 0, "ADDR",
+		  "answer ARP requests and ICMP echo requests for this IPv4 "
+		  "address", "none" },
+		{ "ip6", ARG_IPV6, &o.ip6, 0, 0, "ADDR6",
+		  "answer neighbour solicitations and ICMPv6 echo requests for "
+		  "this IPv6 address", "none" },
+		{ "count", ARG_UINT, &o.count, 0, UINT64_MAX, "N",
+		  "stop after N replies; 0 = no limit", NULL },
+		{ "duration", ARG_DURATION, &o.duration_ns, 0, 0, "SEC",
+		  "stop after this long; 0 = until Ctrl-C", NULL },
+		{ "batch", ARG_UINT, &o.batch, 1, CLI_MAX_BATCH, "N",
+		  "frames per burst, 1..256", NULL },
+		{ "json", ARG_FLAG, &o.json, 0, 0, NULL,
+		  "print one JSON object a second and a final one (JSON Lines) "
+		  "instead of rate lines; other output goes to stderr", NULL },
+		{ "unsafe", ARG_FLAG, &o.unsafe, 0, 0, NULL,
+		  "drive the device without the IOMMU (DMA NOT fenced)", NULL },
+		{ "verbose", ARG_FLAG, &o.verbose, 0, 0, NULL,
+		  "also print the library's notes", NULL },
+	};
+	const struct arg_command command = {
+		.name = "respond",
+		.positional = "DEV",
+		.min_positional = 1,
+		.max_positional = 1,
+		.description =
+			"Answer ARP and ping (ICMP echo) for --ip, and IPv6 "
+			"neighbour solicitations and\nping -6 (ICMPv6 echo) "
+			"for --ip6, on the PCI device DEV, from its MAC: a\n"
+			"peer's ping, arping and ping -6 then get replies. "
+			"Give --ip, --ip6 or both.\nStops after --count "
+			"replies, --duration, or on Ctrl-C.",
+		.options = options,
+		.option_count = sizeof(options) / sizeof(options[0]),
+	};
+	const char *positional[ARGS_MAX_POSITIONAL];
+	char addr[16];
+	size_t npos;
+	int status;
+
+	if (!args_parse_command(&command, argc, argv, positional, &npos,
+				&status) ||
+	    !session_parse_pci_addr(&command, positional[0], addr, &status))
+		return status;
+	if (o.ip == 0 && !o.ip6.given)
+		return args_usage_error(&command, "give the address to answer "
+					"for: --ip ADDR, --ip6 ADDR6, or both");
+	return respond_main(&o, addr);
+}
