@@ -63,6 +63,8 @@ if ! $host_only; then
 	record static-build static_build
 	step "guest scenarios (QEMU, emulated Intel IOMMU; virtio, igb and e1000e NICs)"
 	record guest-scenarios bench/run-scenarios.sh build-static
+	step "guest tests of the tools (dump, respond, bind, errors, no IOMMU)"
+	record guest-tools bench/run-tools.sh build-static
 fi
 
 echo

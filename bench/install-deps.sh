@@ -34,7 +34,7 @@ MIN_QEMU_MAJOR=8   # igb (82576) model appeared in QEMU 8.0
 # the guest needs it, the host does not, and installing it would replace a
 # host's busybox package.
 HOST_PACKAGES="cpio cmake gcc clang make pkg-config libcmocka-dev iproute2
-  tcpdump python3 kmod procps coreutils binutils xz-utils"
+  tcpdump python3 kmod procps coreutils binutils xz-utils valgrind"
 
 export DEBIAN_FRONTEND=noninteractive
 
@@ -177,12 +177,40 @@ fetch_busybox() {
         die "busybox-static did not contain bin/busybox"
 }
 
+# ---------------------------------------------------------------------------
+# Host tools for bench/run-tools.sh (the safenic tools' guest tests):
+#   tshark          reads back the pcap files `safenic dump` wrote in the guest
+#   iputils-ping    ping and ping -6 against `safenic respond`
+#   iputils-arping  arping against `safenic respond`
+#   groff-base      renders doc/safenic.1 in the man page test (usually there)
+# tshark asks (debconf) whether non-root users may capture; the
+# noninteractive front end keeps the default (no), which is what we want.
+TOOLS_PACKAGES="tshark iputils-ping iputils-arping groff-base"
+
+install_tools_packages() {
+    local missing="" pkg
+    for pkg in $TOOLS_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" ||
+            missing="$missing $pkg"
+    done
+    if [ -z "$missing" ]; then
+        say "tools-test packages already installed"
+        return
+    fi
+    apt_update_once
+    say "installing (tools tests):$missing"
+    # shellcheck disable=SC2086  # word splitting of the package list is wanted
+    apt-get install -y -qq $missing >/dev/null
+}
+# ---------------------------------------------------------------------------
+
 main() {
     require_root
     mkdir -p "$CACHE_DIR"
     enable_backports
     install_qemu
     install_host_packages
+    install_tools_packages
     fetch_guest_kernel
     index_guest_modules
     fetch_busybox
