@@ -2,7 +2,7 @@
 # Cost per packet of each driver's datapath on the host, against an
 # in-memory device: instructions (callgrind: this machine kind has no
 # usable hardware counters, and callgrind's counts are repeatable) and
-# cycles (TSC, device in its own thread) for batch sizes 1..256.
+# cycles (TSC, the device's turns subtracted) for batch sizes 1..256.
 #
 #   benchmarks/host-cost.sh [BUILD_DIR]     (default: build)
 # Writes BUILD_DIR/bench/host-cost.csv (and .png, with gnuplot) and prints
@@ -36,7 +36,7 @@ for driver in virtio igb e1000e ixgbe; do
 			read -r p1 i1 < <(instructions "$driver" "$mode" "$batch" 20000 | paste -sd' ')
 			read -r p2 i2 < <(instructions "$driver" "$mode" "$batch" 60000 | paste -sd' ')
 			ipp=$(awk -v a="$i1" -v b="$i2" -v p="$p1" -v q="$p2" 'BEGIN {printf "%.1f", (b - a) / (q - p)}')
-			cpp=$("$bin" "$driver" "$mode" "$batch" 2000000 | awk '{print $5}')
+			cpp=$("$bin" "$driver" "$mode" "$batch" 2000000 --inline-device | awk '{print $5}')
 			printf '%-7s %-4s %6s %12s %12s\n' "$driver" "$mode" "$batch" "$ipp" "$cpp"
 			echo "$driver,$mode,$batch,$ipp,$cpp" >> "$csv"
 		done
