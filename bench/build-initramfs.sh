@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build the guest's initramfs (cpio newc, gzip).
 #
-#   bench/build-initramfs.sh SAFENIC_BINARY OUT.cpio.gz
+#   bench/build-initramfs.sh SAFENIC_BINARY OUT.cpio.gz [EXTRA_DIR]
 #
 # SAFENIC_BINARY must be a static x86-64 executable (it lands at
 # /usr/bin/safenic). Pass "none" to build an image without it; the bench's
@@ -17,6 +17,8 @@
 #                                  <set>.list per module set naming the files
 #                                  in load order (dependencies first)
 #   /lib/safenic-bench/build-info  kernel version, safenic checksum
+#   EXTRA_DIR's tree, if given      copied over the root last (the guest
+#                                  benchmarks add DPDK's testpmd this way)
 #
 # Prerequisite: bench/install-deps.sh (fills bench/.cache/).
 set -eu
@@ -40,7 +42,7 @@ MODSET_KERNELNET="virtio_pci virtio_net"
 die() { echo "build-initramfs: ERROR: $*" >&2; exit 1; }
 
 usage() {
-    echo "usage: $0 SAFENIC_BINARY|none OUT.cpio.gz" >&2
+    echo "usage: $0 SAFENIC_BINARY|none OUT.cpio.gz [EXTRA_DIR]" >&2
     exit 2
 }
 
@@ -161,9 +163,11 @@ pack() {
 }
 
 main() {
-    [ $# -eq 2 ] || usage
+    [ $# -eq 2 ] || [ $# -eq 3 ] || usage
     SAFENIC=$1
     OUT=$2
+    EXTRA=${3:-}
+    [ -z "$EXTRA" ] || [ -d "$EXTRA" ] || die "extra directory '$EXTRA' not found"
     MODDIR=$(echo "$KERNEL_ROOT"/lib/modules/*)
     KVER=$(basename "$MODDIR")
     check_inputs
@@ -175,6 +179,10 @@ main() {
     install_module_set iommu $MODSET_IOMMU
     install_module_set noiommu $MODSET_NOIOMMU
     install_module_set kernelnet $MODSET_KERNELNET
+    if [ -n "$EXTRA" ]; then
+        cp -a "$EXTRA/." "$ROOT/"
+        echo "  extra files: $EXTRA ($(du -sm "$EXTRA" | cut -f1) MiB)"
+    fi
     pack "$OUT"
     echo "build-initramfs: wrote $OUT ($(du -k "$OUT" | cut -f1) KiB)"
 }
