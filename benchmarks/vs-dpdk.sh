@@ -21,6 +21,7 @@
 #     --modes LIST     tx,rx,fwd (the default)
 #     --reps N         3      --secs N    8 (seconds per run)
 #     --safenic BIN    a static safenic (default: built in build/perf-static)
+#     --replot         only redraw OUT_DIR/vs-dpdk.png from its summary CSV
 # Writes OUT_DIR/vs-dpdk.csv (every run), vs-dpdk-summary.csv (medians),
 # vs-dpdk.png (with gnuplot), the guests' consoles in OUT_DIR/logs/, and
 # prints the table. Needs root; one guest at a time on the machine (it
@@ -28,10 +29,45 @@
 # model with the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GB_NAME=vs-dpdk
+GB_NAME="vs-dpdk"
 . benchmarks/guest-lib.sh
 
-nics=virtio,e1000e,igb modes=tx,rx,fwd reps=3 secs=8 bin="" out=build/bench smoke=0
+# plot: OUT_DIR/vs-dpdk.png from the medians (with gnuplot): Mpps per NIC
+# and mode, and the ratio safenic/DPDK.
+plot() {
+	local png=$out/vs-dpdk.png dat=$out/vs-dpdk.dat
+	[ "$(tail -n +2 "$summary" | wc -l)" -gt 0 ] || return 0
+	command -v gnuplot > /dev/null || { gb_say "no gnuplot: no plot (apt-get install gnuplot-nox)"; return 0; }
+	tail -n +2 "$summary" | awk -F, '{ printf "\"%s %s\" %s %s %s %s\n", $1, $2,
+		$3 == "" ? 0 : $3, $4 == "" ? 0 : $4, $5 == "" ? "-" : $5 "x", $5 == "" ? 0 : $5 }' > "$dat"
+	gnuplot <<-PLOT
+		set terminal pngcairo size 1000,700
+		set output '$png'
+		set multiplot layout 2,1 title "safenic vs DPDK testpmd 22.11 in a QEMU guest (TCG), IOMMU on, 64 B frames, $(date +%Y-%m-%d)"
+		set style data histogram
+		set style histogram cluster gap 1
+		set style fill solid 0.8 border -1
+		set boxwidth 0.9
+		set grid ytics
+		set key top right
+		set xtics rotate by -30
+		set ylabel 'Mpps (median, log scale)'
+		set logscale y
+		plot '$dat' using 2:xtic(1) title 'safenic', '' using 3 title 'DPDK testpmd'
+		unset logscale y
+		set ylabel 'safenic / DPDK'
+		set yrange [0:*]
+		set offsets 0, 0, graph 0.15, 0
+		plot '$dat' using 5:xtic(1) title 'ratio of the medians' lc rgb '#4060a0', \
+			1 with lines lw 2 dt 2 lc rgb 'black' notitle, \
+			'' using 0:5:4 with labels offset 0,1.2 notitle
+		unset multiplot
+	PLOT
+	rm -f "$dat"
+	gb_say "plot: $png"
+}
+
+nics=virtio,e1000e,igb modes=tx,rx,fwd reps=3 secs=8 bin="" out=build/bench smoke=0 replot=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) smoke=1 nics=e1000e modes=fwd reps=1 secs=2; shift ;;
@@ -40,16 +76,22 @@ while [ $# -gt 0 ]; do
 	--reps) reps=$2; shift 2 ;;
 	--secs) secs=$2; shift 2 ;;
 	--safenic) bin=$2; shift 2 ;;
+	--replot) replot=1; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	-*) gb_die "unknown option '$1' (see --help)" ;;
 	*) out=$1; shift ;;
 	esac
 done
+csv=$out/vs-dpdk.csv
+summary=$out/vs-dpdk-summary.csv
+if [ "$replot" -eq 1 ]; then
+	[ -f "$summary" ] || gb_die "no $summary to plot"
+	plot
+	exit 0
+fi
 mkdir -p "$out/logs"
 gb_prepare "$bin" "$out"
 
-csv=$out/vs-dpdk.csv
-summary=$out/vs-dpdk-summary.csv
 date=$(date -u +%Y-%m-%dT%H:%MZ)
 machine=$(gb_machine)
 echo "date,nic,mode,contender,rep,packets,seconds,pps,drops,delivered" > "$csv"
@@ -122,37 +164,7 @@ done
 echo
 gb_say "every run: $csv; medians: $summary; guest time $elapsed s"
 
-if [ "$(tail -n +2 "$summary" | wc -l)" -gt 0 ] && command -v gnuplot > /dev/null; then
-	png=$out/vs-dpdk.png
-	dat=$out/vs-dpdk.dat
-	tail -n +2 "$summary" | awk -F, '{ printf "\"%s %s\" %s %s %s\n", $1, $2,
-		$3 == "" ? 0 : $3, $4 == "" ? 0 : $4, $5 == "" ? "-" : $5 "x" }' > "$dat"
-	gnuplot <<-PLOT
-		set terminal pngcairo size 1000,700
-		set output '$png'
-		set multiplot layout 2,1 title "safenic vs DPDK testpmd 22.11 in a QEMU guest (TCG), IOMMU on, 64 B frames, $(date +%Y-%m-%d)"
-		set style data histogram
-		set style histogram cluster gap 1
-		set style fill solid 0.8 border -1
-		set boxwidth 0.9
-		set grid ytics
-		set key top right
-		set ylabel 'Mpps (median, log scale)'
-		set logscale y
-		plot '$dat' using 2:xtic(1) title 'safenic', '' using 3 title 'DPDK testpmd'
-		unset logscale y
-		set ylabel 'safenic / DPDK'
-		set yrange [0:*]
-		set offsets 0, 0, graph 0.15, 0
-		set xtics rotate by -30
-		plot '$dat' using (\$2 / \$3):xtic(1) title 'ratio of the medians' lc rgb '#4060a0', \
-			1 with lines lw 2 dt 2 lc rgb 'black' notitle, \
-			'' using 0:(\$2 / \$3):4 with labels offset 0,1.2 notitle
-		unset multiplot
-	PLOT
-	rm -f "$dat"
-	gb_say "plot: $png"
-fi
+plot
 
 if [ "$failed" -ne 0 ]; then
 	gb_say "FAILED: some runs gave no numbers (see above and $out/logs/)"
