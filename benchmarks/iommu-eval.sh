@@ -27,7 +27,7 @@
 # About 10 min with the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GB_NAME=iommu-eval
+GB_NAME="iommu-eval"
 . benchmarks/guest-lib.sh
 
 batches=1,4,8,16,32,64,128,256 reps=3 secs=4 nic=e1000e bin="" out=build/bench smoke=0
