@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ctx.h"
@@ -235,8 +236,10 @@ static int open_sysfs(struct sn_pci_dev *pci, struct sn_error *err)
 		if (fd < 0)
 			continue; /* no such BAR */
 		pci->sysfs_fds[i] = fd;
-		off_t size = lseek(fd, 0, SEEK_END);
-		pci->bar[i].size = size > 0 ? (size_t)size : 0;
+		/* sysfs gives the BAR's size as the file size; lseek to the end
+		 * of a resource file returns 0, so ask fstat. */
+		struct stat st;
+		pci->bar[i].size = fstat(fd, &st) == 0 && st.st_size > 0 ? (size_t)st.st_size : 0;
 		void *p = mmap(NULL, pci->bar[i].size, PROT_READ | PROT_WRITE,
 			       MAP_SHARED, fd, 0);
 		if (p != MAP_FAILED)
