@@ -24,7 +24,7 @@ for bench in vs-dpdk iommu-eval; do
 		passed=$((passed + 1))
 	else
 		echo "guest-smoke: $bench: FAIL (log: $out/$bench.log)"
-		tail -5 "$out/$bench.log" | sed 's/^/guest-smoke:   /'
+		grep -E 'FAIL|ERROR|safenic [a-z]+: ' "$out/$bench.log" | tail -8 | sed 's/^/guest-smoke:   /'
 		failed=$((failed + 1))
 	fi
 done

@@ -133,7 +133,7 @@ for b in ${batches//,/ }; do
 	printf '%6s %10s %10s %10s %12s %12s\n' "$b" "${m2:--}" "${m4:--}" "${mu:--}" "${r2:--}" "${r4:--}"
 done
 echo
-gb_say "every run: $csv; medians: $summary; guest time $elapsed s"
+gb_say "every run: $csv; medians: $summary; $elapsed s in all, waits for other guests included"
 
 if [ "$(tail -n +2 "$summary" | wc -l)" -gt 0 ] && command -v gnuplot > /dev/null; then
 	png=$out/iommu-eval.png

@@ -162,7 +162,7 @@ tail -n +2 "$summary" | while IFS=, read -r nic mode s d r sr dr; do
 		"${r:+${r}x}" "[$sr]" "[$dr]"
 done
 echo
-gb_say "every run: $csv; medians: $summary; guest time $elapsed s"
+gb_say "every run: $csv; medians: $summary; $elapsed s in all, waits for other guests included"
 
 plot
 
