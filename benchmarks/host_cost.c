@@ -72,7 +72,7 @@ static volatile union sn_desc *ring_at(struct model *m, uint64_t iova)
 }
 
 /* Receive: complete every descriptor the driver posted. Transmit: mark
- * every descriptor handed over as sent. */
+ * every descriptor handed over as sent (DD where RS asks for it). */
 static void play_intel(struct model *m, struct nic_side *s)
 {
 	volatile uint8_t *bar = s->bar;
@@ -90,8 +90,8 @@ static void play_intel(struct model *m, struct nic_side *s)
 		if (s->receive) {
 			ring[head].rx_wb.length = FRAME;
 			ring[head].rx_wb.status = SN_DESC_DD | SN_DESC_EOP;
-		} else {
-			ring[head].tx_wb.status = SN_DESC_DD;
+		} else if (ring[head].read.cmd & SN_TXD_CMD_RS) {
+			ring[head].tx_wb.status = SN_DESC_DD; /* as the NIC: only where asked */
 		}
 		head = (head + 1) % size;
 	}

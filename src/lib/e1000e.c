@@ -36,10 +36,11 @@ SN_DEFINE_REGISTERS(e1000e, E1000E_GLOBALS, E1000E_QUEUES)
 /* TIPG for copper: IPGT 8, IPGR1 8, IPGR2 6. */
 #define TIPG_DEFAULT (8u | 8u << 10 | 6u << 20)
 
-/* Legacy transmit descriptor, CMD = EOP | IFCS | RS in bits 31:24. */
+/* Legacy transmit descriptor, CMD = EOP | IFCS in bits 31:24 (the ring
+ * adds RS). */
 static const struct sn_ring_format e1000e_format = {
 	.name = "extended rx / legacy tx",
-	.tx_cmd = (0x01ull | 0x02ull | 0x08ull) << 24,
+	.tx_cmd = (0x01ull | 0x02ull) << 24,
 	.tx_paylen = false,
 	/* Receive errors: CE | SE | SEQ | CXE | RXE. */
 	.rx_error_mask = 0x97000000u,

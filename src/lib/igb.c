@@ -47,11 +47,11 @@ SN_DEFINE_REGISTERS(igb, IGB_GLOBALS, IGB_QUEUES)
  * 1000 Mb/s full duplex advertised. */
 #define PHY_BMCR_RESTART_AUTONEG 0x1340u
 
-/* Advanced transmit data descriptor, DTYP = 0011; DCMD = EOP | IFCS | RS | DEXT. */
+/* Advanced transmit data descriptor, DTYP = 0011; DCMD = EOP | IFCS | DEXT
+ * (the ring adds RS). */
 static const struct sn_ring_format igb_format = {
 	.name = "advanced",
-	.tx_cmd = (0x3ull << 20) | (0x01ull << 24) | (0x02ull << 24) | (0x08ull << 24) |
-		  (0x20ull << 24),
+	.tx_cmd = (0x3ull << 20) | ((0x01ull | 0x02ull | 0x20ull) << 24),
 	.tx_paylen = true,
 	/* Receive errors: CE | SE | SEQ | CXE | RXE. */
 	.rx_error_mask = 0x97000000u,

@@ -87,10 +87,10 @@ SN_DEFINE_REGISTERS(ixgbe, IXGBE_GLOBALS, IXGBE_QUEUES)
 #define TXDCTL_THRESHOLDS (36u | 8u << 8 | 4u << 16)
 
 /* Advanced transmit data descriptor, DTYP = 0011; DCMD = EOP | IFCS |
- * RS | DEXT; PAYLEN in bits 63:46. */
+ * DEXT (the ring adds RS); PAYLEN in bits 63:46. */
 static const struct sn_ring_format ixgbe_format = {
 	.name = "advanced",
-	.tx_cmd = (0x3ull << 20) | ((0x01ull | 0x02ull | 0x08ull | 0x20ull) << 24),
+	.tx_cmd = (0x3ull << 20) | ((0x01ull | 0x02ull | 0x20ull) << 24),
 	.tx_paylen = true,
 	/* Receive errors: CE | LE | PE | OSE | USE. */
 	.rx_error_mask = 0x3B000000u,

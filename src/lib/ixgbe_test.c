@@ -148,7 +148,9 @@ static void model_transmit(struct model *m)
 			memcpy(copy, frame, len < sizeof(copy) ? len : sizeof(copy));
 			model_receive(m, copy, len); /* a cable looped back */
 		}
-		d->tx_wb.status = SN_DESC_DD;
+		/* Write-back: DD only where RS asks for it. */
+		if (cmd & SN_TXD_CMD_RS)
+			d->tx_wb.status = SN_DESC_DD;
 		R(TDH) = (head + 1) % size;
 		R(GPTC)++;
 		R(GOTCL) += len;

@@ -8,7 +8,6 @@
 
 /* Refill only when this many descriptors are free: one doorbell a batch. */
 #define RX_REFILL_BATCH 32
-#define MAX_BATCH 64
 
 int sn_ring_init(struct sn_ring *ring, const struct sn_ring_format *fmt,
 		 void *desc, uint16_t size, volatile uint32_t *tail)
@@ -17,8 +16,11 @@ int sn_ring_init(struct sn_ring *ring, const struct sn_ring_format *fmt,
 		return -EINVAL;
 	memset(ring, 0, sizeof(*ring));
 	ring->slots = calloc(size, sizeof(*ring->slots));
-	if (!ring->slots)
+	ring->burst_last = calloc(size, sizeof(*ring->burst_last));
+	if (!ring->slots || !ring->burst_last) {
+		sn_ring_fini(ring);
 		return -ENOMEM;
+	}
 	ring->desc = desc;
 	ring->fmt = fmt;
 	ring->size = size;
@@ -30,7 +32,9 @@ int sn_ring_init(struct sn_ring *ring, const struct sn_ring_format *fmt,
 void sn_ring_fini(struct sn_ring *ring)
 {
 	free(ring->slots);
+	free(ring->burst_last);
 	ring->slots = NULL;
+	ring->burst_last = NULL;
 }
 
 void sn_ring_drain(struct sn_ring *ring)
@@ -100,18 +104,18 @@ static bool desc_done(volatile const union sn_desc *d, bool receive)
 	return status & SN_DESC_DD;
 }
 
-/* The device must complete descriptors in order. A later one done while
- * the current one is not means the device skipped it: drop that buffer,
- * so the ring moves on instead of waiting forever. */
-static bool skipped_by_device(struct sn_ring *ring, bool receive)
+/* The device must complete receive descriptors in order. A later one done
+ * while the current one is not means the device skipped it: drop that
+ * buffer, so the ring moves on instead of waiting forever. */
+static bool rx_skipped_by_device(struct sn_ring *ring)
 {
 	if (ring->in_flight < 2)
 		return false;
 	uint16_t next = (uint16_t)((ring->next_clean + 1) & ring->mask);
-	if (!desc_done(&ring->desc[next], receive))
+	if (!desc_done(&ring->desc[next], true))
 		return false;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (desc_done(&ring->desc[ring->next_clean], receive))
+	if (desc_done(&ring->desc[ring->next_clean], true))
 		return false; /* it completed meanwhile: in order after all */
 	ring->stats.device_errors++;
 	struct sn_pkt *pkt = take_slot(ring);
@@ -189,36 +193,51 @@ uint16_t sn_ring_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 
 	/* Stopped early at a descriptor not done: is the device past it? */
 	while (got < n && ring->in_flight > 0 && !desc_done(&ring->desc[ring->next_clean], true) &&
-	       skipped_by_device(ring, true))
+	       rx_skipped_by_device(ring))
 		got = (uint16_t)(got + rx_harvest(ring, pkts + got, (uint16_t)(n - got)));
 	sn_ring_rx_refill(ring);
 	return got;
 }
 
-/* How many descriptors from next_clean the device has sent. It completes
- * them in order, so one look at the last of a full batch vouches for the
- * batch; a device that lies about that only gets a buffer back early,
- * whose frame it may then send garbled. */
-static uint16_t tx_done_count(struct sn_ring *ring)
+/* Transmit asks for a write-back (RS) only on the last descriptor of each
+ * burst, so the device writes one status per burst instead of one per
+ * frame; it completes descriptors in order, so that one DD vouches for
+ * the burst. burst_last (driver memory, never the device's) says where
+ * each burst ends. */
+static uint16_t burst_length(const struct sn_ring *ring, uint16_t first)
 {
-	uint16_t limit = ring->in_flight < MAX_BATCH ? ring->in_flight : MAX_BATCH;
-	if (limit > 0 &&
-	    desc_done(&ring->desc[(ring->next_clean + limit - 1) & ring->mask], false))
-		return limit;
-	uint16_t done = 0;
-	while (done < limit &&
-	       desc_done(&ring->desc[(ring->next_clean + done) & ring->mask], false))
-		done++;
-	return done;
+	return (uint16_t)(((ring->burst_last[first] - first) & ring->mask) + 1);
 }
 
-/* Frees the buffers of sent descriptors straight from the slot array. */
+/* The oldest burst in flight, if the device has finished it: its length.
+ * If the device reports the next burst done and this one not, it skipped
+ * this one: its buffers come back anyway (sent or not, we cannot tell),
+ * so the ring moves on instead of waiting forever. */
+static uint16_t tx_done_count(struct sn_ring *ring)
+{
+	if (ring->in_flight == 0)
+		return 0;
+	uint16_t first = ring->next_clean, len = burst_length(ring, first);
+	uint16_t last = ring->burst_last[first];
+	if (desc_done(&ring->desc[last], false))
+		return len;
+	if (ring->in_flight <= len)
+		return 0;
+	uint16_t next_last = ring->burst_last[(last + 1) & ring->mask];
+	if (!desc_done(&ring->desc[next_last], false))
+		return 0;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (!desc_done(&ring->desc[last], false))
+		ring->stats.device_errors++;
+	return len;
+}
+
+/* Frees the buffers of sent bursts straight from the slot array. */
 static void tx_reclaim(struct sn_ring *ring)
 {
 	uint16_t done;
 
-	while ((done = tx_done_count(ring)) > 0 ||
-	       (ring->in_flight > 0 && skipped_by_device(ring, false))) {
+	while ((done = tx_done_count(ring)) > 0) {
 		uint16_t first = ring->next_clean;
 		uint16_t until_wrap = (uint16_t)(ring->size - first);
 		if (done <= until_wrap) {
@@ -232,7 +251,6 @@ static void tx_reclaim(struct sn_ring *ring)
 	}
 }
 
-
 uint16_t sn_ring_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 {
 	struct sn_ring *ring = queue;
@@ -241,8 +259,8 @@ uint16_t sn_ring_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 	/* Advanced descriptors repeat the length as PAYLEN in bits 63:46. */
 	const uint64_t paylen_mask = ring->fmt->tx_paylen ? ~0ull : 0;
 	struct sn_pkt **slots = ring->slots;
-	unsigned use = ring->next_use, mask = ring->mask, sent = 0;
-	uint64_t bytes = 0;
+	unsigned first = ring->next_use, use = first, mask = ring->mask, sent = 0;
+	uint64_t bytes = 0, word = 0;
 
 	tx_reclaim(ring);
 	if (n > free_slots(ring))
@@ -257,14 +275,20 @@ uint16_t sn_ring_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 			ring->stats.errors++;
 			break;
 		}
+		word = cmd | len | ((len << 46) & paylen_mask);
 		desc[use].read.addr = iova;
-		desc[use].read.cmd = cmd | len | ((len << 46) & paylen_mask);
+		desc[use].read.cmd = word;
 		slots[use] = p;
 		use = (use + 1) & mask;
 		bytes += len;
 	}
 	if (sent == 0)
 		return 0;
+	/* The burst's last descriptor asks for the write-back. The device has
+	 * not seen it yet: it lies past the tail. */
+	unsigned last = (use - 1) & mask;
+	desc[last].read.cmd = word | SN_TXD_CMD_RS;
+	ring->burst_last[first] = (uint16_t)last;
 	ring->next_use = (uint16_t)use;
 	ring->in_flight = (uint16_t)(ring->in_flight + sent);
 	ring->stats.packets += sent;
@@ -276,7 +300,7 @@ uint16_t sn_ring_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 bool sn_ring_stalled(struct sn_ring *ring)
 {
 	bool waiting = ring->in_flight > 0 &&
-		       !desc_done(&ring->desc[ring->next_clean], false);
+		       !desc_done(&ring->desc[ring->burst_last[ring->next_clean]], false);
 	bool stalled = waiting && ring->stall_waiting &&
 		       ring->next_clean == ring->stall_clean;
 	ring->stall_waiting = waiting;

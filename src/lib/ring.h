@@ -39,12 +39,16 @@ union sn_desc {
 
 #define SN_DESC_DD (1u << 0)
 #define SN_DESC_EOP (1u << 1)
+/* Report Status, bit 3 of the transmit command byte in both the legacy
+ * and the advanced format: the device writes DD back only where it is set. */
+#define SN_TXD_CMD_RS (0x08ull << 24)
 
 struct sn_ring_format {
 	const char *name;
 	/* Constant bits of a transmit descriptor's second quadword: type,
-	 * end of packet, insert FCS, report status. The length goes in bits
-	 * 15:0, and also in bits 63:46 (PAYLEN) for advanced descriptors. */
+	 * end of packet, insert FCS. The engine adds report status (RS) to the
+	 * last descriptor of each burst. The length goes in bits 15:0, and
+	 * also in bits 63:46 (PAYLEN) for advanced descriptors. */
 	uint64_t tx_cmd;
 	bool tx_paylen;
 	uint32_t rx_error_mask;  /* status bits that mark a bad frame */
@@ -57,6 +61,7 @@ struct sn_ring_counters {
 struct sn_ring {
 	volatile union sn_desc *desc;   /* DMA memory */
 	struct sn_pkt **slots;          /* buffer per descriptor; not DMA memory */
+	uint16_t *burst_last;           /* transmit: at a burst's first slot, its last */
 	const struct sn_ring_format *fmt;
 	volatile uint32_t *tail;        /* doorbell register */
 	uint16_t size, mask;

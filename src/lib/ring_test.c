@@ -180,6 +180,11 @@ static void rx_keeps_running_when_the_pool_is_dry(void **state)
 	all_buffers_accounted(b);
 }
 
+static uint64_t tx_word(const struct sn_ring_format *fmt, uint64_t len)
+{
+	return fmt->tx_cmd | len | (fmt->tx_paylen ? len << 46 : 0);
+}
+
 static void tx_encodes_and_reclaims(void **state)
 {
 	struct bench *b = *state;
@@ -188,19 +193,24 @@ static void tx_encodes_and_reclaims(void **state)
 	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 8), 8);
 	for (int i = 0; i < 8; i++)
 		pkts[i]->len = (uint16_t)(60 + i);
-	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 8), 8);
+	/* Two bursts, one doorbell each; only a burst's last asks for RS. */
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 5), 5);
+	assert_int_equal(b->tail, 5);
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + 5, 3), 3);
 	assert_int_equal(b->tail, 8);
-	uint64_t expect = fmt->tx_cmd | 63;
-	if (fmt->tx_paylen)
-		expect |= 63ull << 46;
-	assert_int_equal(b->desc[3].read.cmd, expect);
+	assert_int_equal(b->desc[3].read.cmd, tx_word(fmt, 63));
 	assert_int_equal(b->desc[3].read.addr, pkts[3]->iova);
-	/* The device sends the first five. */
-	for (int i = 0; i < 5; i++)
-		b->desc[i].tx_wb.status = SN_DESC_DD;
+	assert_int_equal(b->desc[4].read.cmd, tx_word(fmt, 64) | SN_TXD_CMD_RS);
+	assert_int_equal(b->desc[7].read.cmd, tx_word(fmt, 67) | SN_TXD_CMD_RS);
+	/* The device sends the first burst: DD on its RS descriptor only. */
+	b->desc[4].tx_wb.status = SN_DESC_DD;
 	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
 	assert_int_equal(sn_mempool_free_count(b->pool), POOL - 3);
 	assert_int_equal(b->ring.in_flight, 3);
+	assert_int_equal(b->ring.stats.device_errors, 0);
+	b->desc[7].tx_wb.status = SN_DESC_DD;
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
+	assert_int_equal(b->ring.in_flight, 0);
 	all_buffers_accounted(b);
 }
 
@@ -214,32 +224,49 @@ static void tx_full_ring_and_bad_frames(void **state)
 	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, RING + 8), RING - 1);
 	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + RING - 1, 9), 0);
 	/* Once space frees, a frame longer than its buffer is refused. */
-	b->desc[0].tx_wb.status = SN_DESC_DD;
+	b->desc[RING - 2].tx_wb.status = SN_DESC_DD;
 	pkts[RING - 1]->len = 60000;
 	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + RING - 1, 1), 0);
 	assert_int_equal(b->ring.stats.errors, 1);
-	sn_pkt_free_bulk(pkts + RING - 1, 9);
+	assert_int_equal(b->ring.in_flight, 0);
+	/* A burst cut short by a bad frame still ends in RS. */
+	pkts[RING + 1]->len = 60000;
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + RING, 3), 1);
+	assert_int_equal(b->ring.stats.errors, 2);
+	assert_true(b->desc[RING - 1].read.cmd & SN_TXD_CMD_RS);
+	b->desc[RING - 1].tx_wb.status = SN_DESC_DD;
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
+	assert_int_equal(b->ring.in_flight, 0);
+	sn_pkt_free_bulk(pkts + RING - 1, 1);
+	sn_pkt_free_bulk(pkts + RING + 1, 7);
 	all_buffers_accounted(b);
 }
 
 static void tx_completion_out_of_order_and_stall(void **state)
 {
 	struct bench *b = *state;
-	struct sn_pkt *pkts[4];
-	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 4), 4);
-	for (int i = 0; i < 4; i++)
+	struct sn_pkt *pkts[6];
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 6), 6);
+	for (int i = 0; i < 6; i++)
 		pkts[i]->len = 60;
-	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 4), 4);
+	/* Bursts: 0-1, 2-3, 4-5. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + 2 * i, 2), 2);
 	assert_false(sn_ring_stalled(&b->ring));  /* first look */
 	assert_true(sn_ring_stalled(&b->ring));   /* no progress since */
-	b->desc[1].tx_wb.status = SN_DESC_DD;     /* slot 0 skipped */
-	b->desc[2].tx_wb.status = SN_DESC_DD;
-	/* A done bit beyond what we handed over means nothing. */
+	/* DD without RS, or beyond what we handed over, means nothing. */
+	b->desc[0].tx_wb.status = SN_DESC_DD;
 	b->desc[9].tx_wb.status = SN_DESC_DD;
 	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
+	assert_int_equal(b->ring.in_flight, 6);
+	assert_int_equal(b->ring.stats.device_errors, 0);
+	/* The second burst done, the first not: the device skipped it. */
+	b->desc[3].tx_wb.status = SN_DESC_DD;
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
 	assert_int_equal(b->ring.stats.device_errors, 1);
-	assert_int_equal(b->ring.in_flight, 1);
+	assert_int_equal(b->ring.in_flight, 2);
 	assert_false(sn_ring_stalled(&b->ring));
+	assert_true(sn_ring_stalled(&b->ring));
 	all_buffers_accounted(b);
 }
 
