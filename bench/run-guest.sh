@@ -20,6 +20,8 @@
 #   --aw-bits N         IOMMU address width (default: QEMU's, 48 in QEMU 10)
 #   --param KEY=VALUE   adds safenic.KEY=VALUE to the kernel command line
 #                       (repeatable; read by the guest's init and scenarios)
+#   --qemu-arg ARG      appends ARG to QEMU's command line (repeatable), for
+#                       measurements: e.g. --qemu-arg -trace --qemu-arg EVENT
 #   --host-hook CMD     tap1 only: run CMD (via sh -c) inside the test's
 #                       network namespace while the guest runs; see below
 #   --timeout SEC       kill QEMU after SEC seconds (default 300)
@@ -61,6 +63,7 @@ HOOK_GRACE=60
 SCENARIO="" INITRD="" KERNEL="" NIC=virtio TOPOLOGY=chain4 IOMMU=on
 AW_BITS="" HOST_HOOK="" TIMEOUT=300 LOG="" LIVE=0
 PARAMS=()
+EXTRA_QEMU_ARGS=()
 NIC_MODELS=()   # NIC_MODELS[n-1]: the model of NIC n (from --nic)
 
 NETNS="" QEMU_PID="" HOOK_PID="" TAIL_PID="" PIDFILE=""
@@ -84,6 +87,7 @@ parse_args() {
             --iommu) IOMMU=$2; shift 2 ;;
             --aw-bits) AW_BITS=$2; shift 2 ;;
             --param) PARAMS+=("safenic.$2"); shift 2 ;;
+            --qemu-arg) EXTRA_QEMU_ARGS+=("$2"); shift 2 ;;
             --host-hook) HOST_HOOK=$2; shift 2 ;;
             --timeout) TIMEOUT=$2; shift 2 ;;
             --log) LOG=$2; shift 2 ;;
@@ -241,6 +245,7 @@ build_qemu_args() {
     fi
     nic_args
     QEMU_ARGS+=(-kernel "$KERNEL" -initrd "$INITRD" -append "$append")
+    QEMU_ARGS+=("${EXTRA_QEMU_ARGS[@]}")
 }
 
 setup_netns() {

@@ -21,7 +21,8 @@
 # (page size) and pages= (how many IOMMU or physical pages it spans).
 #
 # Kernel command line knobs: safenic.perf_nic (label), safenic.batches
-# (1,4,8,16,32,64,128,256), safenic.secs (5), safenic.reps (1).
+# (1,4,8,16,32,64,128,256), safenic.secs (5), safenic.reps (1),
+# safenic.memmodes (with the IOMMU: which of iommu-2m,iommu-4k; both).
 . /lib/safenic-bench/lib.sh
 . /scenarios/perf-lib.sh
 
@@ -72,7 +73,7 @@ run_fwd() {
 
 perf_init
 if have_iommu; then
-    MEMMODES="iommu-2m iommu-4k"
+    MEMMODES=$(param memmodes iommu-2m,iommu-4k | tr , ' ')
 else
     MEMMODES=unsafe
     UNSAFE=--unsafe
