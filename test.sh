@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of safenic, as CI does: installs what the tests need,
 # builds with gcc, with clang and with ASan+UBSan, runs the unit tests of
-# each build, then boots the QEMU guest bench and runs its scenarios.
+# each build, then boots the QEMU guest bench and runs its scenarios, and
+# a few seconds of each guest benchmark (so that they cannot rot; these
+# never fail on a number).
 #
 #   ./test.sh            everything
 #   ./test.sh --host     unit tests only (no guest)
@@ -36,6 +38,13 @@ build_and_test() { # name, build dir, then cmake options
 		ctest --test-dir "$dir" --output-on-failure
 }
 
+# DPDK's testpmd (Debian's packages, unpacked for the guest) and gnuplot
+# come from the benchmarks' own install script.
+bench_smoke() {
+	benchmarks/install-bench-deps.sh &&
+		benchmarks/guest-smoke.sh --safenic build-static/src/cli/safenic build/bench-smoke
+}
+
 static_build() {
 	cmake -S . -B build-static -DSAFENIC_STATIC=ON -DSAFENIC_TESTS=OFF >/dev/null &&
 		cmake --build build-static -j2 >/dev/null
@@ -65,6 +74,8 @@ if ! $host_only; then
 	record guest-scenarios bench/run-scenarios.sh build-static
 	step "guest tests of the tools (dump, respond, bind, errors, no IOMMU)"
 	record guest-tools bench/run-tools.sh build-static
+	step "smoke runs of the guest benchmarks (safenic vs DPDK, IOMMU evaluation)"
+	record bench-smoke bench_smoke
 fi
 
 echo
