@@ -19,19 +19,10 @@
 
 SN_DEFINE_REGISTERS(e1000e, E1000E_GLOBALS, E1000E_QUEUES)
 
-#define CTRL_SLU (1u << 6)
 #define CTRL_RST (1u << 26)
 #define EECD_AUTO_RD (1u << 9)
-#define RCTL_EN (1u << 1)
-#define RCTL_UPE (1u << 3)
-#define RCTL_MPE (1u << 4)
-#define RCTL_BAM (1u << 15)
-#define RCTL_SECRC (1u << 26)       /* BSIZE 00 with BSEX 0: 2048-byte buffers */
 #define RFCTL_EXSTEN (1u << 15)     /* extended receive descriptors */
-#define TCTL_EN (1u << 1)
 #define TCTL_PSP (1u << 3)
-#define TCTL_CT_DEFAULT (0x0fu << 4)
-#define TCTL_COLD_FULL_DUPLEX (0x3fu << 12)
 #define TXDCTL_GRAN_WTHRESH_1 0x01010000u /* write back each descriptor */
 /* TIPG for copper: IPGT 8, IPGR1 8, IPGR2 6. */
 #define TIPG_DEFAULT (8u | 8u << 10 | 6u << 20)
@@ -102,24 +93,6 @@ static int e1000e_setup_tx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t 
 	return 0;
 }
 
-static void e1000e_enable(struct sn_intel_nic *nic, bool promiscuous)
-{
-	volatile uint8_t *bar = nic->bar;
-	uint32_t rctl = RCTL_EN | RCTL_BAM | RCTL_SECRC;
-	if (promiscuous)
-		rctl |= RCTL_UPE | RCTL_MPE;
-	e1000e_wr_RCTL(bar, rctl);
-	e1000e_wr_TCTL(bar, TCTL_EN | TCTL_PSP | TCTL_CT_DEFAULT | TCTL_COLD_FULL_DUPLEX);
-	e1000e_wr_CTRL(bar, e1000e_rd_CTRL(bar) | CTRL_SLU);
-}
-
-static void e1000e_disable(struct sn_intel_nic *nic)
-{
-	volatile uint8_t *bar = nic->bar;
-	e1000e_wr_RCTL(bar, e1000e_rd_RCTL(bar) & ~RCTL_EN);
-	e1000e_wr_TCTL(bar, e1000e_rd_TCTL(bar) & ~TCTL_EN);
-}
-
 static const char *e1000e_match(uint16_t vendor, uint16_t device)
 {
 	if (vendor == 0x8086 && (device == 0x10d3 || device == 0x10f6))
@@ -138,8 +111,8 @@ const struct sn_intel_family sn_e1000e_family = {
 	.ral0 = e1000e_off_RAL0,
 	.setup_rx_queue = e1000e_setup_rx_queue,
 	.setup_tx_queue = e1000e_setup_tx_queue,
-	.enable = e1000e_enable,
-	.disable = e1000e_disable,
+	.enable = sn_intel_e1000_enable,
+	.disable = sn_intel_e1000_disable,
 	.link = sn_intel_e1000_link,
 	.rx_packets = "GPRC",
 	.tx_packets = "GPTC",

@@ -24,21 +24,11 @@
 
 SN_DEFINE_REGISTERS(igb, IGB_GLOBALS, IGB_QUEUES)
 
-#define CTRL_SLU (1u << 6)
 #define CTRL_RST (1u << 26)
 #define EECD_AUTO_RD (1u << 9)
-#define RCTL_EN (1u << 1)
-#define RCTL_UPE (1u << 3)
-#define RCTL_MPE (1u << 4)
-#define RCTL_BAM (1u << 15)
-#define RCTL_SECRC (1u << 26)
 #define SRRCTL_DESCTYPE_ADV_ONEBUF (1u << 25)
 #define SRRCTL_DROP_EN (1u << 31)
 #define QUEUE_ENABLE (1u << 25)      /* RXDCTL and TXDCTL */
-#define TCTL_EN (1u << 1)
-#define TCTL_PSP (1u << 3)
-#define TCTL_CT_DEFAULT (0x0fu << 4)
-#define TCTL_COLD_FULL_DUPLEX (0x3fu << 12)
 /* MDIC (MDI Control) writes PHY registers: data 15:0, register 20:16, PHY 25:21,
  * opcode 27:26 (01 = write), ready 28. */
 #define MDIC_PHY1_WRITE ((1u << 26) | (1u << 21))
@@ -128,21 +118,14 @@ static void igb_restart_autoneg(struct sn_intel_nic *nic)
 
 static void igb_enable(struct sn_intel_nic *nic, bool promiscuous)
 {
-	volatile uint8_t *bar = nic->bar;
-	uint32_t rctl = RCTL_EN | RCTL_BAM | RCTL_SECRC;
-	if (promiscuous)
-		rctl |= RCTL_UPE | RCTL_MPE;
-	igb_wr_RCTL(bar, rctl);
-	igb_wr_TCTL(bar, TCTL_EN | TCTL_PSP | TCTL_CT_DEFAULT | TCTL_COLD_FULL_DUPLEX);
-	igb_wr_CTRL(bar, igb_rd_CTRL(bar) | CTRL_SLU);
+	sn_intel_e1000_enable(nic, promiscuous);
 	igb_restart_autoneg(nic);
 }
 
 static void igb_disable(struct sn_intel_nic *nic)
 {
 	volatile uint8_t *bar = nic->bar;
-	igb_wr_RCTL(bar, igb_rd_RCTL(bar) & ~RCTL_EN);
-	igb_wr_TCTL(bar, igb_rd_TCTL(bar) & ~TCTL_EN);
+	sn_intel_e1000_disable(nic);
 	for (unsigned q = 0; q < nic->rx_queues; q++)
 		igb_wr_RXDCTL(bar, q, igb_rd_RXDCTL(bar, q) & ~QUEUE_ENABLE);
 	for (unsigned q = 0; q < nic->tx_queues; q++)

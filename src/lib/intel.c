@@ -27,11 +27,45 @@ int sn_intel_wait(struct sn_intel_nic *nic, uint32_t off, uint32_t mask,
 	return -ETIMEDOUT;
 }
 
+/* Accessors for the registers igb and e1000e share (e1000_wr_RCTL, ...). */
+SN_E1000_COMMON_GLOBALS(SN_REG_GLOBAL_ACCESSOR, e1000)
+
+#define E1000_CTRL_SLU (1u << 6)
+#define E1000_STATUS_LU (1u << 1)
+#define E1000_RCTL_EN (1u << 1)
+#define E1000_RCTL_UPE (1u << 3)
+#define E1000_RCTL_MPE (1u << 4)
+#define E1000_RCTL_BAM (1u << 15)
+#define E1000_RCTL_SECRC (1u << 26) /* BSIZE 00 with BSEX 0: 2048-byte buffers */
+#define E1000_TCTL_EN (1u << 1)
+#define E1000_TCTL_PSP (1u << 3)
+#define E1000_TCTL_CT_DEFAULT (0x0fu << 4)
+#define E1000_TCTL_COLD_FULL_DUPLEX (0x3fu << 12)
+
+void sn_intel_e1000_enable(struct sn_intel_nic *nic, bool promiscuous)
+{
+	volatile uint8_t *bar = nic->bar;
+	uint32_t rctl = E1000_RCTL_EN | E1000_RCTL_BAM | E1000_RCTL_SECRC;
+	if (promiscuous)
+		rctl |= E1000_RCTL_UPE | E1000_RCTL_MPE;
+	e1000_wr_RCTL(bar, rctl);
+	e1000_wr_TCTL(bar, E1000_TCTL_EN | E1000_TCTL_PSP | E1000_TCTL_CT_DEFAULT |
+				   E1000_TCTL_COLD_FULL_DUPLEX);
+	e1000_wr_CTRL(bar, e1000_rd_CTRL(bar) | E1000_CTRL_SLU);
+}
+
+void sn_intel_e1000_disable(struct sn_intel_nic *nic)
+{
+	volatile uint8_t *bar = nic->bar;
+	e1000_wr_RCTL(bar, e1000_rd_RCTL(bar) & ~E1000_RCTL_EN);
+	e1000_wr_TCTL(bar, e1000_rd_TCTL(bar) & ~E1000_TCTL_EN);
+}
+
 void sn_intel_e1000_link(struct sn_intel_nic *nic, struct sn_link *link)
 {
 	static const uint32_t speeds[4] = { 10, 100, 1000, 1000 };
-	uint32_t status = sn_mmio_rd(nic->bar, 0x8);
-	link->up = status & (1u << 1);
+	uint32_t status = e1000_rd_STATUS(nic->bar);
+	link->up = status & E1000_STATUS_LU;
 	link->speed_mbps = link->up ? speeds[(status >> 6) & 3] : 0;
 }
 

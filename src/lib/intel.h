@@ -52,7 +52,12 @@ struct sn_intel_nic {
 int sn_intel_wait(struct sn_intel_nic *nic, uint32_t off, uint32_t mask,
 		  uint32_t want, unsigned timeout_ms);
 void sn_intel_sleep_ms(unsigned ms);
-/* Link from STATUS (LU, speed in bits 7:6), as igb and e1000e have it. */
+/* What igb and e1000e do alike, through the e1000 registers they share:
+ * receive (broadcast, CRC stripped, 2048-byte buffers; promiscuous if
+ * asked) and transmit on, link up; both off; link from STATUS (LU, speed
+ * in bits 7:6). */
+void sn_intel_e1000_enable(struct sn_intel_nic *nic, bool promiscuous);
+void sn_intel_e1000_disable(struct sn_intel_nic *nic);
 void sn_intel_e1000_link(struct sn_intel_nic *nic, struct sn_link *link);
 
 /* Generic driver operations, shared by the families' sn_driver tables. */
