@@ -78,6 +78,8 @@ expect 2 "--idle-timeout" recv 0000:00:03.0 --idle-timeout -1
 expect 2 "--tx-wait" fwd 0000:00:03.0 0000:00:04.0 --tx-wait 1x
 expect 2 "--unsafe takes no value" gen 0000:00:03.0 --unsafe=1
 expect 2 "--count needs a value" recv 0000:00:03.0 --count
+expect 2 "cannot check --expect" recv 0000:00:03.0 --count-only --expect 10
+expect 0 "--count-only" recv --help
 expect 2 "missing argument" gen
 expect 2 "missing argument" fwd 0000:00:03.0
 expect 2 "unexpected argument" recv 0000:00:03.0 0000:00:04.0

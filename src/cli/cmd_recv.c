@@ -1,7 +1,9 @@
 /* `safenic recv DEV`: counts and checks the test frames of `safenic gen`
  * (format in packet.h): valid, corrupted or foreign, and by sequence
  * number lost, duplicated or reordered. With --expect N it is a test:
- * exit 0 only if all N arrived, intact and once each.
+ * exit 0 only if all N arrived, intact and once each. With --count-only
+ * it counts frames and bytes without reading them, as a rate measurement
+ * (DPDK testpmd's rxonly does the same).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -21,7 +23,7 @@
 struct recv_options {
 	uint64_t expect, count, batch;   /* expect, count: 0 = none */
 	uint64_t duration_ns, idle_ns, timeout_ns;
-	bool unsafe, verbose, json;
+	bool unsafe, verbose, json, count_only;
 };
 
 enum recv_stop {
@@ -91,8 +93,15 @@ static void recv_poll(struct recv_run *r, struct sn_pkt **pkts)
 
 	if (n == 0)
 		return;
-	for (i = 0; i < n; i++)
-		recv_classify(r, pkts[i]);
+	if (r->opt->count_only) {
+		/* The buffers' metadata only: the frames stay unread. */
+		r->counts.rx_packets += n;
+		for (i = 0; i < n; i++)
+			r->counts.rx_bytes += pkts[i]->len;
+	} else {
+		for (i = 0; i < n; i++)
+			recv_classify(r, pkts[i]);
+	}
 	sn_pkt_free_bulk(pkts, n);
 	r->rx_since_clock = true;
 }
@@ -133,6 +142,7 @@ static void recv_json(const struct recv_run *r, const struct sn_stats *cur,
 
 	json_begin(&j, "recv", r->tick.seconds, final, elapsed);
 	json_str(&j, "dev", r->addr);
+	json_bool(&j, "checked", !r->opt->count_only);
 	json_u64(&j, "rx_packets", r->counts.rx_packets);
 	json_u64(&j, "rx_bytes", r->counts.rx_bytes);
 	json_u64(&j, "valid", r->counts.valid);
@@ -173,9 +183,12 @@ static int recv_tick(struct recv_run *r, uint64_t now)
 	seg.dir = "rx";
 	seg.packets = cur.rx_packets - r->last.rx_packets;
 	seg.bytes = cur.rx_bytes - r->last.rx_bytes;
-	snprintf(extra, sizeof(extra), "valid %" PRIu64 " corrupted %" PRIu64
-		 " foreign %" PRIu64, r->counts.valid, r->counts.corrupted,
-		 r->counts.foreign);
+	if (r->opt->count_only)
+		snprintf(extra, sizeof(extra), "contents not checked");
+	else
+		snprintf(extra, sizeof(extra), "valid %" PRIu64 " corrupted %"
+			 PRIu64 " foreign %" PRIu64, r->counts.valid,
+			 r->counts.corrupted, r->counts.foreign);
 	report_rate_line(stdout, r->tick.seconds, interval, &seg, 1, extra);
 	r->last = cur;
 	return session_check_health(&r->session, r->dev);
@@ -250,6 +263,7 @@ static void recv_fill_summary(struct recv_run *r, double seconds,
 	sn_dev_stats(r->dev, &end);
 	memset(sum, 0, sizeof(*sum));
 	sum->dev = r->addr;
+	sum->checked = !r->opt->count_only;
 	sum->rx_packets = r->counts.rx_packets;
 	sum->rx_bytes = r->counts.rx_bytes;
 	sum->valid = r->counts.valid;
@@ -372,6 +386,9 @@ int cmd_recv(int argc, char **argv)
 		  NULL },
 		{ "batch", ARG_UINT, &o.batch, 1, CLI_MAX_BATCH, "N",
 		  "frames per burst, 1..256", NULL },
+		{ "count-only", ARG_FLAG, &o.count_only, 0, 0, NULL,
+		  "count frames and bytes without reading or checking them "
+		  "(a rate measurement, like testpmd's rxonly)", NULL },
 		{ "unsafe", ARG_FLAG, &o.unsafe, 0, 0, NULL,
 		  "drive the device without the IOMMU (DMA NOT fenced)", NULL },
 		{ "json", ARG_FLAG, &o.json, 0, 0, NULL,
@@ -403,5 +420,9 @@ int cmd_recv(int argc, char **argv)
 				&status) ||
 	    !session_parse_pci_addr(&command, positional[0], addr, &status))
 		return status;
+	if (o.count_only && o.expect)
+		return args_usage_error(&command, "--count-only does not read "
+					"the frames, so it cannot check --expect; "
+					"give one of the two");
 	return recv_main(&o, addr);
 }

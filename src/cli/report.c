@@ -130,18 +130,24 @@ void report_recv_summary(FILE *out, const struct recv_summary *s)
 	fprintf(out, "recv %s: received %" PRIu64 " frames (%" PRIu64
 		" bytes) in %.3f s (%s)\n", s->dev, s->rx_packets, s->rx_bytes,
 		s->seconds, rate);
-	fprintf(out, "  valid %" PRIu64 ", lost %" PRIu64 ", duplicated %"
-		PRIu64 ", reordered %" PRIu64 ", corrupted %" PRIu64
-		", foreign %" PRIu64 ", beyond --expect %" PRIu64
-		"; %" PRIu64 " dropped by the device, %" PRIu64
-		" device errors\n", s->valid, s->lost, s->duplicated,
-		s->reordered, s->corrupted, s->foreign, s->out_of_range,
-		s->rx_drops, s->device_errors);
-	fprintf(out, "SUMMARY recv dev=%s rx_packets=%" PRIu64 " valid=%" PRIu64
+	if (s->checked)
+		fprintf(out, "  valid %" PRIu64 ", lost %" PRIu64 ", duplicated %"
+			PRIu64 ", reordered %" PRIu64 ", corrupted %" PRIu64
+			", foreign %" PRIu64 ", beyond --expect %" PRIu64
+			"; %" PRIu64 " dropped by the device, %" PRIu64
+			" device errors\n", s->valid, s->lost, s->duplicated,
+			s->reordered, s->corrupted, s->foreign, s->out_of_range,
+			s->rx_drops, s->device_errors);
+	else
+		fprintf(out, "  contents not checked (--count-only); %" PRIu64
+			" dropped by the device, %" PRIu64 " device errors\n",
+			s->rx_drops, s->device_errors);
+	fprintf(out, "SUMMARY recv dev=%s checked=%s rx_packets=%" PRIu64 " valid=%" PRIu64
 		" lost=%" PRIu64 " duplicated=%" PRIu64 " reordered=%" PRIu64
 		" corrupted=%" PRIu64 " foreign=%" PRIu64 " seconds=%.3f"
 		" pps=%.1f device_errors=%" PRIu64 " rx_drops=%" PRIu64
-		" out_of_range=%" PRIu64, s->dev, s->rx_packets, s->valid,
+		" out_of_range=%" PRIu64, s->dev, s->checked ? "yes" : "no",
+		s->rx_packets, s->valid,
 		s->lost, s->duplicated, s->reordered, s->corrupted, s->foreign,
 		s->seconds, pps, s->device_errors, s->rx_drops,
 		s->out_of_range);

@@ -54,6 +54,7 @@ struct fwd_summary {
 
 struct recv_summary {
 	const char *dev;
+	bool checked;              /* false with --count-only: only counted */
 	uint64_t rx_packets, rx_bytes;
 	uint64_t valid, lost, duplicated, reordered, corrupted, foreign;
 	uint64_t out_of_range;     /* valid, but beyond --expect */

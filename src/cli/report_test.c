@@ -131,6 +131,7 @@ static void test_recv_summary(void **state)
 	(void)state;
 	memset(&s, 0, sizeof(s));
 	s.dev = "0000:00:05.0";
+	s.checked = true;
 	s.rx_packets = 110;
 	s.valid = 100;
 	s.lost = 3;
@@ -141,10 +142,16 @@ static void test_recv_summary(void **state)
 	s.seconds = 0.5;
 	CAPTURE(text, report_recv_summary(out_, &s));
 	assert_string_equal(summary_line(text, "SUMMARY recv "),
-			    "SUMMARY recv dev=0000:00:05.0 rx_packets=110 "
+			    "SUMMARY recv dev=0000:00:05.0 checked=yes rx_packets=110 "
 			    "valid=100 lost=3 duplicated=1 reordered=2 "
 			    "corrupted=4 foreign=6 seconds=0.500 pps=220.0 "
 			    "device_errors=0 rx_drops=0 out_of_range=0\n");
+	/* --count-only: says so, and prints no verdict on the contents. */
+	s.checked = false;
+	CAPTURE(text, report_recv_summary(out_, &s));
+	assert_non_null(strstr(text, "contents not checked (--count-only)"));
+	assert_null(strstr(text, "valid 100"));
+	assert_non_null(strstr(summary_line(text, "SUMMARY recv "), " checked=no "));
 }
 
 static void test_zero_seconds_no_division(void **state)

@@ -60,7 +60,7 @@ run_one() {
         safenic-tx) perf_safenic "$name" "$SECS" gen "$NIC1" --size "$PERF_SIZE" \
                         --dst-mac "$MAC2" || ok=0 ;;
         dpdk-tx) perf_testpmd "$name" "$SECS" txonly "$NIC1" || ok=0 ;;
-        safenic-rx) perf_safenic_start "$name" recv "$NIC2" --idle-timeout 0 || ok=0 ;;
+        safenic-rx) perf_safenic_start "$name" recv "$NIC2" --idle-timeout 0 --count-only || ok=0 ;;
         safenic-fwd) perf_safenic_start "$name" fwd "$NIC2" "$NIC3" || ok=0 ;;
         dpdk-rx) perf_testpmd_start "$name" rxonly "$NIC2" || ok=0 ;;
         dpdk-fwd) perf_testpmd_start "$name" io "$NIC2" "$NIC3" || ok=0 ;;
