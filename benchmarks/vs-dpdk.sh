@@ -5,7 +5,8 @@
 # cabled in two pairs (chain4); the guest scenario is
 # bench/guest/scenarios/perf-vs-dpdk.sh, which says how each mode is wired:
 #   tx   safenic gen   vs testpmd txonly, on NIC1; sink on NIC2
-#   rx   safenic recv  vs testpmd rxonly, on NIC2; source on NIC1
+#   rx   safenic recv --count-only vs testpmd rxonly, on NIC2; source on
+#        NIC1
 #   fwd  safenic fwd   vs testpmd io, NIC2 <-> NIC3; source on NIC1, sink
 #        on NIC4
 # Sink and source are testpmd (rxonly, txonly) on the other CPU, the same

@@ -7,13 +7,13 @@
 # CPU 1. The helpers are DPDK's testpmd on CPU 0, both of their lcores
 # there, the same for both contenders: a sink (rxonly) treats every frame
 # alike, whoever made it, and the source's frames (txonly) are not
-# safenic test frames, so safenic recv only counts them (it checks the
-# sequence numbers and checksums of its own frames only).
+# safenic test frames; safenic recv runs with --count-only, reading none
+# of them, as rxonly does.
 #   tx   the contender sends on NIC1 as fast as it can for SECS: safenic
 #        gen vs testpmd txonly; the sink takes the frames on NIC2. Rate:
 #        the contender's count over its own sending time (safenic: its
 #        SUMMARY; testpmd: "start" to "stop", timed here).
-#   rx   the contender receives on NIC2: safenic recv (counting) vs
+#   rx   the contender receives on NIC2: safenic recv --count-only vs
 #        testpmd rxonly. Once it polls, the source sends on NIC1 as fast
 #        as it can for SECS; a second later the contender is stopped.
 #        Rate: frames the contender received over the source's sending
