@@ -230,14 +230,14 @@ static int fwd_loop(struct fwd_run *f, uint64_t duration_ns)
 {
 	uint64_t polls;
 
-	f->start_ns = f->now_ns = clock_now_ns();
+	f->start_ns = f->now_ns = clock_coarse_ns();
 	ticker_start(&f->tick, f->now_ns);
 	for (polls = 0; !session_stop_requested(); polls++) {
 		fwd_burst(&f->dir[0], f->batch, f->now_ns, f->tx_wait_ns);
 		fwd_burst(&f->dir[1], f->batch, f->now_ns, f->tx_wait_ns);
 		if (polls % CLI_POLLS_PER_CLOCK_READ != 0)
 			continue;
-		f->now_ns = clock_now_ns();
+		f->now_ns = clock_coarse_ns();
 		if (duration_ns && f->now_ns - f->start_ns >= duration_ns)
 			break;
 		if (ticker_due(&f->tick, f->now_ns) &&
@@ -296,7 +296,7 @@ static int run_forwarder(struct fwd_run *f, const struct fwd_options *o)
 		f->last[i] = f->base[i];
 	}
 	rc = fwd_loop(f, o->duration_ns);
-	seconds = (double)(clock_now_ns() - f->start_ns) / (double)NS_PER_SEC;
+	seconds = (double)(clock_coarse_ns() - f->start_ns) / (double)NS_PER_SEC;
 	fwd_release_held(f);
 	fwd_summarize(f, seconds);
 	return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;

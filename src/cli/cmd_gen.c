@@ -272,18 +272,23 @@ static int gen_tick(struct gen_run *g, uint64_t now)
 
 /* Returns 0 when stopped by count, duration or signal; -1 when the
  * device failed its health check. */
+/* A rate needs the precise time at every step; flat out, the coarse
+ * clock read every few batches will do (see clock_coarse_ns). */
+static uint64_t gen_clock(const struct gen_run *g)
+{
+	return g->rate ? clock_now_ns() : clock_coarse_ns();
+}
+
 static int gen_loop(struct gen_run *g, uint64_t duration_ns)
 {
-	uint64_t now = clock_now_ns(), steps;
-	/* A rate needs the time at every step; flat out, the clock is read
-	 * every few batches, since it can be a system call (HPET in a guest). */
+	uint64_t now = gen_clock(g), steps;
 	uint64_t steps_per_clock_read = g->rate ? 1 : CLI_POLLS_PER_CLOCK_READ;
 
 	g->start_ns = now;
 	ticker_start(&g->tick, now);
 	for (steps = 0; !session_stop_requested() && !gen_finished(g); steps++) {
 		if (steps % steps_per_clock_read == 0) {
-			now = clock_now_ns();
+			now = gen_clock(g);
 			if (duration_ns && now - g->start_ns >= duration_ns)
 				break;
 			if (ticker_due(&g->tick, now) && gen_tick(g, now) < 0)
@@ -352,7 +357,7 @@ static int run_generator(struct gen_run *g, const struct gen_options *o)
 	sn_dev_stats(g->dev, &g->base);
 	g->last = g->base;
 	rc = gen_loop(g, o->duration_ns);
-	seconds = (double)(clock_now_ns() - g->start_ns) / (double)NS_PER_SEC;
+	seconds = (double)(gen_clock(g) - g->start_ns) / (double)NS_PER_SEC;
 	sn_pkt_free_bulk(g->pkts, g->pending);
 	g->pending = 0;
 	if (rc == 0)

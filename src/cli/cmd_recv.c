@@ -227,13 +227,13 @@ static enum recv_stop recv_loop(struct recv_run *r)
 	enum recv_stop stop = RECV_RUNNING;
 	uint64_t polls;
 
-	r->start_ns = clock_now_ns();
+	r->start_ns = clock_coarse_ns();
 	ticker_start(&r->tick, r->start_ns);
 	for (polls = 0; stop == RECV_RUNNING; polls++) {
 		recv_poll(r, pkts);
 		stop = recv_count_stop(r);
 		if (stop == RECV_RUNNING && polls % CLI_POLLS_PER_CLOCK_READ == 0)
-			stop = recv_clock_stop(r, clock_now_ns());
+			stop = recv_clock_stop(r, clock_coarse_ns());
 	}
 	return stop;
 }
@@ -304,7 +304,7 @@ static int run_receiver(struct recv_run *r)
 	sn_dev_stats(r->dev, &r->base);
 	r->last = r->base;
 	stop = recv_loop(r);
-	seconds = (double)(clock_now_ns() - r->start_ns) / (double)NS_PER_SEC;
+	seconds = (double)(clock_coarse_ns() - r->start_ns) / (double)NS_PER_SEC;
 	fprintf(r->session.info, "recv: stopped: %s\n", recv_stop_reason(stop));
 	recv_fill_summary(r, seconds, &sum);
 	report_recv_summary(r->session.info, &sum);

@@ -84,6 +84,21 @@ static inline uint64_t clock_now_ns(void)
 	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
+/* The receive and forward loops, and a generator sending flat out, time
+ * themselves (durations, idle timeouts, once-a-second ticks, the summary)
+ * with the kernel's coarse clock: the vDSO returns the last tick's time
+ * without reading the clock hardware. That read can be a system call, or
+ * in a QEMU guest an emulated HPET access under the emulator's global
+ * lock, which the emulated NICs need too. Resolution: one kernel tick
+ * (1 to 10 ms). A run takes all its times from one of the two clocks. */
+static inline uint64_t clock_coarse_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * NS_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
 void session_sleep_ns(uint64_t ns);
 
 /* Times the once-a-second work (rate line, health check) from outside

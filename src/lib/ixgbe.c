@@ -83,8 +83,11 @@ SN_DEFINE_REGISTERS(ixgbe, IXGBE_GLOBALS, IXGBE_QUEUES)
 #define QUEUE_ENABLE (1u << 25)       /* RXDCTL and TXDCTL */
 #define RXPBSIZE_128KB 0x00020000u
 #define TXPBSIZE_40KB 0x0000A000u
-/* TXDCTL thresholds: prefetch 36, host 8, write-back 4 descriptors at a time. */
-#define TXDCTL_THRESHOLDS (36u | 8u << 8 | 4u << 16)
+/* TXDCTL thresholds: prefetch 36, host 8, write-back threshold 0. The
+ * ring asks for RS once per burst; a write-back threshold above 0 would
+ * hold that one status back until more descriptors were done, and the
+ * last burst of a run would then look unsent. */
+#define TXDCTL_THRESHOLDS (36u | 8u << 8)
 
 /* Advanced transmit data descriptor, DTYP = 0011; DCMD = EOP | IFCS |
  * DEXT (the ring adds RS); PAYLEN in bits 63:46. */
