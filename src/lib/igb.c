@@ -75,9 +75,11 @@ static int igb_setup_rx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t iov
 	igb_wr_RDBAL(bar, q, (uint32_t)iova);
 	igb_wr_RDBAH(bar, q, (uint32_t)(iova >> 32));
 	igb_wr_RDLEN(bar, q, size * (uint32_t)sizeof(union sn_desc));
-	/* Buffer size in KiB; drop when out of descriptors rather than
-	 * stalling the other queues. */
-	igb_wr_SRRCTL(bar, q, (buf_size / 1024) | SRRCTL_DESCTYPE_ADV_ONEBUF | SRRCTL_DROP_EN);
+	/* Buffer size in KiB. With several queues, a queue out of
+	 * descriptors drops rather than stalling the others (as Linux does);
+	 * a single queue has no one to stall, and waits for descriptors. */
+	uint32_t drop = nic->rx_queues > 1 ? SRRCTL_DROP_EN : 0;
+	igb_wr_SRRCTL(bar, q, (buf_size / 1024) | SRRCTL_DESCTYPE_ADV_ONEBUF | drop);
 	igb_wr_RDH(bar, q, 0);
 	igb_wr_RDT(bar, q, 0);
 	igb_wr_RXDCTL(bar, q, igb_rd_RXDCTL(bar, q) | QUEUE_ENABLE);
