@@ -19,11 +19,13 @@ csv=$out/host-cost.csv
 echo "driver,mode,batch,instructions_per_packet,cycles_per_packet" > "$csv"
 
 # Instructions inside the measured loop for N packets; the difference of
-# two runs cancels start-up and the loop's first fill.
+# two runs cancels start-up and the loop's first fill. --fair-sched: the
+# device thread that finishes the NICs' resets spins, and valgrind's
+# default lock let it starve the driver's thread for minutes at a time.
 instructions() { # driver mode batch packets
 	local file
 	file=$(mktemp)
-	valgrind --tool=callgrind --toggle-collect="measured_$2" --callgrind-out-file="$file" \
+	valgrind --tool=callgrind --fair-sched=yes --toggle-collect="measured_$2" --callgrind-out-file="$file" \
 		"$bin" "$1" "$2" "$3" "$4" --inline-device 2>/dev/null | awk '{print $4}'
 	awk '/^totals:/ {print $2}' "$file"
 	rm -f "$file"
