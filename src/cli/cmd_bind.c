@@ -392,16 +392,12 @@ int cmd_bind(int argc, char **argv)
 		.options = options,
 		.option_count = sizeof(options) / sizeof(options[0]),
 	};
-	const char *positional[ARGS_MAX_POSITIONAL];
 	char addr[16], message[ARG_ERROR_LEN];
 	uid_t uid = 0;
 	gid_t gid = 0;
-	size_t npos;
 	int status;
 
-	if (!args_parse_command(&command, argc, argv, positional, &npos,
-				&status) ||
-	    !session_parse_pci_addr(&command, positional[0], addr, &status))
+	if (!session_parse_one_dev(&command, argc, argv, addr, &status))
 		return status;
 	if (o.user && pb_lookup_user(&SYSROOT_REAL, o.user, &uid, &gid) < 0) {
 		snprintf(message, sizeof(message), "option --user: no user "
@@ -507,14 +503,10 @@ int cmd_unbind(int argc, char **argv)
 			"the kernel probe it again. Refuses while a process\n"
 			"still uses it. Needs root.",
 	};
-	const char *positional[ARGS_MAX_POSITIONAL];
 	char addr[16];
-	size_t npos;
 	int status;
 
-	if (!args_parse_command(&command, argc, argv, positional, &npos,
-				&status) ||
-	    !session_parse_pci_addr(&command, positional[0], addr, &status))
+	if (!session_parse_one_dev(&command, argc, argv, addr, &status))
 		return status;
 	return do_unbind(addr);
 }

@@ -332,8 +332,7 @@ int cmd_fwd(int argc, char **argv)
 	const struct arg_option options[] = {
 		{ "duration", ARG_DURATION, &o.duration_ns, 0, 0, "SEC",
 		  "stop after this long; 0 = until Ctrl-C", NULL },
-		{ "batch", ARG_UINT, &o.batch, 1, CLI_MAX_BATCH, "N",
-		  "frames per burst, 1..256", NULL },
+		CLI_OPTION_BATCH(o.batch),
 		{ "tx-wait", ARG_DURATION, &o.tx_wait_ns, 0, 0, "SEC",
 		  "keep offering frames the transmitter did not take for this "
 		  "long without progress, then drop them; 0 = drop at once",
@@ -342,11 +341,8 @@ int cmd_fwd(int argc, char **argv)
 		  "buffers shared by both devices, about 2 KiB each", NULL },
 		{ "unsafe", ARG_FLAG, &o.unsafe, 0, 0, NULL,
 		  "drive the devices without the IOMMU (DMA NOT fenced)", NULL },
-		{ "json", ARG_FLAG, &o.json, 0, 0, NULL,
-		  "print one JSON object a second and a final one (JSON Lines) "
-		  "instead of rate lines; other output goes to stderr", NULL },
-		{ "verbose", ARG_FLAG, &o.verbose, 0, 0, NULL,
-		  "also print the library's notes", NULL },
+		CLI_OPTION_JSON(o.json),
+		CLI_OPTION_VERBOSE(o.verbose),
 	};
 	const struct arg_command command = {
 		.name = "fwd",

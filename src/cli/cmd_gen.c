@@ -413,8 +413,7 @@ int cmd_gen(int argc, char **argv)
 		  "frames per second; 0 = as fast as possible", NULL },
 		{ "size", ARG_UINT, &o.size, PKT_MIN_FRAME, PKT_MAX_FRAME,
 		  "BYTES", "frame size without FCS, 60..1514", NULL },
-		{ "batch", ARG_UINT, &o.batch, 1, CLI_MAX_BATCH, "N",
-		  "frames per burst, 1..256", NULL },
+		CLI_OPTION_BATCH(o.batch),
 		{ "pool", ARG_UINT, &o.pool, 64, 1u << 20, "N",
 		  "transmit buffers, about 2 KiB each", NULL },
 		{ "src-mac", ARG_MAC, &o.src_mac, 0, 0, "MAC",
@@ -429,13 +428,9 @@ int cmd_gen(int argc, char **argv)
 		  "UDP source port", NULL },
 		{ "dst-port", ARG_UINT, &o.dst_port, 1, 65535, "PORT",
 		  "UDP destination port", NULL },
-		{ "unsafe", ARG_FLAG, &o.unsafe, 0, 0, NULL,
-		  "drive the device without the IOMMU (DMA NOT fenced)", NULL },
-		{ "json", ARG_FLAG, &o.json, 0, 0, NULL,
-		  "print one JSON object a second and a final one (JSON Lines) "
-		  "instead of rate lines; other output goes to stderr", NULL },
-		{ "verbose", ARG_FLAG, &o.verbose, 0, 0, NULL,
-		  "also print the library's notes", NULL },
+		CLI_OPTION_UNSAFE(o.unsafe),
+		CLI_OPTION_JSON(o.json),
+		CLI_OPTION_VERBOSE(o.verbose),
 	};
 	const struct arg_command command = {
 		.name = "gen",
@@ -451,15 +446,11 @@ int cmd_gen(int argc, char **argv)
 		.options = options,
 		.option_count = sizeof(options) / sizeof(options[0]),
 	};
-	const char *positional[ARGS_MAX_POSITIONAL];
 	char addr[16];
-	size_t npos;
 	int status;
 
 	gen_defaults(&o);
-	if (!args_parse_command(&command, argc, argv, positional, &npos,
-				&status) ||
-	    !session_parse_pci_addr(&command, positional[0], addr, &status))
+	if (!session_parse_one_dev(&command, argc, argv, addr, &status))
 		return status;
 	return gen_main(&o, addr);
 }

@@ -384,18 +384,13 @@ int cmd_recv(int argc, char **argv)
 		{ "timeout", ARG_DURATION, &o.timeout_ns, 0, 0, "SEC",
 		  "give up after this long in total, frames or not; 0 = never",
 		  NULL },
-		{ "batch", ARG_UINT, &o.batch, 1, CLI_MAX_BATCH, "N",
-		  "frames per burst, 1..256", NULL },
+		CLI_OPTION_BATCH(o.batch),
 		{ "count-only", ARG_FLAG, &o.count_only, 0, 0, NULL,
 		  "count frames and bytes without reading or checking them "
 		  "(a rate measurement, like testpmd's rxonly)", NULL },
-		{ "unsafe", ARG_FLAG, &o.unsafe, 0, 0, NULL,
-		  "drive the device without the IOMMU (DMA NOT fenced)", NULL },
-		{ "json", ARG_FLAG, &o.json, 0, 0, NULL,
-		  "print one JSON object a second and a final one (JSON Lines) "
-		  "instead of rate lines; other output goes to stderr", NULL },
-		{ "verbose", ARG_FLAG, &o.verbose, 0, 0, NULL,
-		  "also print the library's notes", NULL },
+		CLI_OPTION_UNSAFE(o.unsafe),
+		CLI_OPTION_JSON(o.json),
+		CLI_OPTION_VERBOSE(o.verbose),
 	};
 	const struct arg_command command = {
 		.name = "recv",
@@ -411,14 +406,10 @@ int cmd_recv(int argc, char **argv)
 		.options = options,
 		.option_count = sizeof(options) / sizeof(options[0]),
 	};
-	const char *positional[ARGS_MAX_POSITIONAL];
 	char addr[16];
-	size_t npos;
 	int status;
 
-	if (!args_parse_command(&command, argc, argv, positional, &npos,
-				&status) ||
-	    !session_parse_pci_addr(&command, positional[0], addr, &status))
+	if (!session_parse_one_dev(&command, argc, argv, addr, &status))
 		return status;
 	if (o.count_only && o.expect)
 		return args_usage_error(&command, "--count-only does not read "

@@ -30,4 +30,20 @@ int cmd_hugepages(int argc, char **argv);
 #define GEN_DEFAULT_POOL 4096
 #define FWD_DEFAULT_POOL 8192
 
+/* Option-table rows the datapath commands share, so that their words and
+ * limits are the same everywhere (struct arg_option, args.h). */
+#define CLI_OPTION_BATCH(field)                                          \
+	{ "batch", ARG_UINT, &(field), 1, CLI_MAX_BATCH, "N",            \
+	  "frames per burst, 1..256", NULL }
+#define CLI_OPTION_JSON(field)                                           \
+	{ "json", ARG_FLAG, &(field), 0, 0, NULL,                        \
+	  "print one JSON object a second and a final one (JSON Lines) "  \
+	  "instead of rate lines; other output goes to stderr", NULL }
+#define CLI_OPTION_UNSAFE(field)                                         \
+	{ "unsafe", ARG_FLAG, &(field), 0, 0, NULL,                      \
+	  "drive the device without the IOMMU (DMA NOT fenced)", NULL }
+#define CLI_OPTION_VERBOSE(field)                                        \
+	{ "verbose", ARG_FLAG, &(field), 0, 0, NULL,                     \
+	  "also print the library's notes", NULL }
+
 #endif

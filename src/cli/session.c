@@ -396,6 +396,16 @@ bool session_parse_pci_addr(const struct arg_command *cmd, const char *text,
 	return false;
 }
 
+bool session_parse_one_dev(const struct arg_command *cmd, int argc,
+			   char **argv, char addr[16], int *status)
+{
+	const char *positional[ARGS_MAX_POSITIONAL];
+	size_t npos;
+
+	return args_parse_command(cmd, argc, argv, positional, &npos, status) &&
+	       session_parse_pci_addr(cmd, positional[0], addr, status);
+}
+
 struct hw_counts session_hw_counts(const struct sn_stats *end,
 				   const struct sn_stats *base)
 {

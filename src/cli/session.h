@@ -72,6 +72,13 @@ int session_check_health(const struct session *s, struct sn_dev *dev);
 bool session_parse_pci_addr(const struct arg_command *cmd, const char *text,
 			    char out[16], int *status);
 
+/* The front door of a command whose one positional argument is a PCI
+ * address: parses the command line (args_parse_command) and the address.
+ * Returns true when the command should run; otherwise *status is the exit
+ * status to return. */
+bool session_parse_one_dev(const struct arg_command *cmd, int argc,
+			   char **argv, char addr[16], int *status);
+
 /* SIGINT, SIGTERM (and SIGPIPE, when whoever reads our output went away)
  * ask the datapath loops to stop at their next batch. */
 bool session_stop_requested(void);
