@@ -27,6 +27,16 @@
 #   --timeout SEC       kill QEMU after SEC seconds (default 300)
 #   --log FILE          console log (default build/bench-logs/NAME.console.log)
 #   --live              also show the console on this terminal as it comes
+#   --lock-wait SEC     wait at most SEC seconds for the bench lock (default
+#                       3600, or $SAFENIC_GUEST_LOCK_WAIT)
+#
+# One guest at a time: this machine has two cores and a TCG guest uses
+# about one and a half. Every guest the project boots comes through here,
+# so here it takes the bench lock, $SAFENIC_GUEST_LOCK (default
+# /tmp/safenic-guest.lock, flock), and holds it while QEMU runs. Other
+# QEMU processes on the machine (someone else's VMs) are not waited for.
+# While waiting it says every minute which of our guests holds the lock;
+# past --lock-wait it gives up with exit 2, naming the holder.
 #
 # Topologies. NIC n sits at PCI slot 3n, so the guest sees it at a FIXED
 # address (bench/guest/lib.sh has the same table; scenarios rely on it):
@@ -52,7 +62,7 @@
 #
 # Exit status: the guest's SCENARIO-EXIT code (0 = pass, 99 = guest setup
 # failed); 124 = timeout (QEMU killed); 97 = QEMU ended without reporting;
-# 95 = the host hook failed; 2 = bad usage or host setup.
+# 95 = the host hook failed; 2 = bad usage, host setup, or the lock not had.
 set -eu
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -62,6 +72,8 @@ HOOK_GRACE=60
 
 SCENARIO="" INITRD="" KERNEL="" NIC=virtio TOPOLOGY=chain4 IOMMU=on
 AW_BITS="" HOST_HOOK="" TIMEOUT=300 LOG="" LIVE=0
+GUEST_LOCK=${SAFENIC_GUEST_LOCK:-/tmp/safenic-guest.lock}
+LOCK_WAIT=${SAFENIC_GUEST_LOCK_WAIT:-3600}
 PARAMS=()
 EXTRA_QEMU_ARGS=()
 NIC_MODELS=()   # NIC_MODELS[n-1]: the model of NIC n (from --nic)
@@ -92,6 +104,7 @@ parse_args() {
             --timeout) TIMEOUT=$2; shift 2 ;;
             --log) LOG=$2; shift 2 ;;
             --live) LIVE=1; shift ;;
+            --lock-wait) LOCK_WAIT=$2; shift 2 ;;
             -h|--help) usage ;;
             *) echo "run-guest: unknown argument '$1'" >&2; usage ;;
         esac
@@ -103,6 +116,7 @@ parse_args() {
         [ -n "$KERNEL" ] || die "no guest kernel in bench/.cache; run bench/install-deps.sh"
     fi
     case $IOMMU in on|off) ;; *) die "--iommu must be on or off" ;; esac
+    case $LOCK_WAIT in ''|*[!0-9]*) die "--lock-wait takes whole seconds, not '$LOCK_WAIT'" ;; esac
     case $TOPOLOGY in chain4|tap1) ;; *) die "unknown topology '$TOPOLOGY' (chain4, tap1)" ;; esac
     parse_nic_models
     [ -z "$HOST_HOOK" ] || [ "$TOPOLOGY" = tap1 ] || die "--host-hook needs --topology tap1"
@@ -316,6 +330,31 @@ wait_hook() {
     return $rc
 }
 
+# lock_holder: what the guest holding the bench lock said about itself.
+lock_holder() {
+    cat "$GUEST_LOCK.holder" 2>/dev/null || echo "unknown (no $GUEST_LOCK.holder)"
+}
+
+# take_guest_lock: the bench lock on fd 9, held until this script exits;
+# QEMU inherits the fd, so a QEMU that outlives us still holds it. Waits
+# in one-minute steps so that the wait can name the holder.
+take_guest_lock() {
+    local waited=0 step
+    exec 9>> "$GUEST_LOCK" || die "cannot open the bench lock $GUEST_LOCK"
+    while ! flock -n 9; do
+        [ "$waited" -lt "$LOCK_WAIT" ] ||
+            die "waited ${LOCK_WAIT}s for the bench lock $GUEST_LOCK; it is held by: $(lock_holder)"
+        say "waiting for the bench lock ($waited s so far); held by: $(lock_holder)"
+        step=$((LOCK_WAIT - waited < 60 ? LOCK_WAIT - waited : 60))
+        if flock -w "$step" 9; then
+            break
+        fi
+        waited=$((waited + step))
+    done
+    echo "pid $$, scenario $SCENARIO, nic $NIC, since $(date -u +%H:%M:%SZ), log $LOG" \
+        > "$GUEST_LOCK.holder"
+}
+
 guest_exit_code() {
     tr -d '\r' < "$LOG" | sed -n 's/^SCENARIO-EXIT: \([0-9]*\)$/\1/p' | tail -1
 }
@@ -353,6 +392,7 @@ main() {
     trap 'exit 130' INT
     trap 'exit 143' TERM
     build_qemu_args
+    take_guest_lock
     if [ "$TOPOLOGY" = tap1 ]; then
         setup_netns
         [ -z "$HOST_HOOK" ] || start_host_hook

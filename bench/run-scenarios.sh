@@ -107,7 +107,6 @@ PEER_RATE=1000
 CASE_TIMEOUT=300
 # Only one QEMU guest may run at a time on the machine (two cores: a second
 # guest starves the first). bench/run-tools.sh takes the same lock.
-GUEST_LOCK=/tmp/safenic-guest.lock
 
 SELFTEST=0 ONLY="" LOG_DIR=$REPO_DIR/build/bench-logs LIVE="" SAFENIC=""
 RESULTS=()
@@ -147,16 +146,10 @@ console_value() {
     tr -d '\r' < "$1" 2>/dev/null | sed -n "s/^$2//p" | tail -1
 }
 
-# run_guest_alone ARGS...: run-guest.sh once no other QEMU guest runs,
-# holding GUEST_LOCK meanwhile.
+# run_guest_alone ARGS...: run-guest.sh, which waits for the bench lock
+# (one of our guests at a time) before it boots.
 run_guest_alone() {
-    local waited=0
-    while pgrep -x qemu-system-x86 > /dev/null; do
-        [ $((waited % 60)) -ne 0 ] || say "waiting for another QEMU guest to finish"
-        sleep 5
-        waited=$((waited + 5))
-    done
-    flock "$GUEST_LOCK" "$BENCH_DIR/run-guest.sh" "$@"
+    "$BENCH_DIR/run-guest.sh" "$@"
 }
 
 # run_case NAME FAULTS RUN-GUEST-ARGS...: boot one guest, judge it, and

@@ -40,15 +40,13 @@
 # device, no tshark in the guest), and the copies are small (a few hundred
 # KiB before compression).
 #
-# Only one QEMU guest may run at a time on the bench machines: each run
-# waits until no qemu-system-x86_64 is running, then holds
-# /tmp/safenic-guest.lock (flock) while its guest runs.
+# Only one of our QEMU guests runs at a time: run-guest.sh holds the
+# bench lock (/tmp/safenic-guest.lock, flock) while its guest runs.
 set -eu
 
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO_DIR=$(dirname "$BENCH_DIR")
 CASE_TIMEOUT=300
-GUEST_LOCK=/tmp/safenic-guest.lock
 
 ONLY="" LOG_DIR=$REPO_DIR/build/tools-logs LIVE="" SAFENIC=""
 RESULTS=()
@@ -85,15 +83,10 @@ console_value() {
     tr -d '\r' < "$1" 2>/dev/null | sed -n "s/^$2//p" | tail -1
 }
 
-# guest ARGS...: run-guest.sh, once no other guest runs and under the lock.
+# guest ARGS...: run-guest.sh, which waits for the bench lock (one of our
+# guests at a time) before it boots.
 guest() {
-    local waited=0
-    while pgrep -f qemu-system-x86_64 > /dev/null; do
-        [ $((waited % 60)) -ne 0 ] || say "waiting for another QEMU guest to finish"
-        sleep 5
-        waited=$((waited + 5))
-    done
-    flock "$GUEST_LOCK" "$BENCH_DIR/run-guest.sh" "$@"
+    "$BENCH_DIR/run-guest.sh" "$@"
 }
 
 # run_case NAME RUN-GUEST-ARGS...: boot one guest, judge it and the host

@@ -5,7 +5,6 @@
 # perf-* scenario (bench/guest/scenarios/) and read the PERF-RUN lines it
 # prints on the console.
 
-GUEST_LOCK=/tmp/safenic-guest.lock
 
 gb_say() { echo "${GB_NAME:-bench}: $*"; }
 gb_die() { echo "${GB_NAME:-bench}: ERROR: $*" >&2; exit 1; }
@@ -32,19 +31,14 @@ gb_prepare() {
 	gb_say "safenic $(sha256sum "$bin" | cut -c1-12) ($bin), guest image $INITRD"
 }
 
-# gb_guest LOG RUN-GUEST-ARGS...: one guest, once no other QEMU guest runs
-# on the machine (two cores: a second guest would starve the first), with
-# the bench's lock held while it runs. Returns run-guest.sh's status.
+# gb_guest LOG RUN-GUEST-ARGS...: one guest; run-guest.sh waits for the
+# bench lock, so that only one of our guests runs at a time (two cores: a
+# second guest would starve the first). Returns run-guest.sh's status.
 gb_guest() {
-	local log=$1 waited=0 start rc=0
+	local log=$1 start rc=0
 	shift
-	while pgrep -f qemu-system-x86_64 > /dev/null; do
-		[ $((waited % 60)) -ne 0 ] || gb_say "waiting for another QEMU guest to finish"
-		sleep 5
-		waited=$((waited + 5))
-	done
 	start=$(date +%s)
-	flock "$GUEST_LOCK" bench/run-guest.sh --initrd "$INITRD" --log "$log" "$@" \
+	bench/run-guest.sh --initrd "$INITRD" --log "$log" "$@" \
 		> "$log.run-guest" 2>&1 || rc=$?
 	gb_say "guest done in $(($(date +%s) - start)) s (exit $rc): $log"
 	[ "$rc" -eq 0 ] || tail -3 "$log.run-guest" | sed "s/^/${GB_NAME:-bench}:   /" >&2
