@@ -291,7 +291,7 @@ static void open_virtio(struct model *m, struct endpoint *e, struct sn_mempool *
 		size_t used = (desc + avail + 4095) & ~(size_t)4095; /* the legacy layout */
 		if (sn_dma_alloc(m->ctx, used + sn_vring_used_bytes(RING),
 				 SN_DMA_DEVICE_RW, &mem, NULL) < 0 ||
-		    sn_virtq_init(qs[i], RING, mem->va, mem->va + desc, mem->va + used,
+		    sn_virtq_init(qs[i], m->ctx, RING, mem->va, mem->va + desc, mem->va + used,
 				  12, i == 0) < 0) {
 			fprintf(stderr, "safenic-host-cost: cannot set up a virtqueue\n");
 			exit(1);

@@ -101,23 +101,38 @@ enum sn_pool_flags {
 	SN_POOL_DEVICE_READ_ONLY = 1u << 0,
 };
 
+/* buf_size 0 = SN_POOL_DEFAULT_BUF_SIZE; else a multiple of 64 from 192
+ * to 65536 (headroom included). Any page size works with any buffer size. */
 struct sn_mempool *sn_mempool_create(struct sn_ctx *ctx, uint32_t num_bufs,
 				     uint32_t buf_size, unsigned flags,
 				     struct sn_error *err);
+/* Gives up the caller's handle; the handle must not be used again. The
+ * pool itself lives on, mapped for the devices, while any of its buffers
+ * is out (in a device's ring, or held by the application, which may still
+ * free it) and while a device receives into it; it is freed when the last
+ * of those ends, or by sn_ctx_destroy. So pools and devices may be
+ * destroyed and closed in any order. */
 void sn_mempool_destroy(struct sn_mempool *pool);
 
 /* Take up to n buffers; returns how many (fewer when the pool runs dry).
- * Each has len 0 and the default headroom. The bytes inside a buffer are
+ * Each has len 0 and the default headroom, data and iova, whatever the
+ * application changed before freeing it. The bytes inside a buffer are
  * left as they were when it was freed (drivers write only headroom), so a
  * generator may write its frames once and reuse them. */
 uint32_t sn_pkt_alloc_bulk(struct sn_mempool *pool, struct sn_pkt **pkts,
 			   uint32_t n);
-/* Return buffers to their own pools (they may come from several). */
+/* Return buffers to their own pools (they may come from several). A
+ * buffer already free (a double free) is refused and counted, never
+ * handed out twice; see sn_mempool_bad_frees. A buffer must not be freed
+ * after its pool was freed (after sn_ctx_destroy, or once destroyed and
+ * all its buffers home). */
 void sn_pkt_free_bulk(struct sn_pkt **pkts, uint32_t n);
 uint32_t sn_mempool_free_count(const struct sn_mempool *pool);
 uint32_t sn_mempool_size(const struct sn_mempool *pool);
 /* Room for frame data after the headroom. */
 uint32_t sn_mempool_data_room(const struct sn_mempool *pool);
+/* Frees refused: double frees and buffers that are not the pool's. */
+uint64_t sn_mempool_bad_frees(const struct sn_mempool *pool);
 
 /* ---- devices ---------------------------------------------------------- */
 
@@ -173,23 +188,36 @@ struct sn_dev {
 struct sn_dev *sn_dev_open(struct sn_ctx *ctx, const char *pci_addr,
 			   const struct sn_dev_config *cfg,
 			   struct sn_error *err);
-/* Stops all device DMA, then frees the rings and the device's own pool. */
+/* Stops all device DMA, then frees the rings and gives up the device's own
+ * pool (which lives on while another device's ring or the application
+ * still holds its buffers, see sn_mempool_destroy). Devices may be closed
+ * in any order; closing the last one keeps the context's DMA memory at
+ * its IOVAs, so a device opened later in the same context uses it as is. */
 void sn_dev_close(struct sn_dev *dev);
 
-/* Receive up to n packets; the caller owns them afterwards. */
+/* Receive up to n packets; the caller owns them afterwards. A queue the
+ * device was not opened with receives nothing. */
 static inline uint16_t sn_rx_burst(struct sn_dev *dev, uint16_t queue,
 				   struct sn_pkt **pkts, uint16_t n)
 {
+	if (queue >= SN_MAX_QUEUES || !dev->rxq[queue])
+		return 0;
 	return dev->rx_burst(dev->rxq[queue], pkts, n);
 }
 
 /* Queue up to n packets for transmission; returns how many were taken.
  * Those are freed by the driver once sent; the rest stay the caller's.
+ * A packet is taken only if its pool belongs to the device's context, its
+ * iova is its own buffer's at its headroom, and headroom + len fit the
+ * buffer; the first that does not ends the burst (counted in tx_errors).
+ * A queue the device was not opened with takes nothing.
  * Every call first reclaims what the device has sent, so a call with n = 0
  * returns finished buffers to their pools (to drain before closing). */
 static inline uint16_t sn_tx_burst(struct sn_dev *dev, uint16_t queue,
 				   struct sn_pkt **pkts, uint16_t n)
 {
+	if (queue >= SN_MAX_QUEUES || !dev->txq[queue])
+		return 0;
 	return dev->tx_burst(dev->txq[queue], pkts, n);
 }
 

@@ -35,17 +35,23 @@ bool session_stop_requested(void)
 	return stop_signal != 0;
 }
 
-/* No SA_RESTART: a sleeping loop wakes up at once. */
-static void install_signal_handlers(void)
+/* Signals that end a run the orderly way: the loop stops, the summary is
+ * printed, the devices are closed. SIGHUP (the terminal went away) is one
+ * of them: its default action would end the process with a device still
+ * running in unsafe mode. No SA_RESTART: a sleeping loop wakes up at once. */
+static int install_signal_handlers(void)
 {
+	static const int stopping[] = { SIGINT, SIGTERM, SIGHUP, SIGPIPE };
 	struct sigaction sa;
+	size_t i;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop_signal;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGPIPE, &sa, NULL);
+	for (i = 0; i < sizeof(stopping) / sizeof(stopping[0]); i++)
+		if (sigaction(stopping[i], &sa, NULL) != 0)
+			return -errno;
+	return 0;
 }
 
 /* Without an IOMMU nothing stops a device's DMA when the process dies:
@@ -57,9 +63,13 @@ static void on_fatal_signal(int signo)
 	raise(signo);   /* SA_RESETHAND restored the default action */
 }
 
-static void install_crash_handlers(struct sn_ctx *ctx)
+/* Every signal whose default action ends the process at once and that
+ * can be caught (SIGKILL cannot: with it, unsafe mode leaves the device
+ * running, which the banner warns of). SIGQUIT dumps core like a crash. */
+static int install_crash_handlers(struct sn_ctx *ctx)
 {
-	static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
+	static const int fatal[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT,
+				     SIGQUIT, SIGTRAP, SIGSYS, SIGXCPU, SIGXFSZ };
 	struct sigaction sa;
 	size_t i;
 
@@ -69,7 +79,9 @@ static void install_crash_handlers(struct sn_ctx *ctx)
 	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
-		sigaction(fatal[i], &sa, NULL);
+		if (sigaction(fatal[i], &sa, NULL) != 0)
+			return -errno;
+	return 0;
 }
 
 void session_sleep_ns(uint64_t ns)
@@ -139,15 +151,23 @@ int session_start(struct session *s, const char *cmd, bool unsafe,
 	cfg.log_user = s;
 	if (unsafe)
 		print_unsafe_banner();
-	install_signal_handlers();
+	if (install_signal_handlers() < 0) {
+		session_error(s, "cannot install signal handlers: %s", strerror(errno));
+		return -1;
+	}
 	s->ctx = sn_ctx_create(&cfg, &err);
 	if (!s->ctx) {
 		session_error(s, "cannot set up DMA: %s", err.msg);
 		return -1;
 	}
-	/* With VFIO the kernel resets the devices when the process dies. */
-	if (unsafe)
-		install_crash_handlers(s->ctx);
+	/* With VFIO the kernel resets the devices when the process dies;
+	 * without it, a crash must stop them first. */
+	if (unsafe && install_crash_handlers(s->ctx) < 0) {
+		session_error(s, "cannot install crash handlers (%s): refusing to run "
+			      "--unsafe without them", strerror(errno));
+		session_end(s);
+		return -1;
+	}
 	return 0;
 }
 

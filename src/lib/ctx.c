@@ -7,6 +7,7 @@
 #include "ctx.h"
 #include "device.h"
 #include "error.h"
+#include "mempool.h"
 #include "vfio.h"
 
 struct sn_ctx *sn_ctx_create(const struct sn_ctx_config *cfg, struct sn_error *err)
@@ -45,8 +46,10 @@ void sn_ctx_destroy(struct sn_ctx *ctx)
 	/* Devices first: their DMA must stop before memory goes away. */
 	while (ctx->devices)
 		sn_dev_close(&ctx->devices->fast);
+	/* Now no device holds a buffer: what is still out is the caller's,
+	 * and the context's end is the end of every pool. */
 	while (ctx->pools)
-		sn_mempool_destroy(ctx->pools);
+		sn_mempool_free_now(ctx->pools);
 	while (ctx->regions)
 		sn_dma_free(ctx, ctx->regions);
 	while (ctx->groups) {

@@ -56,6 +56,8 @@ static int start_device(struct sn_device *dev, const struct sn_dev_config *cfg,
 		return sn_fail(err, EINVAL, "the receive pool is read-only for the device");
 	if (cfg->rx_pool && cfg->rx_pool->ctx != dev->ctx)
 		return sn_fail(err, EINVAL, "the receive pool belongs to another context");
+	if (cfg->rx_pool && cfg->rx_pool->released)
+		return sn_fail(err, EINVAL, "the receive pool was already destroyed");
 	dev->rx_pool = cfg->rx_pool;
 	if (!dev->rx_pool) {
 		dev->own_pool = sn_mempool_create(dev->ctx, default_pool_size(cfg), 0, 0, err);
@@ -63,6 +65,8 @@ static int start_device(struct sn_device *dev, const struct sn_dev_config *cfg,
 			return err ? err->code : -ENOMEM;
 		dev->rx_pool = dev->own_pool;
 	}
+	/* The pool outlives the device's receive ring: see sn_dev_close. */
+	sn_mempool_get(dev->rx_pool);
 	return dev->driver->start(dev, cfg, err);
 }
 
@@ -155,8 +159,13 @@ void sn_dev_close(struct sn_dev *handle)
 		dev->driver->stop(dev);
 	sn_pci_close(dev->ctx, &dev->pci);
 	dev->driver->release(dev);
+	/* The rings gave their buffers back. A pool whose buffers are still
+	 * in another device's ring, or with the application, stays mapped
+	 * until they come home (sn_mempool_destroy). */
 	if (dev->own_pool)
 		sn_mempool_destroy(dev->own_pool);
+	if (dev->rx_pool)
+		sn_mempool_put(dev->rx_pool);
 	unlink_device(dev);
 	free(dev);
 }

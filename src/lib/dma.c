@@ -125,6 +125,15 @@ static int allocate_memory(struct sn_ctx *ctx, struct sn_dma_region *r,
 	}
 	r->size = rounded;
 	r->page_size = want;
+	/* A fork must not copy DMA memory (copy-on-write would move the
+	 * parent's pages away from the addresses the device was given) nor
+	 * share it with a child that could write into rings. */
+	if (madvise(r->va, r->size, MADV_DONTFORK) != 0) {
+		int e = errno;
+		munmap(r->va, r->size);
+		return sn_fail(err, e, "cannot exclude DMA memory from fork (madvise): %s",
+			       strerror(e));
+	}
 	if (mlock(r->va, r->size) != 0) {
 		int e = errno;
 		munmap(r->va, r->size);

@@ -27,7 +27,8 @@ struct sn_dma_region {
 	size_t size;                 /* multiple of page_size */
 	size_t page_size;
 	enum sn_dma_access access;
-	uint64_t iova;               /* VFIO: device address of va */
+	uint64_t iova;               /* VFIO: device address of va; 0 = none yet */
+	bool mapped;                 /* VFIO: the IOMMU maps iova to va now */
 	uint64_t *phys;              /* unsafe: physical address per page */
 	struct sn_dma_region *next;
 };

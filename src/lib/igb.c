@@ -159,6 +159,7 @@ const struct sn_intel_family sn_igb_family = {
 	.num_registers = igb_num_registers,
 	.max_queues = 4,
 	.default_ring = 512,
+	.min_rx_room = 1024,
 	.reset = igb_reset,
 	.ral0 = igb_off_RAL0,
 	.setup_rx_queue = igb_setup_rx_queue,

@@ -95,7 +95,7 @@ static int setup_ring_memory(struct sn_intel_nic *nic, struct sn_ring *ring,
 	if (rc < 0)
 		return rc;
 	struct sn_dma_region *mem = ring->mem;
-	rc = sn_ring_init(ring, nic->family->format, mem->va, size, NULL);
+	rc = sn_ring_init(ring, nic->dev->ctx, nic->family->format, mem->va, size, NULL);
 	ring->mem = mem; /* sn_ring_init cleared it */
 	if (rc < 0)
 		return sn_fail(err, rc, "%s: bad ring size %u (a power of two, 8 to 32768)",
@@ -116,6 +116,11 @@ static int setup_queues(struct sn_intel_nic *nic, const struct sn_dev_config *cf
 	uint32_t tail;
 	int rc;
 
+	if (sn_mempool_data_room(pool) < f->min_rx_room)
+		return sn_fail(err, EINVAL, "%s: %s needs receive buffers with at least %u "
+			       "bytes of data room; this pool has %u (create it with buf_size "
+			       ">= %u)", nic->dev->pci.addr, f->name, f->min_rx_room,
+			       sn_mempool_data_room(pool), f->min_rx_room + SN_POOL_HEADROOM);
 	for (unsigned q = 0; q < nic->rx_queues; q++) {
 		struct sn_ring *ring = &nic->rx[q];
 		uint16_t size = ring_size(f, cfg->rx_ring_size);
@@ -162,7 +167,8 @@ int sn_intel_start(struct sn_device *dev, const struct sn_dev_config *cfg,
 		return sn_fail(err, ENOTSUP, "%s: %s supports at most %u queues",
 			       dev->pci.addr, f->name, f->max_queues);
 	nic->counter_totals = calloc(f->num_registers, sizeof(uint64_t));
-	if (!nic->counter_totals)
+	nic->counter_reads = calloc(f->num_registers, sizeof(uint64_t));
+	if (!nic->counter_totals || !nic->counter_reads)
 		return sn_fail(err, ENOMEM, "out of memory");
 	if ((rc = f->reset(nic, err)) < 0)
 		return rc;
@@ -202,6 +208,7 @@ void sn_intel_release(struct sn_device *dev)
 		}
 	}
 	free(nic->counter_totals);
+	free(nic->counter_reads);
 	free(nic);
 	dev->priv = NULL;
 }
@@ -223,6 +230,32 @@ static void add_ring(uint64_t *packets, uint64_t *bytes, uint64_t *drops, uint64
 	*device_errors += ring->stats.device_errors;
 }
 
+/* STATUS is at offset 8 in all three families; a removed device (or one
+ * whose link to the bus died) reads all-ones everywhere. */
+static bool device_gone(struct sn_intel_nic *nic)
+{
+	if (!nic->gone && sn_mmio_rd(nic->bar, 0x8) == 0xffffffffu)
+		nic->gone = true;
+	return nic->gone;
+}
+
+/* Adds the read-to-clear counters to the totals. A device that went away
+ * reads all-ones, which would add 0xffffffff per counter per call: the
+ * reading counts only if STATUS, read after it, says the device is still
+ * there, so a removed device's totals freeze at their last good values. */
+static void accumulate_counters(struct sn_intel_nic *nic)
+{
+	const struct sn_intel_family *f = nic->family;
+	if (nic->gone)
+		return;
+	memset(nic->counter_reads, 0, f->num_registers * sizeof(uint64_t));
+	sn_regs_accumulate(nic->bar, f->registers, f->num_registers, nic->counter_reads);
+	if (device_gone(nic))
+		return;
+	for (size_t i = 0; i < f->num_registers; i++)
+		nic->counter_totals[i] += nic->counter_reads[i];
+}
+
 void sn_intel_stats(struct sn_device *dev, struct sn_stats *s)
 {
 	struct sn_intel_nic *nic = dev->priv;
@@ -235,7 +268,7 @@ void sn_intel_stats(struct sn_device *dev, struct sn_stats *s)
 		add_ring(&s->tx_packets, &s->tx_bytes, &s->tx_drops, &s->tx_errors,
 			 &s->device_errors, &nic->tx[q]);
 	/* Frames the NIC dropped for want of descriptors are ours to report. */
-	sn_regs_accumulate(nic->bar, f->registers, f->num_registers, nic->counter_totals);
+	accumulate_counters(nic);
 	s->rx_drops += sn_regs_total(f->registers, f->num_registers, nic->counter_totals,
 				     f->rx_missed);
 	if (f->rx_queue_drops)
@@ -255,8 +288,7 @@ void sn_intel_stats(struct sn_device *dev, struct sn_stats *s)
 enum sn_dev_state sn_intel_check(struct sn_device *dev)
 {
 	struct sn_intel_nic *nic = dev->priv;
-	/* STATUS is at offset 8 in all three families. */
-	if (sn_mmio_rd(nic->bar, 0x8) == 0xffffffffu)
+	if (device_gone(nic))
 		return SN_DEV_GONE;
 	for (unsigned q = 0; q < nic->tx_queues; q++)
 		if (sn_ring_stalled(&nic->tx[q]))

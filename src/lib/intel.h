@@ -19,6 +19,10 @@ struct sn_intel_family {
 	size_t num_registers;
 	uint16_t max_queues;
 	uint16_t default_ring;
+	/* Smallest receive data room the NIC can be given: the buffer size
+	 * field counts whole KiB and 0 is forbidden (igb, ixgbe), or the
+	 * receive control only knows 2048 bytes and up (e1000e). */
+	uint32_t min_rx_room;
 	/* Datasheet reset and wait for the NVM; interrupts masked. */
 	int (*reset)(struct sn_intel_nic *nic, struct sn_error *err);
 	uint32_t ral0;  /* Receive Address Low 0: the MAC the NVM loaded */
@@ -46,6 +50,8 @@ struct sn_intel_nic {
 	struct sn_ring rx[SN_MAX_QUEUES];
 	struct sn_ring tx[SN_MAX_QUEUES];
 	uint64_t *counter_totals;    /* indexed like family->registers */
+	uint64_t *counter_reads;     /* one reading, before it is trusted */
+	bool gone;                   /* registers read all-ones: removed */
 };
 
 /* Polls until (read(off) & mask) == want, sleeping 1 ms between reads. */

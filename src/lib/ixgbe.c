@@ -247,6 +247,7 @@ const struct sn_intel_family sn_ixgbe_family = {
 	.num_registers = ixgbe_num_registers,
 	.max_queues = SN_MAX_QUEUES,
 	.default_ring = 512,
+	.min_rx_room = 1024,
 	.reset = ixgbe_reset,
 	.ral0 = ixgbe_off_RAL0,
 	.setup_rx_queue = ixgbe_setup_rx_queue,

@@ -1,8 +1,5 @@
-/* ixgbe on the host, against a model of the 82599's registers and ring
- * protocol written from its datasheet (QEMU has no ixgbe). The model runs
- * in a thread, like the NIC would: it completes resets, latches enables,
- * checks the start-up order the datasheet asks for, transmits descriptors
- * between TDH and TDT, and loops the frames back into the receive ring. */
+/* ixgbe on the host, against the model of the 82599 in ixgbe_model.c
+ * (QEMU has no ixgbe). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <setjmp.h>
@@ -19,167 +16,15 @@
 #include "ctx.h"
 #include "device.h"
 #include "intel.h"
+#include "ixgbe_model.h"
 #include "ring.h"
-
-#define BAR_SIZE 0x20000
-#define R(off) (*(volatile uint32_t *)(m->bar + (off)))
-#define CTRL 0x00000
-#define EIMC 0x00888
-#define RDRXCTL 0x02F00
-#define RXCTRL 0x03000
-#define HLREG0 0x04240
-#define LINKS 0x042A4
-#define DMATXCTL 0x04A80
-#define FCTRL 0x05080
-#define RAL0 0x0A200
-#define RAH0 0x0A204
-#define EEC 0x10010
-#define MPC0 0x03FA0
-#define GPRC 0x04074
-#define GPTC 0x04080
-#define GORCL 0x04088
-#define GOTCL 0x04090
-#define RDBAL 0x01000
-#define RDBAH 0x01004
-#define RDLEN 0x01008
-#define RDH 0x01010
-#define SRRCTL 0x01014
-#define RDT 0x01018
-#define RXDCTL 0x01028
-#define TDBAL 0x06000
-#define TDBAH 0x06004
-#define TDLEN 0x06008
-#define TDH 0x06010
-#define TDT 0x06018
-#define TXDCTL 0x06028
-#define ENABLE (1u << 25)
-
-struct model {
-	uint8_t *bar;
-	struct sn_ctx *ctx;
-	pthread_t thread;
-	atomic_bool stop;
-	bool reset_hangs;            /* never complete a reset */
-	unsigned lie_every;          /* write an impossible length every Nth frame */
-	unsigned frames;
-	char violation[160];         /* the first datasheet rule broken */
-};
-
-static void violate(struct model *m, const char *what)
-{
-	if (!m->violation[0])
-		snprintf(m->violation, sizeof(m->violation), "%s", what);
-}
-
-static void *iova_to_va(struct model *m, uint64_t iova, size_t len)
-{
-	for (struct sn_dma_region *r = m->ctx->regions; r; r = r->next)
-		if (iova >= r->iova && iova + len <= r->iova + r->size)
-			return r->va + (iova - r->iova);
-	violate(m, "DMA to an address outside every mapped region");
-	return NULL;
-}
-
-/* 4.6.3: a reset clears the registers, reloads the EEPROM (MAC, ARD),
- * finishes DMA initialisation and brings the 10G link up. */
-static void model_reset(struct model *m)
-{
-	memset(m->bar, 0, BAR_SIZE);
-	R(RAL0) = 0x5634120a;
-	R(RAH0) = 0x9a78 | (1u << 31);
-	R(EEC) = 1u << 9;
-	R(RDRXCTL) = 1u << 3;
-	R(LINKS) = (1u << 30) | (3u << 28);
-}
-
-static void model_receive(struct model *m, const uint8_t *frame, uint16_t len)
-{
-	if (!(R(RXCTRL) & 1) || !(R(RXDCTL) & ENABLE))
-		return;
-	uint32_t size = R(RDLEN) / 16, head = R(RDH);
-	if (size == 0 || head == R(RDT)) {
-		R(MPC0)++; /* no descriptor: the frame is missed */
-		return;
-	}
-	uint64_t base = R(RDBAL) | (uint64_t)R(RDBAH) << 32;
-	volatile union sn_desc *d = iova_to_va(m, base + head * 16, 16);
-	if (!d)
-		return;
-	uint32_t bsize = (R(SRRCTL) & 0x1f) * 1024;
-	if (len > bsize) {
-		violate(m, "receive buffer smaller than a full frame");
-		return;
-	}
-	uint8_t *buf = iova_to_va(m, d->read.addr, len);
-	if (!buf)
-		return;
-	memcpy(buf, frame, len);
-	m->frames++;
-	bool lie = m->lie_every && m->frames % m->lie_every == 0;
-	d->rx_wb.info = 0;
-	d->rx_wb.length = lie ? 9000 : len;
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-	d->rx_wb.status = SN_DESC_DD | SN_DESC_EOP;
-	R(RDH) = (head + 1) % size;
-	R(GPRC)++;
-	R(GORCL) += len;
-}
-
-static void model_transmit(struct model *m)
-{
-	if (!(R(DMATXCTL) & 1) || !(R(TXDCTL) & ENABLE))
-		return;
-	uint32_t size = R(TDLEN) / 16;
-	uint64_t base = R(TDBAL) | (uint64_t)R(TDBAH) << 32;
-	while (size && R(TDH) != R(TDT)) {
-		uint32_t head = R(TDH);
-		volatile union sn_desc *d = iova_to_va(m, base + head * 16, 16);
-		if (!d)
-			return;
-		uint64_t cmd = d->read.cmd;
-		uint16_t len = (uint16_t)cmd;
-		/* 7.2.3.2.4: DTYP data, DEXT, EOP, IFCS, RS; PAYLEN = length. */
-		if (((cmd >> 20) & 0xf) != 3 || !(cmd >> 24 & 0x20) || !(cmd >> 24 & 0x01) ||
-		    !(cmd >> 24 & 0x02) || (cmd >> 46) != len)
-			violate(m, "malformed advanced transmit descriptor");
-		const uint8_t *frame = iova_to_va(m, d->read.addr, len);
-		if (frame) {
-			uint8_t copy[2048];
-			memcpy(copy, frame, len < sizeof(copy) ? len : sizeof(copy));
-			model_receive(m, copy, len); /* a cable looped back */
-		}
-		/* Write-back: DD only where RS asks for it. */
-		if (cmd & SN_TXD_CMD_RS)
-			d->tx_wb.status = SN_DESC_DD;
-		R(TDH) = (head + 1) % size;
-		R(GPTC)++;
-		R(GOTCL) += len;
-	}
-}
-
-static void *model_run(void *arg)
-{
-	struct model *m = arg;
-	while (!atomic_load(&m->stop)) {
-		if ((R(CTRL) & ((1u << 26) | (1u << 3))) && !m->reset_hangs) {
-			nanosleep(&(struct timespec){ 0, 2000000 }, NULL);
-			model_reset(m);
-		}
-		if ((R(RXDCTL) & ENABLE) && R(RDT) && !(R(RXCTRL) & 1) && R(FCTRL) == 0)
-			violate(m, "receive tail written before the receiver was configured");
-		model_transmit(m);
-		nanosleep(&(struct timespec){ 0, 20000 }, NULL);
-	}
-	return NULL;
-}
 
 static int setup(void **state)
 {
 	struct model *m = calloc(1, sizeof(*m));
-	m->bar = aligned_alloc(4096, BAR_SIZE);
-	memset(m->bar, 0, BAR_SIZE);
-	m->ctx = sn_ctx_create(NULL, NULL);
-	if (!m->ctx || sn_ctx_emulate_iommu(m->ctx, (1ull << 39) - 1) != 0)
+	struct sn_ctx *ctx = sn_ctx_create(NULL, NULL);
+	if (!m || !ctx || sn_ctx_emulate_iommu(ctx, (1ull << 39) - 1) != 0 ||
+	    model_init(m, ctx) != 0)
 		return -1;
 	*state = m;
 	return 0;
@@ -187,17 +32,15 @@ static int setup(void **state)
 
 static void start_model(struct model *m)
 {
-	pthread_create(&m->thread, NULL, model_run, m);
+	model_start(m);
 }
 
 static int teardown(void **state)
 {
 	struct model *m = *state;
-	atomic_store(&m->stop, true);
-	if (m->thread)
-		pthread_join(m->thread, NULL);
+	model_stop(m);
 	sn_ctx_destroy(m->ctx);
-	free(m->bar);
+	model_fini(m);
 	free(m);
 	return 0;
 }
@@ -205,7 +48,7 @@ static int teardown(void **state)
 static struct sn_dev *open_model(struct model *m, struct sn_error *err)
 {
 	struct sn_dev_config cfg = { .rx_ring_size = 128, .tx_ring_size = 128 };
-	return sn_dev_open_model(m->ctx, &sn_ixgbe_driver, m->bar, BAR_SIZE, 0x10fb, &cfg, err);
+	return model_open(m, &cfg, err);
 }
 
 static void start_up_follows_the_datasheet(void **state)

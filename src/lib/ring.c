@@ -9,8 +9,9 @@
 /* Refill only when this many descriptors are free: one doorbell a batch. */
 #define RX_REFILL_BATCH 32
 
-int sn_ring_init(struct sn_ring *ring, const struct sn_ring_format *fmt,
-		 void *desc, uint16_t size, volatile uint32_t *tail)
+int sn_ring_init(struct sn_ring *ring, const struct sn_ctx *ctx,
+		 const struct sn_ring_format *fmt, void *desc, uint16_t size,
+		 volatile uint32_t *tail)
 {
 	if (size < 8 || (size & (size - 1)))
 		return -EINVAL;
@@ -22,6 +23,7 @@ int sn_ring_init(struct sn_ring *ring, const struct sn_ring_format *fmt,
 		return -ENOMEM;
 	}
 	ring->desc = desc;
+	ring->ctx = ctx;
 	ring->fmt = fmt;
 	ring->size = size;
 	ring->mask = (uint16_t)(size - 1);
@@ -70,14 +72,13 @@ void sn_ring_rx_refill(struct sn_ring *ring)
 	unsigned count = room < pool->num_free ? room : pool->num_free;
 	if (count == 0)
 		return; /* pool dry: the application holds the buffers */
-	struct sn_pkt **stack = pool->free_stack + pool->num_free;
 	volatile union sn_desc *desc = ring->desc;
 	struct sn_pkt **slots = ring->slots;
 	unsigned use = ring->next_use, mask = ring->mask;
 
-	pool->num_free -= count;
 	for (unsigned i = 0; i < count; i++) {
-		struct sn_pkt *pkt = *--stack;
+		/* A free buffer has its own address at the default headroom. */
+		struct sn_pkt *pkt = sn_mempool_pop(pool);
 		desc[use].read.addr = pkt->iova;
 		desc[use].read.cmd = 0; /* clears DD of the old write-back */
 		slots[use] = pkt;
@@ -270,8 +271,7 @@ uint16_t sn_ring_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 		 * volatile and could otherwise force these loads again. */
 		struct sn_pkt *p = pkts[sent];
 		uint64_t len = p->len, iova = p->iova;
-		/* The application's frame must fit its own buffer. */
-		if (len < 14 || len > (uint64_t)(p->pool->buf_size - p->headroom)) {
+		if (!sn_pkt_tx_ok(p, ring->ctx, 0)) {
 			ring->stats.errors++;
 			break;
 		}

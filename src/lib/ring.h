@@ -16,6 +16,8 @@
 #include <stdint.h>
 
 #include "dma.h"
+
+struct sn_ctx;
 #include "safenic/safenic.h"
 
 union sn_desc {
@@ -69,6 +71,7 @@ struct sn_ring {
 	uint16_t next_clean;            /* next descriptor we expect back */
 	uint16_t in_flight;
 	bool discarding;                /* dropping the rest of a multi-descriptor frame */
+	const struct sn_ctx *ctx;       /* transmit takes only this context's buffers */
 	struct sn_mempool *pool;        /* receive rings */
 	uint32_t rx_room;
 	uint16_t stall_clean;           /* health check: where we were at the last look */
@@ -77,9 +80,11 @@ struct sn_ring {
 	struct sn_ring_counters stats;
 };
 
-/* desc must hold size descriptors; size a power of two, 8 to 32768. */
-int sn_ring_init(struct sn_ring *ring, const struct sn_ring_format *fmt,
-		 void *desc, uint16_t size, volatile uint32_t *tail);
+/* desc must hold size descriptors; size a power of two, 8 to 32768. The
+ * ring transmits only buffers of ctx's pools. */
+int sn_ring_init(struct sn_ring *ring, const struct sn_ctx *ctx,
+		 const struct sn_ring_format *fmt, void *desc, uint16_t size,
+		 volatile uint32_t *tail);
 void sn_ring_fini(struct sn_ring *ring);
 /* Return every buffer still in the ring (after the device has stopped). */
 void sn_ring_drain(struct sn_ring *ring);

@@ -36,7 +36,7 @@ static int setup(void **state)
 	b->pool = sn_mempool_create(b->ctx, POOL, 0, 0, NULL);
 	b->desc = aligned_alloc(128, RING * sizeof(union sn_desc));
 	memset(b->desc, 0, RING * sizeof(union sn_desc));
-	if (!b->pool || sn_ring_init(&b->ring, b->family->format, b->desc, RING,
+	if (!b->pool || sn_ring_init(&b->ring, b->ctx, b->family->format, b->desc, RING,
 				     &b->tail) != 0)
 		return -1;
 	b->ring.pool = b->pool;

@@ -112,17 +112,22 @@ static int read_iova_ranges(struct sn_ctx *ctx, struct sn_error *err)
 	return 0;
 }
 
-/* Maps the regions allocated before the IOMMU existed. */
+/* Maps the regions allocated while the container had no IOMMU: before
+ * the first device, or after the last one closed (then at the IOVAs they
+ * had, which every buffer's metadata still holds). */
 static int map_pending(struct sn_ctx *ctx, struct sn_error *err)
 {
+	bool new_iova = false;
 	for (struct sn_dma_region *r = ctx->regions; r; r = r->next) {
-		if (r->iova)
+		if (r->mapped)
 			continue;
+		new_iova |= r->iova == 0;
 		int rc = sn_vfio_map_region(ctx, r, err);
 		if (rc < 0)
 			return rc;
 	}
-	sn_mempools_refresh_iova(ctx);
+	if (new_iova)
+		sn_mempools_refresh_iova(ctx);
 	return 0;
 }
 
@@ -141,7 +146,9 @@ static int setup_iommu(struct sn_ctx *ctx, struct sn_error *err)
 {
 	if (ioctl(ctx->container_fd, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU) != 0)
 		return sn_fail(err, errno, "VFIO_SET_IOMMU failed: %s", strerror(errno));
-	int rc = read_iova_ranges(ctx, err);
+	/* Set up again after the last device closed: the IOVA space and the
+	 * addresses handed out are kept, so nothing that holds one changes. */
+	int rc = ctx->iova.num_ranges ? 0 : read_iova_ranges(ctx, err);
 	if (rc < 0)
 		return rc;
 	ctx->iommu_ready = true;
@@ -194,6 +201,16 @@ static int open_group(struct sn_ctx *ctx, int number, struct sn_vfio_group **out
 	return 0;
 }
 
+/* The container's last group left: the kernel tore down its IOMMU and
+ * every mapping with it. The next device sets the IOMMU up again and maps
+ * the regions back at the same IOVAs (map_pending). */
+static void container_lost(struct sn_ctx *ctx)
+{
+	ctx->iommu_ready = false;
+	for (struct sn_dma_region *r = ctx->regions; r; r = r->next)
+		r->mapped = false;
+}
+
 static void put_group(struct sn_ctx *ctx, int number)
 {
 	struct sn_vfio_group **link = &ctx->groups;
@@ -203,9 +220,13 @@ static void put_group(struct sn_ctx *ctx, int number)
 	if (!g || --g->users > 0)
 		return;
 	*link = g->next;
-	ioctl(g->fd, VFIO_GROUP_UNSET_CONTAINER);
+	if (ioctl(g->fd, VFIO_GROUP_UNSET_CONTAINER) != 0)
+		sn_log(ctx, SN_LOG_WARN, "IOMMU group %d: VFIO_GROUP_UNSET_CONTAINER failed: "
+		       "%s", number, strerror(errno));
 	close(g->fd);
 	free(g);
+	if (!ctx->groups)
+		container_lost(ctx);
 }
 
 int sn_vfio_open_device(struct sn_ctx *ctx, struct sn_pci_dev *pci,
@@ -231,9 +252,11 @@ int sn_vfio_open_device(struct sn_ctx *ctx, struct sn_pci_dev *pci,
 	}
 	pci->device_fd = fd;
 	struct vfio_device_info info = { .argsz = sizeof(info) };
+	/* Start from a known state; the driver's own reset follows anyway. */
 	if (ioctl(fd, VFIO_DEVICE_GET_INFO, &info) == 0 &&
-	    (info.flags & VFIO_DEVICE_FLAGS_RESET))
-		ioctl(fd, VFIO_DEVICE_RESET); /* start from a known state */
+	    (info.flags & VFIO_DEVICE_FLAGS_RESET) && ioctl(fd, VFIO_DEVICE_RESET) != 0)
+		sn_log(ctx, SN_LOG_WARN, "%s: VFIO_DEVICE_RESET failed (%s); relying on the "
+		       "driver's own reset", pci->addr, strerror(errno));
 	return sn_vfio_map_bar(ctx, pci, VFIO_PCI_CONFIG_REGION_INDEX, &pci->config, err);
 }
 
@@ -241,8 +264,12 @@ void sn_vfio_close_device(struct sn_ctx *ctx, struct sn_pci_dev *pci)
 {
 	if (pci->device_fd < 0)
 		return;
-	/* The reset stops any DMA the driver failed to stop. */
-	ioctl(pci->device_fd, VFIO_DEVICE_RESET);
+	/* The reset stops any DMA the driver failed to stop; the kernel
+	 * resets the device again when the last fd closes. */
+	if (ioctl(pci->device_fd, VFIO_DEVICE_RESET) != 0 && errno != ENOTTY)
+		sn_log(ctx, SN_LOG_WARN, "%s: VFIO_DEVICE_RESET at close failed (%s); bus "
+		       "mastering is off and the kernel resets it on release",
+		       pci->addr, strerror(errno));
 	close(pci->device_fd);
 	pci->device_fd = -1;
 	put_group(ctx, pci->group);
@@ -288,10 +315,13 @@ static uint32_t iommu_flags(enum sn_dma_access access)
 int sn_vfio_map_region(struct sn_ctx *ctx, struct sn_dma_region *r,
 		       struct sn_error *err)
 {
-	uint64_t iova;
-	int rc = sn_iova_alloc(&ctx->iova, r->size, r->page_size, &iova);
-	if (rc < 0)
-		return sn_fail(err, rc, "no IOVA space left for %zu bytes", r->size);
+	uint64_t iova = r->iova;
+	bool fresh = iova == 0;
+	if (fresh) {
+		int rc = sn_iova_alloc(&ctx->iova, r->size, r->page_size, &iova);
+		if (rc < 0)
+			return sn_fail(err, rc, "no IOVA space left for %zu bytes", r->size);
+	}
 	struct vfio_iommu_type1_dma_map map = {
 		.argsz = sizeof(map),
 		.flags = iommu_flags(r->access),
@@ -302,12 +332,14 @@ int sn_vfio_map_region(struct sn_ctx *ctx, struct sn_dma_region *r,
 	/* No container: an emulated IOMMU for host tests (sn_ctx_emulate_iommu). */
 	if (ctx->container_fd >= 0 && ioctl(ctx->container_fd, VFIO_IOMMU_MAP_DMA, &map) != 0) {
 		int e = errno;
-		sn_iova_free(&ctx->iova, iova);
+		if (fresh)
+			sn_iova_free(&ctx->iova, iova);
 		return sn_fail(err, e, "cannot map %zu bytes of DMA memory into the IOMMU: "
 			       "%s%s", r->size, strerror(e),
 			       e == ENOMEM ? "; raise the memlock limit (ulimit -l)" : "");
 	}
 	r->iova = iova;
+	r->mapped = true;
 	return 0;
 }
 
@@ -316,10 +348,19 @@ void sn_vfio_unmap_region(struct sn_ctx *ctx, struct sn_dma_region *r)
 	struct vfio_iommu_type1_dma_unmap unmap = {
 		.argsz = sizeof(unmap), .iova = r->iova, .size = r->size,
 	};
-	if (ctx->container_fd >= 0)
-		ioctl(ctx->container_fd, VFIO_IOMMU_UNMAP_DMA, &unmap);
-	sn_iova_free(&ctx->iova, r->iova);
+	/* An IOVA whose mapping may still exist must never be handed out
+	 * again: a new region there would be reachable through the old
+	 * mapping. Keep it reserved for the context's life. */
+	if (r->mapped && ctx->container_fd >= 0 &&
+	    ioctl(ctx->container_fd, VFIO_IOMMU_UNMAP_DMA, &unmap) != 0) {
+		sn_log(ctx, SN_LOG_WARN, "cannot unmap %zu bytes at IOVA 0x%llx from the "
+		       "IOMMU (%s); the address range stays reserved", r->size,
+		       (unsigned long long)r->iova, strerror(errno));
+	} else {
+		sn_iova_free(&ctx->iova, r->iova);
+	}
 	r->iova = 0;
+	r->mapped = false;
 }
 
 void sn_vfio_close_container(struct sn_ctx *ctx)

@@ -258,7 +258,7 @@ static int setup_modern_queue(struct sn_device *dev, struct virtio_net *vn,
 				  devm, err);
 	if (rc < 0)
 		return rc;
-	rc = sn_virtq_init(vq, size, (*drv)->va, (*drv)->va + desc_bytes, (*devm)->va,
+	rc = sn_virtq_init(vq, dev->ctx, size, (*drv)->va, (*drv)->va + desc_bytes, (*devm)->va,
 			   vn->hdr_len, index == RX_QUEUE);
 	if (rc < 0)
 		return sn_fail(err, rc, "out of memory for queue %u", index);
@@ -298,7 +298,7 @@ static int setup_legacy_queue(struct sn_device *dev, struct virtio_net *vn,
 		return rc;
 	if ((*mem)->phys && used_at + sn_vring_used_bytes(size) > (*mem)->page_size)
 		return sn_fail(err, EINVAL, "ring does not fit one page");
-	rc = sn_virtq_init(vq, size, (*mem)->va, (*mem)->va + desc_bytes,
+	rc = sn_virtq_init(vq, dev->ctx, size, (*mem)->va, (*mem)->va + desc_bytes,
 			   (*mem)->va + used_at, vn->hdr_len, index == RX_QUEUE);
 	if (rc < 0)
 		return sn_fail(err, rc, "out of memory for queue %u", index);

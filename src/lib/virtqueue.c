@@ -9,12 +9,13 @@
 /* Refill only when this many descriptors are free: one kick per batch. */
 #define RX_REFILL_BATCH 32
 
-int sn_virtq_init(struct sn_virtq *vq, uint16_t size, void *desc, void *avail,
-		  void *used, uint32_t hdr_len, bool receive)
+int sn_virtq_init(struct sn_virtq *vq, const struct sn_ctx *ctx, uint16_t size,
+		  void *desc, void *avail, void *used, uint32_t hdr_len, bool receive)
 {
 	if (size == 0 || (size & (size - 1)))
 		return -EINVAL;
 	memset(vq, 0, sizeof(*vq));
+	vq->ctx = ctx;
 	vq->desc = desc;
 	vq->avail = avail;
 	vq->used = used;
@@ -56,9 +57,12 @@ void sn_virtq_drain(struct sn_virtq *vq)
 }
 
 /* Clears the virtio-net header in front of a frame: no offloads. Two
- * fixed sizes, so the compiler writes it with plain stores. */
-static inline void zero_header(uint8_t *frame, uint32_t hdr_len)
+ * fixed sizes, so the compiler writes it with plain stores. The frame is
+ * found from the buffer's own address, not from the application's data
+ * pointer. */
+static inline void zero_header(const struct sn_pkt *pkt, uint32_t hdr_len)
 {
+	uint8_t *frame = pkt->pool->home[pkt->index].va + pkt->headroom;
 	if (hdr_len == 12)
 		memset(frame - 12, 0, 12);
 	else
@@ -106,13 +110,13 @@ static uint16_t post_tx(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n,
 		n = (uint16_t)num_free;
 	for (i = 0; i < n; i++) {
 		struct sn_pkt *pkt = pkts[i];
-		uint32_t len = pkt->len, headroom = pkt->headroom;
-		if (headroom < hdr || len < 14 || len > pkt->pool->buf_size - headroom) {
+		uint32_t len = pkt->len;
+		if (!sn_pkt_tx_ok(pkt, vq->ctx, hdr)) {
 			vq->stats.errors++;
 			break;
 		}
 		uint16_t id = free_ids[--num_free];
-		zero_header(pkt->data, hdr);
+		zero_header(pkt, hdr);
 		desc[id] = (struct vring_desc){ .addr = pkt->iova - hdr, .len = hdr + len };
 		inflight[id] = pkt;
 		ring[avail++ & mask] = id;

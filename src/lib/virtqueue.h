@@ -75,6 +75,7 @@ struct sn_virtq {
 	uint32_t hdr_len;            /* virtio-net header before each frame */
 	uint32_t rx_room;            /* receive: frame bytes a buffer holds */
 	bool receive;
+	const struct sn_ctx *ctx;    /* transmit takes only this context's buffers */
 	struct sn_mempool *rx_pool;
 	const struct sn_regs *notify_regs;
 	size_t notify_off;
@@ -84,8 +85,9 @@ struct sn_virtq {
 	struct sn_virtq_counters stats;
 };
 
-int sn_virtq_init(struct sn_virtq *vq, uint16_t size, void *desc, void *avail,
-		  void *used, uint32_t hdr_len, bool receive);
+/* The queue transmits only buffers of ctx's pools. */
+int sn_virtq_init(struct sn_virtq *vq, const struct sn_ctx *ctx, uint16_t size,
+		  void *desc, void *avail, void *used, uint32_t hdr_len, bool receive);
 void sn_virtq_fini(struct sn_virtq *vq);
 /* Free every packet still in flight (after the device has stopped). */
 void sn_virtq_drain(struct sn_virtq *vq);

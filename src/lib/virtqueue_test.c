@@ -34,7 +34,7 @@ static int setup_queue(void **state, bool receive)
 	b->desc = calloc(1, sn_vring_desc_bytes(RING));
 	b->avail = calloc(1, sn_vring_avail_bytes(RING));
 	b->used = calloc(1, sn_vring_used_bytes(RING));
-	if (!b->pool || sn_virtq_init(&b->vq, RING, b->desc, b->avail, b->used, HDR,
+	if (!b->pool || sn_virtq_init(&b->vq, b->ctx, RING, b->desc, b->avail, b->used, HDR,
 				      receive) != 0)
 		return -1;
 	b->vq.rx_pool = b->pool;
@@ -203,6 +203,32 @@ static void tx_rejects_oversized_frame(void **state)
 	sn_pkt_free_bulk(pkts + 1, 1);
 }
 
+/* A buffer of another context, or with an address or headroom its owner
+ * changed, would point a descriptor outside the packet's own buffer. */
+static void tx_takes_only_its_contexts_own_buffers(void **state)
+{
+	struct bench *b = *state;
+	struct sn_ctx *other = sn_ctx_create(NULL, NULL);
+	struct sn_mempool *foreign = sn_mempool_create(other, 4, 0, 0, NULL);
+	struct sn_pkt *p;
+	assert_int_equal(sn_pkt_alloc_bulk(foreign, &p, 1), 1);
+	p->len = 60;
+	assert_int_equal(sn_virtio_tx_burst(&b->vq, &p, 1), 0);
+	sn_pkt_free_bulk(&p, 1);
+	sn_ctx_destroy(other);
+
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, &p, 1), 1);
+	p->len = 60;
+	p->iova -= 64;
+	assert_int_equal(sn_virtio_tx_burst(&b->vq, &p, 1), 0);
+	p->iova += 64;
+	p->headroom = 4; /* no room for the virtio-net header */
+	p->iova = p->iova - SN_POOL_HEADROOM + 4;
+	assert_int_equal(sn_virtio_tx_burst(&b->vq, &p, 1), 0);
+	assert_int_equal(b->vq.stats.errors, 3);
+	sn_pkt_free_bulk(&p, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +240,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(tx_sends_and_reclaims, setup_tx, teardown),
 		cmocka_unit_test_setup_teardown(tx_full_ring_takes_what_fits, setup_tx, teardown),
 		cmocka_unit_test_setup_teardown(tx_rejects_oversized_frame, setup_tx, teardown),
+		cmocka_unit_test_setup_teardown(tx_takes_only_its_contexts_own_buffers, setup_tx,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
