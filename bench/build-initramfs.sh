@@ -11,6 +11,10 @@
 #   /init                          bench/guest/init
 #   /bin/busybox + applet links    from bench/.cache/busybox (busybox-static)
 #   /usr/bin/safenic               the given binary
+#   /usr/bin/safenic-*             the guest test programs built with it:
+#                                  BUILD/guest-programs/*, BUILD being the
+#                                  build directory of BUILD/src/cli/safenic
+#                                  (bench/guest/programs/)
 #   /scenarios/*.sh                bench/guest/scenarios/
 #   /lib/safenic-bench/lib.sh      bench/guest/lib.sh (helpers for init and scenarios)
 #   /lib/safenic-bench/modules/    guest kernel modules, flat, plus one
@@ -140,6 +144,13 @@ install_bench_files() {
     install -m 755 "$BENCH_DIR"/guest/scenarios/*.sh "$ROOT/scenarios/"
     if [ "$SAFENIC" != none ]; then
         install -m 755 "$SAFENIC" "$ROOT/usr/bin/safenic"
+        local progs prog
+        progs=$(dirname "$SAFENIC")/../../guest-programs
+        for prog in "$progs"/safenic-*; do
+            [ -f "$prog" ] || continue
+            check_static_binary "$prog"
+            install -m 755 "$prog" "$ROOT/usr/bin/"
+        done
     fi
     # The kernel opens /dev/console before /init runs; init also reopens it
     # after mounting devtmpfs, so a missing node (non-root build) only costs

@@ -193,6 +193,7 @@ safenic_cases() {
     run_case e1000e-chain zero --scenario fwd-chain --nic e1000e "${fwd_params[@]}"
     run_case cross-driver zero --scenario fwd-chain --nic igb,igb,e1000e,e1000e \
         --param directions=both "${fwd_params[@]}"
+    run_case lib-lifetime zero --scenario lib-lifetime --nic virtio,virtio,e1000e,e1000e
 }
 
 selftest_cases() {
