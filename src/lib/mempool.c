@@ -211,35 +211,63 @@ uint32_t sn_pkt_alloc_bulk(struct sn_mempool *pool, struct sn_pkt **pkts, uint32
 	return n;
 }
 
+
+
+/* Back to the default headroom, at the buffer's own addresses. */
+static void restore_offsets(struct sn_pkt *pkt, const struct sn_buf_home *home)
+{
+	pkt->headroom = SN_POOL_HEADROOM;
+	pkt->data = home->va + SN_POOL_HEADROOM;
+	pkt->iova = home->iova + SN_POOL_HEADROOM;
+}
+
+/* A free that brings a released pool's last buffer home frees the pool at
+ * once when it is the call's last packet's (the common case: one pool a
+ * call); other released pools are swept at create, destroy and device
+ * close. Only after the loop: a later entry may still name the pool. */
+static void sweep_after_free(struct sn_pkt **pkts, uint32_t n)
+{
+	if (n > 0 && pkts[n - 1]->pool->released)
+		free_if_unused(pkts[n - 1]->pool);
+}
+
 void sn_pkt_free_bulk(struct sn_pkt **pkts, uint32_t n)
 {
-	struct sn_mempool *released = NULL;
-
 	for (uint32_t i = 0; i < n; i++) {
 		struct sn_pkt *pkt = pkts[i];
 		struct sn_mempool *pool = pkt->pool;
 		uint32_t index = pkt->index;
 		/* A buffer already home (a double free) or not the pool's own
 		 * would give one buffer two owners: refuse and count it. */
-		if (index >= pool->size || &pool->pkts[index] != pkt || pool->in_pool[index]) {
+		if (index >= pool->size || pkt != &pool->pkts[index] || pool->in_pool[index]) {
 			pool->bad_frees++;
 			continue;
 		}
 		/* Whatever the application did to the offsets, the buffer goes
-		 * back to the device with its own address and default headroom. */
-		pkt->headroom = SN_POOL_HEADROOM;
-		pkt->data = pool->home[index].va + SN_POOL_HEADROOM;
-		pkt->iova = pool->home[index].iova + SN_POOL_HEADROOM;
+		 * back with its own addresses and the default headroom. */
+		restore_offsets(pkt, &pool->home[index]);
 		pool->in_pool[index] = 1;
 		pool->free_stack[pool->num_free++] = pkt;
-		if (pool->released)
-			released = pool;
 	}
-	/* Only after the loop: a later entry may still name this pool. Other
-	 * released pools of the same call are swept by the next create,
-	 * destroy or device close, or by sn_ctx_destroy. */
-	if (released)
-		free_if_unused(released);
+	sweep_after_free(pkts, n);
+}
+
+void sn_pkt_free_from_ring(struct sn_pkt **pkts, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct sn_pkt *pkt = pkts[i];
+		struct sn_mempool *pool = pkt->pool;
+		uint32_t index = pkt->index;
+		if (pool->in_pool[index]) {
+			pool->bad_frees++;
+			continue;
+		}
+		if (pkt->headroom != SN_POOL_HEADROOM)
+			restore_offsets(pkt, &pool->home[index]);
+		pool->in_pool[index] = 1;
+		pool->free_stack[pool->num_free++] = pkt;
+	}
+	sweep_after_free(pkts, n);
 }
 
 uint32_t sn_mempool_free_count(const struct sn_mempool *pool)

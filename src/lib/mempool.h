@@ -48,19 +48,30 @@ static inline uint64_t sn_pkt_home_iova(const struct sn_pkt *pkt, uint32_t headr
 }
 
 /* May a packet the application hands to transmit go on a descriptor?
- * Its pool must be of the device's context, and the device address must
- * be its own buffer's at its headroom, with room before it for `prefix`
- * bytes the driver writes (virtio's header), and headroom + len inside
- * the buffer: so no descriptor points outside the packet's own buffer. */
+ * It must be its pool's own metadata, of a pool of the device's context;
+ * its data and device address must be its own buffer's at its headroom,
+ * with room before it for `prefix` bytes the driver writes (virtio's
+ * header), and headroom + len inside the buffer. So no descriptor points
+ * outside the packet's own buffer, and what comes back from a ring is
+ * known to be a pool's own packet with consistent offsets. */
 static inline bool sn_pkt_tx_ok(const struct sn_pkt *pkt, const struct sn_ctx *ctx,
 				uint32_t prefix)
 {
 	const struct sn_mempool *pool = pkt->pool;
 	uint32_t headroom = pkt->headroom, len = pkt->len, index = pkt->index;
-	return pool->ctx == ctx && index < pool->size && len >= 14 &&
-	       headroom >= prefix && headroom + len <= pool->buf_size &&
-	       pkt->iova == pool->home[index].iova + headroom;
+	if (pool->ctx != ctx || index >= pool->size || pkt != &pool->pkts[index])
+		return false;
+	const struct sn_buf_home *home = &pool->home[index];
+	return len >= 14 && headroom >= prefix && headroom + len <= pool->buf_size &&
+	       pkt->iova == home->iova + headroom && pkt->data == home->va + headroom;
 }
+
+/* Frees buffers a ring gives back: ones the driver posted from the pool,
+ * or ones sn_pkt_tx_ok accepted. Those are known to be pools' own packets
+ * with consistent offsets, so only the owner bit is checked (the caller
+ * may have freed a buffer it had handed to transmit) and only a moved
+ * headroom is put back. */
+void sn_pkt_free_from_ring(struct sn_pkt **pkts, uint32_t n);
 
 /* Takes the top of the free stack (the caller checked num_free > 0). The
  * ring engine's refill uses it to post buffers without an array copy. */

@@ -43,7 +43,7 @@ void sn_ring_drain(struct sn_ring *ring)
 {
 	/* The buffers in flight are the window [next_clean, next_use). */
 	for (uint16_t i = 0; ring->slots && i < ring->in_flight; i++)
-		sn_pkt_free_bulk(&ring->slots[(ring->next_clean + i) & ring->mask], 1);
+		sn_pkt_free_from_ring(&ring->slots[(ring->next_clean + i) & ring->mask], 1);
 	ring->in_flight = 0;
 	ring->next_clean = ring->next_use;
 }
@@ -72,13 +72,17 @@ void sn_ring_rx_refill(struct sn_ring *ring)
 	unsigned count = room < pool->num_free ? room : pool->num_free;
 	if (count == 0)
 		return; /* pool dry: the application holds the buffers */
+	struct sn_pkt **stack = pool->free_stack + pool->num_free;
+	uint8_t *in_pool = pool->in_pool;
 	volatile union sn_desc *desc = ring->desc;
 	struct sn_pkt **slots = ring->slots;
 	unsigned use = ring->next_use, mask = ring->mask;
 
+	pool->num_free -= count;
 	for (unsigned i = 0; i < count; i++) {
 		/* A free buffer has its own address at the default headroom. */
-		struct sn_pkt *pkt = sn_mempool_pop(pool);
+		struct sn_pkt *pkt = *--stack;
+		in_pool[pkt->index] = 0;
 		desc[use].read.addr = pkt->iova;
 		desc[use].read.cmd = 0; /* clears DD of the old write-back */
 		slots[use] = pkt;
@@ -120,7 +124,7 @@ static bool rx_skipped_by_device(struct sn_ring *ring)
 		return false; /* it completed meanwhile: in order after all */
 	ring->stats.device_errors++;
 	struct sn_pkt *pkt = take_slot(ring);
-	sn_pkt_free_bulk(&pkt, 1);
+	sn_pkt_free_from_ring(&pkt, 1);
 	return true;
 }
 
@@ -140,7 +144,7 @@ static void rx_reject(struct sn_ring *ring, struct sn_pkt *pkt, uint32_t status,
 	} else {
 		ring->stats.errors++; /* a bad frame on the wire, not a lying device */
 	}
-	sn_pkt_free_bulk(&pkt, 1);
+	sn_pkt_free_from_ring(&pkt, 1);
 }
 
 /* Harvests completed descriptors in order. Kept in locals, since stores
@@ -242,10 +246,10 @@ static void tx_reclaim(struct sn_ring *ring)
 		uint16_t first = ring->next_clean;
 		uint16_t until_wrap = (uint16_t)(ring->size - first);
 		if (done <= until_wrap) {
-			sn_pkt_free_bulk(&ring->slots[first], done);
+			sn_pkt_free_from_ring(&ring->slots[first], done);
 		} else {
-			sn_pkt_free_bulk(&ring->slots[first], until_wrap);
-			sn_pkt_free_bulk(&ring->slots[0], (uint32_t)(done - until_wrap));
+			sn_pkt_free_from_ring(&ring->slots[first], until_wrap);
+			sn_pkt_free_from_ring(&ring->slots[0], (uint32_t)(done - until_wrap));
 		}
 		ring->next_clean = (uint16_t)((first + done) & ring->mask);
 		ring->in_flight = (uint16_t)(ring->in_flight - done);

@@ -49,7 +49,7 @@ void sn_virtq_drain(struct sn_virtq *vq)
 {
 	for (uint16_t id = 0; vq->inflight && id < vq->size; id++) {
 		if (vq->inflight[id]) {
-			sn_pkt_free_bulk(&vq->inflight[id], 1);
+			sn_pkt_free_from_ring(&vq->inflight[id], 1);
 			vq->inflight[id] = NULL;
 			vq->free_ids[vq->num_free++] = id;
 		}
@@ -147,7 +147,7 @@ static void harvest_reject(struct sn_virtq *vq, struct sn_pkt *pkt)
 {
 	vq->stats.device_errors++;
 	vq->stats.errors++;
-	sn_pkt_free_bulk(&pkt, 1);
+	sn_pkt_free_from_ring(&pkt, 1);
 }
 
 uint16_t sn_virtq_harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n)
@@ -229,7 +229,7 @@ uint16_t sn_virtio_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 
 	/* Reclaim what the device has sent, in bounded steps. */
 	while ((got = sn_virtq_harvest(vq, done, 64)) > 0)
-		sn_pkt_free_bulk(done, got);
+		sn_pkt_free_from_ring(done, got);
 	uint16_t sent = post_tx(vq, pkts, n, &bytes);
 	if (sent == 0)
 		return 0;
