@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs every test of safenic, as CI does: installs what the tests need,
 # builds with gcc, with clang and with ASan+UBSan, runs the unit tests of
-# each build, then boots the QEMU guest bench and runs its scenarios, and
-# a few seconds of each guest benchmark (so that they cannot rot; these
-# never fail on a number).
+# each build and the static analyzers (tools/static-analysis.sh), then
+# boots the QEMU guest bench and runs its scenarios, and a few seconds of
+# each guest benchmark (so that they cannot rot; these never fail on a
+# number).
 #
 #   ./test.sh            everything
-#   ./test.sh --host     unit tests only (no guest)
+#   ./test.sh --host     unit tests and static analysis only (no guest)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -66,6 +67,8 @@ record clang build_and_test clang build-clang -DCMAKE_C_COMPILER=clang
 step "unit tests, gcc with AddressSanitizer and UndefinedBehaviorSanitizer"
 record sanitizers build_and_test sanitizers build-asan -DCMAKE_C_COMPILER=gcc \
 	-DSAFENIC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+step "static analysis (gcc -fanalyzer, clang scan-build)"
+record static-analysis tools/static-analysis.sh build-analysis
 
 if ! $host_only; then
 	step "static build for the guest"

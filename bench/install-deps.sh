@@ -32,8 +32,9 @@ MIN_QEMU_MAJOR=8   # igb (82576) model appeared in QEMU 8.0
 # romfile=, which disables option ROMs (we boot with -kernel, not PXE).
 # busybox-static is only downloaded and unpacked (below), not installed:
 # the guest needs it, the host does not, and installing it would replace a
-# host's busybox package.
-HOST_PACKAGES="cpio cmake gcc clang make pkg-config libcmocka-dev iproute2
+# host's busybox package. clang-tools is scan-build, for
+# tools/static-analysis.sh.
+HOST_PACKAGES="cpio cmake gcc clang clang-tools make pkg-config libcmocka-dev iproute2
   tcpdump python3 kmod procps coreutils binutils xz-utils valgrind"
 
 export DEBIAN_FRONTEND=noninteractive

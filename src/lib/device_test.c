@@ -28,10 +28,17 @@ struct bench {
 static int setup(void **state)
 {
 	struct bench *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -1;
 	t->ctx = sn_ctx_create(NULL, NULL);
 	if (!t->ctx || sn_ctx_emulate_iommu(t->ctx, (1ull << 39) - 1) != 0 ||
-	    model_init(&t->a, t->ctx) != 0 || model_init(&t->b, t->ctx) != 0)
+	    model_init(&t->a, t->ctx) != 0 || model_init(&t->b, t->ctx) != 0) {
+		sn_ctx_destroy(t->ctx);
+		model_fini(&t->a);
+		model_fini(&t->b);
+		free(t);
 		return -1;
+	}
 	model_start(&t->a);
 	model_start(&t->b);
 	*state = t;

@@ -5,10 +5,12 @@
 #include "ctx.h"
 #include "error.h"
 
-int sn_fail(struct sn_error *err, int code, const char *fmt, ...)
+int sn_fail_report(struct sn_error *err, int code, const char *fmt, ...)
 {
 	if (code > 0)
 		code = -code;
+	else if (code == 0)
+		code = -EIO;
 	if (err) {
 		va_list ap;
 		va_start(ap, fmt);

@@ -24,8 +24,11 @@ static int setup(void **state)
 	struct model *m = calloc(1, sizeof(*m));
 	struct sn_ctx *ctx = sn_ctx_create(NULL, NULL);
 	if (!m || !ctx || sn_ctx_emulate_iommu(ctx, (1ull << 39) - 1) != 0 ||
-	    model_init(m, ctx) != 0)
+	    model_init(m, ctx) != 0) {
+		sn_ctx_destroy(ctx);
+		free(m);
 		return -1;
+	}
 	*state = m;
 	return 0;
 }

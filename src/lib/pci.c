@@ -91,6 +91,10 @@ int sn_pci_read_ids(const char *addr, uint16_t *vendor, uint16_t *device,
 static int link_basename(const char *addr, const char *name, char *out, size_t len)
 {
 	char path[128], target[256];
+	/* Empty on failure, whatever errno says (the analyzers cannot know it
+	 * is never 0 here, and callers read out either way). */
+	if (len)
+		out[0] = '\0';
 	snprintf(path, sizeof(path), SYSFS_PCI "/%s/%s", addr, name);
 	ssize_t n = readlink(path, target, sizeof(target) - 1);
 	if (n < 0)
@@ -103,8 +107,6 @@ static int link_basename(const char *addr, const char *name, char *out, size_t l
 int sn_pci_kernel_driver(const char *addr, char *out, size_t len)
 {
 	int rc = link_basename(addr, "driver", out, len);
-	if (rc < 0 && len)
-		out[0] = '\0';
 	return rc == -ENOENT ? 0 : rc;
 }
 

@@ -31,14 +31,21 @@ struct bench {
 static int setup(void **state)
 {
 	struct bench *b = calloc(1, sizeof(*b));
+	if (!b)
+		return -1;
 	b->family = *state;
 	b->ctx = sn_ctx_create(NULL, NULL);
 	b->pool = sn_mempool_create(b->ctx, POOL, 0, 0, NULL);
 	b->desc = aligned_alloc(128, RING * sizeof(union sn_desc));
-	memset(b->desc, 0, RING * sizeof(union sn_desc));
-	if (!b->pool || sn_ring_init(&b->ring, b->ctx, b->family->format, b->desc, RING,
-				     &b->tail) != 0)
+	if (b->desc)
+		memset(b->desc, 0, RING * sizeof(union sn_desc));
+	if (!b->pool || !b->desc ||
+	    sn_ring_init(&b->ring, b->ctx, b->family->format, b->desc, RING, &b->tail) != 0) {
+		sn_ctx_destroy(b->ctx);
+		free(b->desc);
+		free(b);
 		return -1;
+	}
 	b->ring.pool = b->pool;
 	b->ring.rx_room = sn_mempool_data_room(b->pool);
 	*state = b;

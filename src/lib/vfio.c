@@ -35,15 +35,19 @@ static int open_container(struct sn_ctx *ctx, struct sn_error *err)
 	return 0;
 }
 
-/* Explains a non-viable group: every device in it must be bound to
- * vfio-pci (or to no driver) before any of them can be used. */
-static int group_not_viable(int group, struct sn_error *err)
+/* For a non-viable group (every device in it must be bound to vfio-pci,
+ * or to no driver, before any of them can be used): lists the devices
+ * held by another driver, as " ADDR (DRIVER)" each. open_group reports
+ * the failure itself, so that the analyzers see each of its failure
+ * returns as an sn_fail(). */
+static void list_still_bound(int group, char *list, size_t len)
 {
-	char path[80], list[200] = "";
+	char path[80];
 	snprintf(path, sizeof(path), "/sys/kernel/iommu_groups/%d/devices", group);
 	DIR *dir = opendir(path);
 	size_t used = 0;
 
+	list[0] = '\0';
 	if (dir) {
 		struct dirent *e;
 		while ((e = readdir(dir)) != NULL) {
@@ -53,17 +57,13 @@ static int group_not_viable(int group, struct sn_error *err)
 			sn_pci_kernel_driver(e->d_name, drv, sizeof(drv));
 			if (strcmp(drv, "vfio-pci") == 0 || drv[0] == '\0')
 				continue;
-			int n = snprintf(list + used, sizeof(list) - used, " %s (%s)",
+			int n = snprintf(list + used, len - used, " %s (%s)",
 					 e->d_name, drv);
-			if (n > 0 && (size_t)n < sizeof(list) - used)
+			if (n > 0 && (size_t)n < len - used)
 				used += (size_t)n;
 		}
 		closedir(dir);
 	}
-	return sn_fail(err, EBUSY,
-		       "IOMMU group %d is not viable: every device in it must be bound to "
-		       "vfio-pci or to no driver; still bound:%s", group,
-		       used ? list : " (unknown)");
 }
 
 static struct sn_vfio_group *find_group(struct sn_ctx *ctx, int number)
@@ -180,8 +180,13 @@ static int open_group(struct sn_ctx *ctx, int number, struct sn_vfio_group **out
 	}
 	if (ioctl(fd, VFIO_GROUP_GET_STATUS, &status) != 0 ||
 	    !(status.flags & VFIO_GROUP_FLAGS_VIABLE)) {
+		char list[200];
 		close(fd);
-		return group_not_viable(number, err);
+		list_still_bound(number, list, sizeof(list));
+		return sn_fail(err, EBUSY,
+			       "IOMMU group %d is not viable: every device in it must be bound to "
+			       "vfio-pci or to no driver; still bound:%s", number,
+			       list[0] ? list : " (unknown)");
 	}
 	if (ioctl(fd, VFIO_GROUP_SET_CONTAINER, &ctx->container_fd) != 0) {
 		int e = errno;

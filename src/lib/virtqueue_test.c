@@ -29,14 +29,22 @@ struct bench {
 static int setup_queue(void **state, bool receive)
 {
 	struct bench *b = calloc(1, sizeof(*b));
+	if (!b)
+		return -1;
 	b->ctx = sn_ctx_create(NULL, NULL);
 	b->pool = sn_mempool_create(b->ctx, 64, 0, 0, NULL);
 	b->desc = calloc(1, sn_vring_desc_bytes(RING));
 	b->avail = calloc(1, sn_vring_avail_bytes(RING));
 	b->used = calloc(1, sn_vring_used_bytes(RING));
-	if (!b->pool || sn_virtq_init(&b->vq, b->ctx, RING, b->desc, b->avail, b->used, HDR,
-				      receive) != 0)
+	if (!b->pool || !b->desc || !b->avail || !b->used ||
+	    sn_virtq_init(&b->vq, b->ctx, RING, b->desc, b->avail, b->used, HDR, receive) != 0) {
+		sn_ctx_destroy(b->ctx);
+		free(b->desc);
+		free(b->avail);
+		free(b->used);
+		free(b);
 		return -1;
+	}
 	b->vq.rx_pool = b->pool;
 	b->vq.rx_room = sn_mempool_data_room(b->pool);
 	b->notify_regs = (struct sn_regs){ .mmio = (volatile uint8_t *)b->notify, .fd = -1 };
