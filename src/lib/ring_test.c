@@ -187,6 +187,125 @@ static void rx_keeps_running_when_the_pool_is_dry(void **state)
 	all_buffers_accounted(b);
 }
 
+/* Pool exhaustion, with a device that behaves: it holds a backlog of
+ * numbered frames and writes one into each descriptor we hand it, up to
+ * the tail, as a NIC does (frames it cannot place wait in its FIFO). The
+ * application keeps every buffer it receives until the pool is dry and
+ * the ring empty, then gives them back a few at a time: the ring must
+ * post the returned buffers at once, and every frame must arrive once,
+ * in order, intact, with no error counted. */
+struct rx_device {
+	unsigned head;       /* next descriptor the device fills */
+	uint32_t next_seq;   /* next frame of its backlog */
+	uint32_t backlog;    /* frames it has to deliver in all */
+};
+
+/* The device reaches a buffer only through its descriptor's address. */
+static uint8_t *dev_iova_to_va(struct bench *b, uint64_t iova, size_t len)
+{
+	for (struct sn_dma_region *r = b->ctx->regions; r; r = r->next)
+		if (r->mapped && iova >= r->iova && iova + len <= r->iova + r->size)
+			return r->va + (iova - r->iova);
+	fail_msg("the device was given IOVA 0x%llx, which is not mapped",
+		 (unsigned long long)iova);
+	return NULL;
+}
+
+static void frame_write(uint8_t *frame, uint32_t seq)
+{
+	memset(frame, (int)(seq & 0xff), 60);
+	memcpy(frame + 14, &seq, sizeof(seq));
+}
+
+static void frame_check(const struct sn_pkt *pkt, uint32_t seq)
+{
+	uint32_t got;
+	assert_int_equal(pkt->len, 60);
+	memcpy(&got, pkt->data + 14, sizeof(got));
+	assert_int_equal(got, seq);
+	assert_int_equal(pkt->data[59], seq & 0xff);
+}
+
+/* Fills every posted descriptor while the backlog lasts; returns how many. */
+static unsigned rx_device_run(struct bench *b, struct rx_device *dev)
+{
+	unsigned n = 0;
+	while (dev->head != b->tail && dev->next_seq < dev->backlog) {
+		volatile union sn_desc *d = &b->desc[dev->head];
+		uint8_t *frame = dev_iova_to_va(b, d->read.addr, 60);
+		frame_write(frame, dev->next_seq++);
+		d->rx_wb.length = 60;
+		d->rx_wb.status = SN_DESC_DD | SN_DESC_EOP;
+		dev->head = (dev->head + 1) & (RING - 1);
+		n++;
+	}
+	return n;
+}
+
+/* Receives whatever is ready, checking the order; keeps the buffers. */
+static unsigned rx_keep_all(struct bench *b, struct sn_pkt **held, unsigned *nheld,
+			    uint32_t *expect)
+{
+	unsigned total = 0;
+	uint16_t got;
+	do {
+		got = sn_ring_rx_burst(&b->ring, held + *nheld, 8);
+		for (uint16_t i = 0; i < got; i++)
+			frame_check(held[*nheld + i], (*expect)++);
+		*nheld += got;
+		total += got;
+	} while (got > 0);
+	return total;
+}
+
+static void rx_pool_exhaustion_runs_dry_and_recovers(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *held[POOL];
+	struct rx_device dev = { .backlog = 3 * POOL };
+	unsigned nheld = 0;
+	uint32_t expect = 0;
+
+	assert_int_equal(sn_ctx_emulate_iommu(b->ctx, (1ull << 39) - 1), 0);
+	sn_ring_rx_refill(&b->ring);
+	/* The application holds on to everything until the pool is dry. */
+	while (rx_device_run(b, &dev) > 0 || rx_keep_all(b, held, &nheld, &expect) > 0)
+		;
+	assert_int_equal(nheld, POOL);
+	assert_int_equal(sn_mempool_free_count(b->pool), 0);
+	assert_int_equal(b->ring.in_flight, 0);
+	assert_int_equal(b->tail, dev.head);   /* the device sees an empty ring */
+	/* Polling a dry ring changes nothing: no doorbell, no counter. */
+	uint32_t tail = b->tail;
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(sn_ring_rx_burst(&b->ring, held + nheld, 8), 0);
+	assert_int_equal(b->tail, tail);
+	assert_int_equal(b->ring.stats.packets, POOL);
+
+	/* Buffers come back a few at a time: each lot is posted at once. */
+	while (nheld > 0 || dev.next_seq < dev.backlog) {
+		unsigned lot = nheld < 5 ? nheld : 5;
+		nheld -= lot;
+		sn_pkt_free_bulk(held + nheld, lot);
+		rx_keep_all(b, held, &nheld, &expect);   /* refills the ring */
+		if (lot > 0 && dev.next_seq < dev.backlog)
+			assert_int_not_equal(b->tail, dev.head);
+		rx_device_run(b, &dev);
+		rx_keep_all(b, held, &nheld, &expect);
+		/* The application processes and frees what it got, except
+		 * while it still hands back its hoard. */
+		if (nheld > POOL / 2) {
+			sn_pkt_free_bulk(held + POOL / 2, nheld - POOL / 2);
+			nheld = POOL / 2;
+		}
+	}
+	assert_int_equal(expect, dev.backlog);
+	assert_int_equal(b->ring.stats.packets, dev.backlog);
+	assert_int_equal(b->ring.stats.errors, 0);
+	assert_int_equal(b->ring.stats.device_errors, 0);
+	all_buffers_accounted(b);
+}
+
 static uint64_t tx_word(const struct sn_ring_format *fmt, uint64_t len)
 {
 	return fmt->tx_cmd | len | (fmt->tx_paylen ? len << 46 : 0);
@@ -287,6 +406,7 @@ static void tx_completion_out_of_order_and_stall(void **state)
 	FOR_FAMILY(rx_error_bits_drop_the_frame, family),                   \
 	FOR_FAMILY(rx_out_of_order_completion, family),                     \
 	FOR_FAMILY(rx_keeps_running_when_the_pool_is_dry, family),          \
+	FOR_FAMILY(rx_pool_exhaustion_runs_dry_and_recovers, family),       \
 	FOR_FAMILY(tx_encodes_and_reclaims, family),                        \
 	FOR_FAMILY(tx_full_ring_and_bad_frames, family),                    \
 	FOR_FAMILY(tx_completion_out_of_order_and_stall, family)

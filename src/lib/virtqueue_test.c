@@ -16,6 +16,7 @@
 
 #define RING 16
 #define HDR 12
+#define POOL 64
 
 struct bench {
 	struct sn_ctx *ctx;
@@ -32,7 +33,7 @@ static int setup_queue(void **state, bool receive)
 	if (!b)
 		return -1;
 	b->ctx = sn_ctx_create(NULL, NULL);
-	b->pool = sn_mempool_create(b->ctx, 64, 0, 0, NULL);
+	b->pool = sn_mempool_create(b->ctx, POOL, 0, 0, NULL);
 	b->desc = calloc(1, sn_vring_desc_bytes(RING));
 	b->avail = calloc(1, sn_vring_avail_bytes(RING));
 	b->used = calloc(1, sn_vring_used_bytes(RING));
@@ -162,6 +163,114 @@ static void rx_used_index_jump_is_bounded(void **state)
 	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.num_free), 64);
 }
 
+/* Pool exhaustion, with a device that behaves: it holds a backlog of
+ * numbered frames and completes, in order, every buffer we make
+ * available, until the backlog is done. The application keeps every
+ * buffer until the pool is dry and the queue empty, then gives them back
+ * a few at a time: the queue must post them at once, and every frame
+ * must arrive once, in order, intact, with no error counted. */
+
+struct rx_device {
+	uint16_t avail_seen;  /* next available entry the device takes */
+	uint32_t next_seq;
+	uint32_t backlog;
+};
+
+static uint8_t *dev_iova_to_va(struct bench *b, uint64_t iova, size_t len)
+{
+	for (struct sn_dma_region *r = b->ctx->regions; r; r = r->next)
+		if (r->mapped && iova >= r->iova && iova + len <= r->iova + r->size)
+			return r->va + (iova - r->iova);
+	fail_msg("the device was given IOVA 0x%llx, which is not mapped",
+		 (unsigned long long)iova);
+	return NULL;
+}
+
+static unsigned rx_device_run(struct bench *b, struct rx_device *dev)
+{
+	struct vring_avail *avail = b->avail;
+	unsigned n = 0;
+	while (dev->avail_seen != avail->idx && dev->next_seq < dev->backlog) {
+		uint16_t id = avail_id(b, dev->avail_seen++);
+		const struct vring_desc *d = &((struct vring_desc *)b->desc)[id];
+		uint32_t seq = dev->next_seq++;
+		assert_true(d->len >= HDR + 60);
+		uint8_t *buf = dev_iova_to_va(b, d->addr, HDR + 60);
+		memset(buf, 0, HDR);
+		memset(buf + HDR, (int)(seq & 0xff), 60);
+		memcpy(buf + HDR + 14, &seq, sizeof(seq));
+		device_complete(b, 0, id, HDR + 60);
+		n++;
+	}
+	return n;
+}
+
+static unsigned rx_keep_all(struct bench *b, struct sn_pkt **held, unsigned *nheld,
+			    uint32_t *expect)
+{
+	unsigned total = 0;
+	uint16_t got;
+	do {
+		got = sn_virtio_rx_burst(&b->vq, held + *nheld, 8);
+		for (uint16_t i = 0; i < got; i++) {
+			const struct sn_pkt *pkt = held[*nheld + i];
+			uint32_t seq;
+			assert_int_equal(pkt->len, 60);
+			memcpy(&seq, pkt->data + 14, sizeof(seq));
+			assert_int_equal(seq, *expect);
+			assert_int_equal(pkt->data[59], *expect & 0xff);
+			(*expect)++;
+		}
+		*nheld += got;
+		total += got;
+	} while (got > 0);
+	return total;
+}
+
+static void rx_pool_exhaustion_runs_dry_and_recovers(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *held[POOL];
+	struct rx_device dev = { .backlog = 3 * POOL };
+	struct vring_avail *avail = b->avail;
+	unsigned nheld = 0;
+	uint32_t expect = 0;
+
+	assert_int_equal(sn_ctx_emulate_iommu(b->ctx, (1ull << 39) - 1), 0);
+	sn_virtq_refill(&b->vq);
+	while (rx_device_run(b, &dev) > 0 || rx_keep_all(b, held, &nheld, &expect) > 0)
+		;
+	assert_int_equal(nheld, POOL);
+	assert_int_equal(sn_mempool_free_count(b->pool), 0);
+	assert_int_equal(b->vq.num_free, RING);        /* nothing posted */
+	assert_int_equal(dev.avail_seen, avail->idx);  /* the device has nothing */
+	uint16_t posted = avail->idx;
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(sn_virtio_rx_burst(&b->vq, held + nheld, 8), 0);
+	assert_int_equal(avail->idx, posted);
+	assert_int_equal(b->vq.stats.packets, POOL);
+
+	while (nheld > 0 || dev.next_seq < dev.backlog) {
+		unsigned lot = nheld < 5 ? nheld : 5;
+		nheld -= lot;
+		sn_pkt_free_bulk(held + nheld, lot);
+		rx_keep_all(b, held, &nheld, &expect);   /* refills the queue */
+		if (lot > 0 && dev.next_seq < dev.backlog)
+			assert_int_not_equal(avail->idx, dev.avail_seen);
+		rx_device_run(b, &dev);
+		rx_keep_all(b, held, &nheld, &expect);
+		if (nheld > POOL / 2) {
+			sn_pkt_free_bulk(held + POOL / 2, nheld - POOL / 2);
+			nheld = POOL / 2;
+		}
+	}
+	assert_int_equal(expect, dev.backlog);
+	assert_int_equal(b->vq.stats.packets, dev.backlog);
+	assert_int_equal(b->vq.stats.errors, 0);
+	assert_int_equal(b->vq.stats.device_errors, 0);
+	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.num_free), POOL);
+}
+
 static void tx_sends_and_reclaims(void **state)
 {
 	struct bench *b = *state;
@@ -245,6 +354,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(rx_hostile_lengths_are_dropped, setup_rx, teardown),
 		cmocka_unit_test_setup_teardown(rx_hostile_ids_are_ignored, setup_rx, teardown),
 		cmocka_unit_test_setup_teardown(rx_used_index_jump_is_bounded, setup_rx, teardown),
+		cmocka_unit_test_setup_teardown(rx_pool_exhaustion_runs_dry_and_recovers, setup_rx,
+						teardown),
 		cmocka_unit_test_setup_teardown(tx_sends_and_reclaims, setup_tx, teardown),
 		cmocka_unit_test_setup_teardown(tx_full_ring_takes_what_fits, setup_tx, teardown),
 		cmocka_unit_test_setup_teardown(tx_rejects_oversized_frame, setup_tx, teardown),
