@@ -53,8 +53,10 @@
 #  5. recv --expect N stops after N frames (no --count is passed) and we
 #     require rx_packets == valid == N with lost = duplicated = corrupted =
 #     0 (foreign frames would count in rx_packets; none are sent on these
-#     wires). reordered is reported, not judged: QEMU itself can reorder a
-#     few frames after a receive ring ran full (see fwd-chain.sh).
+#     wires). reordered must be 0 unless a receive ring on the path ran dry
+#     (rx_starved > 0): QEMU itself can then reorder frames (see
+#     fwd-chain.sh and "Frame order" in bench/README.md). On igb, frames
+#     lost while an igb ring was dry are QEMU's (igb_ring_full_loss=).
 #  6. recv --idle-timeout 10 is passed. It counts from the last frame only,
 #     so a recv that never sees a frame waits on; the scenario then stops it
 #     with SIGINT after its own limit and the case fails. (recv's --timeout

@@ -157,6 +157,12 @@ struct sn_stats {
 	 * of range, index jumping): each cost one dropped packet, never an
 	 * access outside the ring or the buffer. */
 	uint64_t device_errors;
+	/* Times a receive queue was found with every posted buffer filled: the
+	 * device had nowhere to put frames until the next refill. A real NIC
+	 * drops (rx_drops); QEMU's NIC models queue the frames instead, and
+	 * virtio-net may then deliver a newer frame before the queued ones
+	 * (frames out of order), igb may drop some without counting them. */
+	uint64_t rx_starved;
 	/* The NIC's own counters, where it has them (Intel families). */
 	bool has_hw_counters;
 	uint64_t hw_rx_packets, hw_rx_bytes, hw_tx_packets, hw_tx_bytes;

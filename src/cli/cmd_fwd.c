@@ -277,6 +277,8 @@ static void fwd_summarize(struct fwd_run *f, double seconds)
 		sum.device_errors += end.device_errors -
 				     f->base[i].device_errors;
 		*(i == 0 ? &sum.hw_a : &sum.hw_b) = session_hw_counts(&end, &f->base[i]);
+		*(i == 0 ? &sum.a_rx_starved : &sum.b_rx_starved) =
+			end.rx_starved - f->base[i].rx_starved;
 	}
 	sum.seconds = seconds;
 	report_fwd_summary(f->session.info, &sum);

@@ -275,6 +275,7 @@ static void recv_fill_summary(struct recv_run *r, double seconds,
 	sum->out_of_range = r->seqs.out_of_range;
 	sum->rx_drops = end.rx_drops - r->base.rx_drops;
 	sum->device_errors = end.device_errors - r->base.device_errors;
+	sum->rx_starved = end.rx_starved - r->base.rx_starved;
 	sum->seconds = seconds;
 	sum->hw = session_hw_counts(&end, &r->base);
 }

@@ -115,6 +115,8 @@ void report_fwd_summary(FILE *out, const struct fwd_summary *s)
 		" drops=%" PRIu64 " seconds=%.3f pps=%.1f device_errors=%"
 		PRIu64, s->a, s->b, s->a_to_b, s->b_to_a, s->drops,
 		s->seconds, pps, s->device_errors);
+	fprintf(out, " a_rx_starved=%" PRIu64 " b_rx_starved=%" PRIu64,
+		s->a_rx_starved, s->b_rx_starved);
 	print_hw(out, "a_", &s->hw_a);
 	print_hw(out, "b_", &s->hw_b);
 	fputc('\n', out);
@@ -142,6 +144,10 @@ void report_recv_summary(FILE *out, const struct recv_summary *s)
 		fprintf(out, "  contents not checked (--count-only); %" PRIu64
 			" dropped by the device, %" PRIu64 " device errors\n",
 			s->rx_drops, s->device_errors);
+	if (s->rx_starved)
+		fprintf(out, "  the receive ring ran dry %" PRIu64 " times: the device "
+			"had no buffer for a while (frames it queued meanwhile may "
+			"arrive out of order)\n", s->rx_starved);
 	fprintf(out, "SUMMARY recv dev=%s checked=%s rx_packets=%" PRIu64 " valid=%" PRIu64
 		" lost=%" PRIu64 " duplicated=%" PRIu64 " reordered=%" PRIu64
 		" corrupted=%" PRIu64 " foreign=%" PRIu64 " seconds=%.3f"
@@ -151,6 +157,7 @@ void report_recv_summary(FILE *out, const struct recv_summary *s)
 		s->lost, s->duplicated, s->reordered, s->corrupted, s->foreign,
 		s->seconds, pps, s->device_errors, s->rx_drops,
 		s->out_of_range);
+	fprintf(out, " rx_starved=%" PRIu64, s->rx_starved);
 	print_hw(out, "", &s->hw);
 	fputc('\n', out);
 	fflush(out);

@@ -48,6 +48,7 @@ struct gen_summary {
 struct fwd_summary {
 	const char *a, *b;
 	uint64_t a_to_b, b_to_a, drops, device_errors;
+	uint64_t a_rx_starved, b_rx_starved; /* receive rings ran dry */
 	double seconds;
 	struct hw_counts hw_a, hw_b;
 };
@@ -60,6 +61,7 @@ struct recv_summary {
 	uint64_t out_of_range;     /* valid, but beyond --expect */
 	uint64_t rx_drops;         /* counted by the device or driver */
 	uint64_t device_errors;
+	uint64_t rx_starved;       /* the receive ring ran dry (sn_stats) */
 	double seconds;
 	struct hw_counts hw;
 };

@@ -109,7 +109,7 @@ static void test_gen_summary(void **state)
 static void test_fwd_summary(void **state)
 {
 	const struct fwd_summary s = { "0000:00:03.0", "0000:00:04.0", 300,
-				       100, 7, 0, 4.0, { true, 400, 100 },
+				       100, 7, 0, 0, 5, 4.0, { true, 400, 100 },
 				       { true, 100, 300 } };
 	char text[1024];
 
@@ -118,7 +118,8 @@ static void test_fwd_summary(void **state)
 	assert_string_equal(summary_line(text, "SUMMARY fwd "),
 			    "SUMMARY fwd a=0000:00:03.0 b=0000:00:04.0 "
 			    "a_to_b=300 b_to_a=100 drops=7 seconds=4.000 "
-			    "pps=100.0 device_errors=0 a_hw_rx_packets=400 "
+			    "pps=100.0 device_errors=0 a_rx_starved=0 "
+			    "b_rx_starved=5 a_hw_rx_packets=400 "
 			    "a_hw_tx_packets=100 b_hw_rx_packets=100 "
 			    "b_hw_tx_packets=300\n");
 }
@@ -140,12 +141,14 @@ static void test_recv_summary(void **state)
 	s.corrupted = 4;
 	s.foreign = 6;
 	s.seconds = 0.5;
+	s.rx_starved = 9;
 	CAPTURE(text, report_recv_summary(out_, &s));
+	assert_non_null(strstr(text, "the receive ring ran dry 9 times"));
 	assert_string_equal(summary_line(text, "SUMMARY recv "),
 			    "SUMMARY recv dev=0000:00:05.0 checked=yes rx_packets=110 "
 			    "valid=100 lost=3 duplicated=1 reordered=2 "
 			    "corrupted=4 foreign=6 seconds=0.500 pps=220.0 "
-			    "device_errors=0 rx_drops=0 out_of_range=0\n");
+			    "device_errors=0 rx_drops=0 out_of_range=0 rx_starved=9\n");
 	/* --count-only: says so, and prints no verdict on the contents. */
 	s.checked = false;
 	CAPTURE(text, report_recv_summary(out_, &s));

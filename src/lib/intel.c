@@ -261,9 +261,11 @@ void sn_intel_stats(struct sn_device *dev, struct sn_stats *s)
 	struct sn_intel_nic *nic = dev->priv;
 	const struct sn_intel_family *f = nic->family;
 
-	for (unsigned q = 0; q < nic->rx_queues; q++)
+	for (unsigned q = 0; q < nic->rx_queues; q++) {
 		add_ring(&s->rx_packets, &s->rx_bytes, &s->rx_drops, &s->rx_errors,
 			 &s->device_errors, &nic->rx[q]);
+		s->rx_starved += nic->rx[q].stats.starved;
+	}
 	for (unsigned q = 0; q < nic->tx_queues; q++)
 		add_ring(&s->tx_packets, &s->tx_bytes, &s->tx_drops, &s->tx_errors,
 			 &s->device_errors, &nic->tx[q]);

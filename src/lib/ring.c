@@ -194,6 +194,11 @@ static uint16_t rx_harvest(struct sn_ring *ring, struct sn_pkt **pkts, uint16_t 
 uint16_t sn_ring_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 {
 	struct sn_ring *ring = queue;
+	/* The last buffer posted is done: the device has none left (one
+	 * descriptor read a burst, not a frame; see sn_stats.rx_starved). */
+	if (ring->in_flight &&
+	    desc_done(&ring->desc[(ring->next_use - 1) & ring->mask], true))
+		ring->stats.starved++;
 	uint16_t got = rx_harvest(ring, pkts, n);
 
 	/* Stopped early at a descriptor not done: is the device past it? */

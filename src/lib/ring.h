@@ -58,6 +58,7 @@ struct sn_ring_format {
 
 struct sn_ring_counters {
 	uint64_t packets, bytes, drops, errors, device_errors;
+	uint64_t starved;       /* receive: every posted buffer was filled */
 };
 
 struct sn_ring {

@@ -432,6 +432,7 @@ static void virtio_stats(struct sn_device *dev, struct sn_stats *s)
 	struct virtio_net *vn = dev->priv;
 	add_counters(&s->rx_packets, &s->rx_bytes, &s->rx_drops, &s->rx_errors,
 		     &s->device_errors, &vn->rxq.stats);
+	s->rx_starved += vn->rxq.stats.starved;
 	add_counters(&s->tx_packets, &s->tx_bytes, &s->tx_drops, &s->tx_errors,
 		     &s->device_errors, &vn->txq.stats);
 }

@@ -167,6 +167,8 @@ uint16_t sn_virtq_harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n)
 		vq->stats.device_errors++;
 		pending = size - num_free;
 	}
+	if (receive && pending && pending == size - num_free)
+		vq->stats.starved++; /* every posted buffer used: see rx_starved */
 	for (unsigned i = 0; i < pending && got < n; i++) {
 		const volatile struct vring_used_elem *e = &used[next++ & mask];
 		uint32_t id = e->id, len = e->len; /* read each once */

@@ -58,6 +58,7 @@ static inline size_t sn_vring_used_bytes(uint16_t size)
 
 struct sn_virtq_counters {
 	uint64_t packets, bytes, drops, errors, device_errors;
+	uint64_t starved;       /* receive: every posted buffer was used */
 };
 
 struct sn_virtq {

@@ -5,17 +5,25 @@
 # Passes when every generated frame is forwarded once and received intact:
 #   gen tx_packets == fwd a_to_b == recv rx_packets == recv valid == COUNT,
 #   recv lost = duplicated = corrupted = 0, every exit status 0.
-# The hubs lose nothing, but "reordered" is only reported: QEMU's network
-# queue can reorder. When a NIC's receive ring was full, QEMU queues the
-# frame; a frame sent after the ring is refilled but before the driver's
-# notify flushes that queue is delivered first (net/queue.c,
-# qemu_net_queue_send). A few per 20000 were seen with a correct count.
+# The hubs lose nothing and safenic keeps frames in order, so frames must
+# arrive in order, except after a receive ring ran dry (the driver counts
+# that: rx_starved in recv's and fwd's SUMMARY). QEMU then queues the
+# frames it cannot deliver, and a frame sent after the ring is refilled
+# but before the driver's notify flushes that queue is delivered first
+# (net/queue.c, qemu_net_queue_send): reordering is judged only where no
+# receiver on the direction's path ran dry (check_order in lib.sh).
 # Ring overflow itself is lossless with virtio and e1000e (QEMU keeps the
 # frame queued until the driver refills), but QEMU's igb model drops it
 # without counting it anywhere (igb_receive_internal: "NOT written to
-# guest", no MPC): on igb a receiver that falls a whole ring behind (512
-# frames, 0.1 s at 5000 pps) loses frames. Seen only while a second guest
-# shared the machine's two cores; run-scenarios.sh runs one guest at a time.
+# guest", no MPC, only ICR.RXO): on igb a receiver that falls a whole ring
+# behind (512 frames, 0.1 s at 5000 pps) loses frames. Seen in about one
+# run in eight of cross-driver (more under CPU load), QEMU's -trace
+# e1000e_rx_not_written_to_guest then logging the drops. Such a loss is
+# accepted, and named in the verdict (igb_ring_full_loss=N), only when an
+# igb receiver on the path ran dry and nothing else is wrong: no duplicate
+# or corrupt frame, every sent frame received or lost, every NIC counter
+# agreeing with safenic's. The same ring code drives e1000e, whose cases
+# must lose nothing.
 #
 # safenic.directions=both adds a second run the other way through the SAME
 # fwd process, once the first one is done:
@@ -109,11 +117,16 @@ run_direction() {
     return 0
 }
 
-# judge_direction SUFFIX FORWARDED: the checks of one direction, from the
-# logs gen$SUFFIX and recv$SUFFIX; FORWARDED is fwd's count for it. Sets
-# NUMBERS to the direction's part of the verdict line.
+# judge_direction SUFFIX FORWARDED PORT FWD_NIC RECV_NIC: the checks of one
+# direction, from the logs gen$SUFFIX and recv$SUFFIX; FORWARDED is fwd's
+# count for it, PORT the fwd port that received it (a or b), FWD_NIC and
+# RECV_NIC the numbers of the two receiving NICs. Sets NUMBERS to the
+# direction's part of the verdict line.
 judge_direction() {
-    local s=$1 forwarded=$2 sent received valid lost dup reord corrupt
+    local s=$1 forwarded=$2 port=$3 fwd_nic=$4 recv_nic=$5
+    local sent received valid lost dup reord corrupt dry_fwd dry_recv
+    local igb_dry=no fwd_dev recv_dev
+    eval fwd_dev=\$NIC$fwd_nic recv_dev=\$NIC$recv_nic
     sent=$(summary_value "gen$s" gen tx_packets)
     received=$(summary_value "recv$s" recv rx_packets)
     valid=$(summary_value "recv$s" recv valid)
@@ -121,17 +134,35 @@ judge_direction() {
     dup=$(summary_value "recv$s" recv duplicated)
     reord=$(summary_value "recv$s" recv reordered)
     corrupt=$(summary_value "recv$s" recv corrupted)
+    dry_recv=$(summary_value "recv$s" recv rx_starved)
+    dry_fwd=$(summary_value fwd fwd "${port}_rx_starved")
     check "gen_exit$s" "$GEN_RC" 0
-    check "recv_exit$s" "$RECV_RC" 0
     check "sent$s" "$sent" "$COUNT"
-    check "forwarded$s" "$forwarded" "$COUNT"
-    check "received$s" "$received" "$COUNT"
-    check "valid$s" "$valid" "$COUNT"
-    check "lost$s" "$lost" 0
     check "duplicated$s" "$dup" 0
     check "corrupted$s" "$corrupt" 0
+    check_order "reordered$s" "$reord" "$dry_fwd" "$dry_recv"
+    if { [ "$(intel_driver "$fwd_dev")" = igb ] && [ "$dry_fwd" != 0 ]; } ||
+       { [ "$(intel_driver "$recv_dev")" = igb ] && [ "$dry_recv" != 0 ]; }; then
+        igb_dry=yes
+    fi
+    if [ "$igb_dry" = yes ] && [ "$lost" != 0 ] && [ "$lost" != missing ] &&
+       [ "$received" != missing ] && [ $((received + lost)) -eq "$COUNT" ] &&
+       [ "$forwarded" -ge "$received" ]; then
+        echo "NOTE: $lost frames lost$s while an igb receive ring ran dry" \
+             "(fwd ${port}_rx_starved=$dry_fwd, recv rx_starved=$dry_recv):" \
+             "QEMU's igb model drops such frames uncounted (see the header)"
+        check "valid$s" "$valid" "$received"
+        IGB_LOSS="$IGB_LOSS igb_ring_full_loss$s=$lost"
+    else
+        check "recv_exit$s" "$RECV_RC" 0
+        check "forwarded$s" "$forwarded" "$COUNT"
+        check "received$s" "$received" "$COUNT"
+        check "valid$s" "$valid" "$COUNT"
+        check "lost$s" "$lost" 0
+    fi
     NUMBERS="sent=$sent forwarded=$forwarded received=$received valid=$valid lost=$lost"
     NUMBERS="$NUMBERS duplicated=$dup reordered=$reord corrupted=$corrupt"
+    NUMBERS="$NUMBERS rx_starved=$dry_fwd,$dry_recv"
     SENT=$sent
     RECEIVED=$received
 }
@@ -156,6 +187,7 @@ echo "$NAME: count=$COUNT rate=$RATE size=$SIZE directions=$DIRECTIONS $UNSAFE" 
      "iommu=$(have_iommu && echo on || echo off)"
 RECV_PID=""
 FWD_PID=""
+IGB_LOSS=""
 
 if ! run_direction "" 1 4; then
     stop_all
@@ -196,12 +228,12 @@ check fwd_exit "$FWD_RC" 0
 check fwd_stops_on_sigint "$FWD_SIGINT" yes
 GEN_RC=$GEN_RC_1
 RECV_RC=$RECV_RC_1
-judge_direction "" "$FORWARDED"
+judge_direction "" "$FORWARDED" a 2 4
 RESULT="$NUMBERS b_to_a=$BACKWARD drops=$DROPS"
 judge_intel "" 1 4
 if [ "$DIRECTIONS" = both ]; then
     check startup_back "$BACK_STARTED" yes
-    judge_direction -back "$BACKWARD"
+    judge_direction -back "$BACKWARD" b 3 1
     RESULT="$RESULT | back: $NUMBERS"
     judge_intel -back 4 1
 fi
@@ -218,4 +250,5 @@ if [ -n "$(intel_driver "$NIC3")" ]; then
     check_hw fwd_b_hw_tx fwd fwd b_hw_tx_packets "$FORWARDED"
 fi
 [ "$NIC_LINES" -eq 0 ] || RESULT="$RESULT | link up $NICS_UP/$NIC_LINES hw=$HW_STATUS"
+[ -z "$IGB_LOSS" ] || RESULT="$RESULT |$IGB_LOSS"
 verdict "$NAME" "$RESULT"
