@@ -1,0 +1,186 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "fake_nic.h"
+#include "intel.h"
+#include "mempool.h"
+#include "ring.h"
+
+static const struct fake_nic_regs igb_regs = { 0x2810, 0x2818, 0x2808, 0x3810, 0x3818, 0x3808,
+					       0x10, 1u << 9, 0, 0 };
+static const struct fake_nic_regs ixgbe_regs = { 0x1010, 0x1018, 0x1008, 0x6010, 0x6018, 0x6008,
+						 0x10010, 1u << 9, 0x2F00, 1u << 3 };
+
+#define REG(bar, off) (*(volatile uint32_t *)((bar) + (off)))
+
+static volatile union sn_desc *ring_at(struct fake_nic *m, uint64_t iova)
+{
+	for (struct sn_dma_region *r = m->ctx->regions; r; r = r->next)
+		if (iova >= r->iova && iova < r->iova + r->size)
+			return (volatile union sn_desc *)(r->va + (iova - r->iova));
+	return NULL;
+}
+
+/* Receive: complete every descriptor the driver posted. Transmit: mark
+ * every descriptor handed over as sent (DD where RS asks for it). */
+static void play_intel(struct fake_nic *m, struct fake_nic_side *s)
+{
+	volatile uint8_t *bar = s->bar;
+	const struct fake_nic_regs *r = s->regs;
+	uint32_t head_off = s->receive ? r->rdh : r->tdh;
+	uint32_t tail_off = s->receive ? r->rdt : r->tdt;
+	uint32_t size = REG(bar, s->receive ? r->rdlen : r->tdlen) / 16;
+	uint32_t base_off = head_off - 0x10; /* RDBAL/TDBAL sit 0x10 below the head */
+	uint64_t base = REG(bar, base_off) | (uint64_t)REG(bar, base_off + 4) << 32;
+	volatile union sn_desc *ring = size ? ring_at(m, base) : NULL;
+	if (!ring)
+		return;
+	uint32_t head = REG(bar, head_off), tail = REG(bar, tail_off);
+	if (head >= size || tail >= size)
+		return; /* as a NIC would: a tail past the ring stops the queue */
+	while (head != tail) {
+		if (s->receive) {
+			ring[head].rx_wb.length = FAKE_NIC_FRAME;
+			ring[head].rx_wb.status = SN_DESC_DD | SN_DESC_EOP;
+		} else if (ring[head].read.cmd & SN_TXD_CMD_RS) {
+			ring[head].tx_wb.status = SN_DESC_DD; /* as the NIC: only where asked */
+		}
+		head = (head + 1) % size;
+	}
+	REG(bar, head_off) = head;
+}
+
+/* The used index is the device's own, never read back from the ring. */
+static void play_virtio(struct fake_nic_side *s)
+{
+	struct sn_virtq *vq = s->vq;
+	uint16_t avail = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+	uint16_t used = s->used;
+	while (s->seen != avail) {
+		uint16_t id = vq->avail->ring[s->seen++ & vq->mask];
+		vq->used->ring[used & vq->mask] = (struct vring_used_elem){
+			id, s->receive ? vq->hdr_len + FAKE_NIC_FRAME : 0 };
+		used++;
+	}
+	s->used = used;
+	__atomic_store_n(&vq->used->idx, used, __ATOMIC_RELEASE);
+}
+
+/* Finish resets at once, with NVM and DMA initialisation done. */
+static void play_reset(struct fake_nic_side *s)
+{
+	volatile uint8_t *bar = s->bar;
+	if (REG(bar, 0) & ((1u << 26) | (1u << 3))) {
+		memset((void *)bar, 0, FAKE_NIC_BAR_SIZE);
+		REG(bar, s->regs->nvm_reg) = s->regs->nvm_done;
+		if (s->regs->dma_reg)
+			REG(bar, s->regs->dma_reg) = s->regs->dma_done;
+	}
+}
+
+void fake_nic_step(struct fake_nic *m)
+{
+	for (unsigned i = 0; i < m->num_sides; i++) {
+		struct fake_nic_side *s = &m->sides[i];
+		if (s->vq) {
+			play_virtio(s);
+			continue;
+		}
+		play_reset(s);
+		play_intel(m, s);
+	}
+}
+
+static void *run(void *arg)
+{
+	struct fake_nic *m = arg;
+	while (!atomic_load_explicit(&m->stop, memory_order_relaxed))
+		fake_nic_step(m);
+	return NULL;
+}
+
+void fake_nic_start(struct fake_nic *m)
+{
+	atomic_store(&m->stop, false);
+	pthread_create(&m->thread, NULL, run, m);
+}
+
+void fake_nic_stop(struct fake_nic *m)
+{
+	atomic_store(&m->stop, true);
+	pthread_join(m->thread, NULL);
+}
+
+const struct sn_driver *fake_nic_intel_driver(const char *name)
+{
+	return strcmp(name, "igb") == 0 ? &sn_igb_driver :
+	       strcmp(name, "e1000e") == 0 ? &sn_e1000e_driver : &sn_ixgbe_driver;
+}
+
+int fake_nic_open_intel_pair(struct fake_nic *m, const char *driver, uint16_t ring_size,
+			     struct sn_mempool *rx_pool,
+			     struct fake_nic_endpoint *e[2],
+			     struct fake_nic_side rx_side[2], struct fake_nic_side tx_side[2],
+			     struct sn_error *err)
+{
+	const struct sn_driver *drv = fake_nic_intel_driver(driver);
+	const struct fake_nic_regs *regs = drv == &sn_ixgbe_driver ? &ixgbe_regs : &igb_regs;
+	struct sn_dev_config cfg = { .rx_ring_size = ring_size, .tx_ring_size = ring_size,
+				     .rx_pool = rx_pool };
+	int rc = 0;
+
+	for (int i = 0; i < 2; i++) {
+		e[i]->bar = aligned_alloc(4096, FAKE_NIC_BAR_SIZE);
+		if (!e[i]->bar)
+			return sn_fail(err, ENOMEM, "out of memory for a register file");
+		memset(e[i]->bar, 0, FAKE_NIC_BAR_SIZE);
+		m->sides[i] = (struct fake_nic_side){ .bar = e[i]->bar, .regs = regs };
+		rx_side[i] = (struct fake_nic_side){ .bar = e[i]->bar, .regs = regs, .receive = true };
+		tx_side[i] = (struct fake_nic_side){ .bar = e[i]->bar, .regs = regs, .receive = false };
+	}
+	m->num_sides = 2;
+	fake_nic_start(m);
+	for (int i = 0; i < 2 && rc == 0; i++) {
+		e[i]->dev = sn_dev_open_model(m->ctx, drv, e[i]->bar, FAKE_NIC_BAR_SIZE, 0x10fb,
+					      &cfg, err);
+		if (!e[i]->dev)
+			rc = -1;
+	}
+	fake_nic_stop(m);
+	return rc;
+}
+
+int fake_nic_open_virtio(struct fake_nic *m, struct fake_nic_endpoint *e, uint16_t ring_size,
+			 struct sn_mempool *pool)
+{
+	struct sn_virtq *qs[2] = { &e->rxq, &e->txq };
+	for (int i = 0; i < 2; i++) {
+		struct sn_dma_region *drv, *dev;
+		size_t desc = sn_vring_desc_bytes(ring_size);
+		int rc = sn_dma_alloc(m->ctx, desc + sn_vring_avail_bytes(ring_size),
+				      SN_DMA_DEVICE_READS, &drv, NULL);
+		if (rc == 0)
+			rc = sn_dma_alloc(m->ctx, sn_vring_used_bytes(ring_size), SN_DMA_DEVICE_RW,
+					  &dev, NULL);
+		if (rc == 0)
+			rc = sn_virtq_init(qs[i], m->ctx, ring_size, drv->va, drv->va + desc,
+					   dev->va, 12, i == 0);
+		if (rc < 0)
+			return rc;
+	}
+	e->rxq.rx_pool = pool;
+	e->rxq.rx_room = sn_mempool_data_room(pool);
+	return 0;
+}
+
+void fake_nic_close_virtio(struct fake_nic_endpoint *e)
+{
+	struct sn_virtq *qs[2] = { &e->rxq, &e->txq };
+	for (int i = 0; i < 2; i++) {
+		sn_virtq_drain(qs[i]);
+		sn_virtq_fini(qs[i]);
+	}
+}

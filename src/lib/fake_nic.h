@@ -1,0 +1,87 @@
+/* An in-memory NIC for host benchmarks and tests (test code, never in the
+ * library): it plays the device's side of the rings, as fast as it can.
+ * Intel families: a register file in ordinary memory whose head and tail
+ * registers it follows, completing every receive descriptor the driver
+ * posted with a frame and writing DD back where transmit asked for it.
+ * virtio: split virtqueues whose used ring it fills from the available
+ * ring. Like a real device it keeps its own position (the head register,
+ * its own used index): it does not read back what it wrote into shared
+ * memory, so a lie written there by someone else misleads the driver,
+ * not the model.
+ *
+ * It moves no frame data: receive completions carry a length only. */
+#ifndef SN_FAKE_NIC_H
+#define SN_FAKE_NIC_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ctx.h"
+#include "device.h"
+#include "virtqueue.h"
+
+#define FAKE_NIC_BAR_SIZE 0x20000
+#define FAKE_NIC_FRAME 60
+#define FAKE_NIC_MAX_SIDES 4
+
+/* Where a family keeps what the model needs: heads, tails, lengths, and
+ * the bits that a finished reset must show. */
+struct fake_nic_regs {
+	uint32_t rdh, rdt, rdlen, tdh, tdt, tdlen;
+	uint32_t nvm_reg, nvm_done, dma_reg, dma_done;
+};
+
+/* One side of a device as the NIC plays it. */
+struct fake_nic_side {
+	volatile uint8_t *bar;
+	const struct fake_nic_regs *regs;
+	struct sn_virtq *vq;          /* virtio: the queue instead of registers */
+	bool receive;                 /* produce frames (rx) or consume them (tx) */
+	uint16_t seen;                /* virtio: avail entries handled */
+	uint16_t used;                /* virtio: the device's own used index */
+};
+
+struct fake_nic {
+	struct fake_nic_side sides[FAKE_NIC_MAX_SIDES];
+	unsigned num_sides;
+	atomic_bool stop;
+	struct sn_ctx *ctx;
+	pthread_t thread;
+};
+
+/* The driver's view of one device: an Intel sn_dev, or two virtqueues. */
+struct fake_nic_endpoint {
+	struct sn_dev *dev;           /* Intel */
+	struct sn_virtq rxq, txq;     /* virtio */
+	uint8_t *bar;
+};
+
+/* One pass over every side: complete what the driver handed over. */
+void fake_nic_step(struct fake_nic *m);
+/* Runs fake_nic_step in its own thread until fake_nic_stop. */
+void fake_nic_start(struct fake_nic *m);
+void fake_nic_stop(struct fake_nic *m);
+
+/* The Intel driver of that name (igb, e1000e, ixgbe). */
+const struct sn_driver *fake_nic_intel_driver(const char *name);
+/* Opens two Intel endpoints on model register files (rings of ring_size,
+ * receiving into rx_pool, or each into its own pool when NULL) while the
+ * model finishes their resets; describes each one's receive and transmit
+ * sides. Returns 0, or -1 with the library's message in err. */
+int fake_nic_open_intel_pair(struct fake_nic *m, const char *driver, uint16_t ring_size,
+			     struct sn_mempool *rx_pool,
+			     struct fake_nic_endpoint *e[2],
+			     struct fake_nic_side rx_side[2], struct fake_nic_side tx_side[2],
+			     struct sn_error *err);
+/* Sets up a receive and a transmit virtqueue of ring_size as the modern
+ * virtio driver lays them out: descriptors and available ring in memory
+ * the device only reads, the used ring in memory it writes. Receives
+ * into pool. Returns 0 or a negative errno. */
+int fake_nic_open_virtio(struct fake_nic *m, struct fake_nic_endpoint *e, uint16_t ring_size,
+			 struct sn_mempool *pool);
+/* Gives back what the virtqueues hold and frees their bookkeeping. */
+void fake_nic_close_virtio(struct fake_nic_endpoint *e);
+
+#endif
