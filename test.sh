@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of safenic, as CI does: installs what the tests need,
 # builds with gcc, with clang and with ASan+UBSan, runs the unit tests of
-# each build and the static analyzers (tools/static-analysis.sh), then
+# each build, the static analyzers (tools/static-analysis.sh) and each
+# libFuzzer harness for 20 s (fuzz/run.sh), then
 # boots the QEMU guest bench and runs its scenarios, and a few seconds of
 # each guest benchmark (so that they cannot rot; these never fail on a
 # number).
 #
 #   ./test.sh            everything
-#   ./test.sh --host     unit tests and static analysis only (no guest)
+#   ./test.sh --host     unit tests, static analysis and fuzzing only (no guest)
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -69,6 +70,8 @@ record sanitizers build_and_test sanitizers build-asan -DCMAKE_C_COMPILER=gcc \
 	-DSAFENIC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 step "static analysis (gcc -fanalyzer, clang scan-build)"
 record static-analysis tools/static-analysis.sh build-analysis
+step "fuzzing (libFuzzer, 20 s per harness; fuzz/run.sh)"
+record fuzz fuzz/run.sh build-fuzz 20
 
 if ! $host_only; then
 	step "static build for the guest"

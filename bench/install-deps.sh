@@ -33,9 +33,14 @@ MIN_QEMU_MAJOR=8   # igb (82576) model appeared in QEMU 8.0
 # busybox-static is only downloaded and unpacked (below), not installed:
 # the guest needs it, the host does not, and installing it would replace a
 # host's busybox package. clang-tools is scan-build, for
-# tools/static-analysis.sh.
+# tools/static-analysis.sh. The fuzz harnesses (fuzz/) link clang 14's
+# libFuzzer: -fsanitize=fuzzer takes libclang_rt.fuzzer from
+# libclang-rt-14-dev (only a Recommends of clang-14, so named here), and
+# libfuzzer-14-dev is Debian's libFuzzer package for the same clang
+# (libFuzzer.a, for -lFuzzer).
 HOST_PACKAGES="cpio cmake gcc clang clang-tools make pkg-config libcmocka-dev iproute2
-  tcpdump python3 kmod procps coreutils binutils xz-utils valgrind"
+  tcpdump python3 kmod procps coreutils binutils xz-utils valgrind
+  libfuzzer-14-dev libclang-rt-14-dev"
 
 export DEBIAN_FRONTEND=noninteractive
 
