@@ -162,18 +162,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_CHECK(snaplen >= 1 && snaplen <= PCAP_MAX_SNAPLEN, "snaplen %u accepted", snaplen);
 
-	while (!fuzz_done(&in) && added < MAX_FRAMES) {
+	/* At most MAX_FRAMES frames and 256 KiB an input: enough to fill the
+	 * buffer many times over, small enough to run fast. */
+	uint64_t total = 0;
+	while (!fuzz_done(&in) && added < MAX_FRAMES && total < (256u << 10)) {
 		struct frame *f = &frames[added];
 		f->ts.tv_sec = (time_t)fuzz_u32(&in);
 		f->ts.tv_nsec = (long)(fuzz_u32(&in) % 1000000000u);
 		uint16_t len = fuzz_u16(&in);
-		/* Mostly frame-sized; sometimes anything up to 64 KiB. */
-		f->len = (len & 0xc000) == 0xc000 ? len : len % 1600;
+		/* Mostly frame-sized; one in 16 anything up to 64 KiB. */
+		f->len = (len & 0xf000) == 0xf000 ? len : len % 1600;
 		f->bytes = malloc(f->len ? f->len : 1);
 		FUZZ_CHECK(f->bytes != NULL, "out of memory");
 		size_t have = fuzz_bytes(&in, f->bytes, f->len < 64 ? f->len : 64);
 		memset(f->bytes + have, (int)added, f->len - have);
 		added++;
+		total += f->len;
 		int r = pcap_add(&w, f->bytes, f->len, &f->ts);
 		FUZZ_CHECK(r == 0 || r == w.error, "pcap_add returned %d, error %d", r, w.error);
 		FUZZ_CHECK(w.used <= w.size, "buffer overrun: %zu of %zu", w.used, w.size);

@@ -163,7 +163,7 @@ def pcap_seeds():
     write("pcap", "plain", bytes([0]) + u16(0) + pcap_frames(3))
     write("pcap", "nano-snaplen", bytes([1 | 2]) + u16(40) + u16(200) + pcap_frames(4))
     write("pcap", "disk-full", bytes([16]) + u16(100) + u16(40) + pcap_frames(4))
-    write("pcap", "jumbo", bytes([0]) + u16(0) + u32(1) + u32(2) + u16(0xc000 | 9000) + bytes(64))
+    write("pcap", "jumbo", bytes([0]) + u16(0) + u32(1) + u32(2) + u16(0xf000 | 9000) + bytes(64))
 
 
 # ---- argument parser (fuzz_args.c) --------------------------------------
