@@ -63,7 +63,8 @@ static void set_file_limit(rlim_t bytes)
 {
 	struct rlimit lim;
 	FUZZ_CHECK(getrlimit(RLIMIT_FSIZE, &lim) == 0, "getrlimit");
-	lim.rlim_cur = bytes;
+	/* Never above the hard limit, which a shell may have set. */
+	lim.rlim_cur = bytes < lim.rlim_max ? bytes : lim.rlim_max;
 	FUZZ_CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0, "setrlimit");
 }
 
