@@ -163,6 +163,9 @@ struct sn_stats {
 	 * virtio-net may then deliver a newer frame before the queued ones
 	 * (frames out of order), igb may drop some without counting them. */
 	uint64_t rx_starved;
+	/* Queues the library found out of step with the device in
+	 * sn_dev_check and reset and re-armed (SN_DEV_RECOVERED). */
+	uint64_t queue_resets;
 	/* The NIC's own counters, where it has them (Intel families). */
 	bool has_hw_counters;
 	uint64_t hw_rx_packets, hw_rx_bytes, hw_tx_packets, hw_tx_bytes;
@@ -173,11 +176,27 @@ struct sn_link {
 	uint32_t speed_mbps;       /* 0 when unknown */
 };
 
+/* What sn_dev_check found. SN_DEV_OK and SN_DEV_RECOVERED mean the device
+ * keeps working; the others mean it cannot go on without the caller
+ * (closing and opening it again resets it). */
 enum sn_dev_state {
 	SN_DEV_OK = 0,
 	SN_DEV_NEEDS_RESET,        /* the device reported a fatal error */
 	SN_DEV_GONE,               /* registers read all-ones: removed */
-	SN_DEV_TX_STALLED,         /* transmit made no progress for 1 s */
+	/* Frames were waiting to be sent and the device took none for a
+	 * second (link down, or a peer not accepting frames). */
+	SN_DEV_TX_STALLED,
+	/* A queue was out of step with the device (what the device wrote
+	 * disagreed with the driver's own record of the ring) and the
+	 * library dealt with it: an Intel queue was reset and re-armed (the
+	 * frames in it dropped and counted, see queue_resets), or a virtio
+	 * queue's impossible used index was ignored. Traffic goes on. */
+	SN_DEV_RECOVERED,
+	/* A queue is out of step with the device and only a reset of the
+	 * whole device can bring them back together (virtio: the device
+	 * wrote a used index past its completions and does not make
+	 * progress). Nothing stale was handed out. */
+	SN_DEV_OUT_OF_STEP,
 };
 
 typedef uint16_t (*sn_burst_fn)(void *queue, struct sn_pkt **pkts, uint16_t n);
@@ -234,8 +253,16 @@ int sn_dev_link(struct sn_dev *dev, struct sn_link *link);
 /* Software counters of all queues, plus the device's own where it has
  * them. Control path: may read registers. */
 void sn_dev_stats(struct sn_dev *dev, struct sn_stats *stats);
-/* Health check for the control loop (call about once a second). */
+/* Health check for the control loop (call about once a second, from the
+ * thread that runs the device's bursts: it may reset a queue). Compares
+ * the driver's view of every queue with the device's own head register or
+ * used index, and reports the worst it found. */
 enum sn_dev_state sn_dev_check(struct sn_dev *dev);
+/* One line saying what the last sn_dev_check found and on which queue,
+ * e.g. "receive queue 0 was out of step with the device (...): reset and
+ * re-armed"; "" after SN_DEV_OK. The string belongs to the device: valid
+ * until the next sn_dev_check on it or sn_dev_close. */
+const char *sn_dev_check_message(const struct sn_dev *dev);
 const char *sn_dev_state_name(enum sn_dev_state state);
 
 /* ---- PCI discovery ---------------------------------------------------- */

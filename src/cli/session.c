@@ -383,9 +383,13 @@ static const char *dev_state_advice(enum sn_dev_state state)
 		       "its memory disabled; check that 'lspci' still lists "
 		       "it and that it is bound to vfio-pci";
 	case SN_DEV_TX_STALLED:
-		return "transmit made no progress for 1 s; check the link "
-		       "(cable, peer, switch port) and run again";
+		return "check the link (cable, peer, switch port) and run "
+		       "again";
+	case SN_DEV_OUT_OF_STEP:
+		return "the device wrote what the driver never gave it; run "
+		       "the command again (opening a device resets it)";
 	case SN_DEV_OK:
+	case SN_DEV_RECOVERED:
 		break;
 	}
 	return "unexpected device state";
@@ -397,8 +401,14 @@ int session_check_health(const struct session *s, struct sn_dev *dev)
 
 	if (state == SN_DEV_OK)
 		return 0;
+	/* The library fixed it (a queue re-armed): say so, and go on. */
+	if (state == SN_DEV_RECOVERED) {
+		fprintf(stderr, "safenic %s: warning: %s: %s; continuing\n",
+			s->cmd, sn_dev_pci_addr(dev), sn_dev_check_message(dev));
+		return 0;
+	}
 	session_error(s, "stopping: %s: %s: %s", sn_dev_pci_addr(dev),
-		      sn_dev_state_name(state), dev_state_advice(state));
+		      sn_dev_check_message(dev), dev_state_advice(state));
 	return -1;
 }
 

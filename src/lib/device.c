@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,9 +197,51 @@ void sn_dev_stats(struct sn_dev *dev, struct sn_stats *stats)
 	sn_device_of(dev)->driver->stats(sn_device_of(dev), stats);
 }
 
-enum sn_dev_state sn_dev_check(struct sn_dev *dev)
+/* How bad a state is: a note of a worse one replaces a milder one's. */
+static int severity(enum sn_dev_state state)
 {
-	return sn_device_of(dev)->driver->check(sn_device_of(dev));
+	switch (state) {
+	case SN_DEV_OK: return 0;
+	case SN_DEV_RECOVERED: return 1;
+	case SN_DEV_TX_STALLED: return 2;
+	case SN_DEV_OUT_OF_STEP: return 3;
+	case SN_DEV_NEEDS_RESET: return 4;
+	case SN_DEV_GONE: return 5;
+	}
+	return 5;
+}
+
+enum sn_dev_state sn_dev_note(struct sn_device *dev, enum sn_dev_state state,
+			      const char *fmt, ...)
+{
+	if (severity(state) <= severity(dev->check_state) && dev->check_msg[0])
+		return dev->check_state;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(dev->check_msg, sizeof(dev->check_msg), fmt, ap);
+	va_end(ap);
+	dev->check_state = state;
+	return state;
+}
+
+enum sn_dev_state sn_dev_check(struct sn_dev *handle)
+{
+	struct sn_device *dev = sn_device_of(handle);
+	dev->check_state = SN_DEV_OK;
+	dev->check_msg[0] = '\0';
+	enum sn_dev_state state = dev->driver->check(dev);
+	if (severity(dev->check_state) > severity(state))
+		state = dev->check_state;
+	if (state != SN_DEV_OK && (dev->check_state != state || !dev->check_msg[0]))
+		sn_dev_note(dev, state, "%s", sn_dev_state_name(state));
+	if (state == SN_DEV_OK)
+		dev->check_msg[0] = '\0';
+	return state;
+}
+
+const char *sn_dev_check_message(const struct sn_dev *dev)
+{
+	return ((const struct sn_device *)dev)->check_msg;
 }
 
 const char *sn_dev_state_name(enum sn_dev_state state)
@@ -208,6 +251,8 @@ const char *sn_dev_state_name(enum sn_dev_state state)
 	case SN_DEV_NEEDS_RESET: return "the device reported an error and needs a reset";
 	case SN_DEV_GONE: return "the device is gone (registers read all-ones)";
 	case SN_DEV_TX_STALLED: return "transmit made no progress for a second";
+	case SN_DEV_RECOVERED: return "a queue was out of step with the device and was recovered";
+	case SN_DEV_OUT_OF_STEP: return "a queue is out of step with the device";
 	}
 	return "unknown";
 }

@@ -36,6 +36,10 @@ struct sn_device {
 	struct sn_mempool *rx_pool;
 	struct sn_mempool *own_pool; /* made by the core when none was given */
 	void *priv;                  /* the driver's state */
+	/* What the running sn_dev_check found: the worst state noted, and
+	 * its message (sn_dev_check_message). */
+	enum sn_dev_state check_state;
+	char check_msg[SN_ERROR_LEN];
 	struct sn_device *next;
 };
 
@@ -46,6 +50,12 @@ extern const struct sn_driver sn_virtio_driver;
 struct sn_dev *sn_dev_open_model(struct sn_ctx *ctx, const struct sn_driver *driver,
 				 void *bar0, size_t bar0_size, uint16_t device_id,
 				 const struct sn_dev_config *cfg, struct sn_error *err);
+
+/* For a driver's check: records what it found on a queue, keeping the
+ * message of the most severe state; returns the worse of the two states. */
+__attribute__((format(printf, 3, 4)))
+enum sn_dev_state sn_dev_note(struct sn_device *dev, enum sn_dev_state state,
+			      const char *fmt, ...);
 
 static inline struct sn_device *sn_device_of(struct sn_dev *dev)
 {

@@ -22,6 +22,8 @@ SN_DEFINE_REGISTERS(e1000e, E1000E_GLOBALS, E1000E_QUEUES)
 #define CTRL_RST (1u << 26)
 #define EECD_AUTO_RD (1u << 9)
 #define RFCTL_EXSTEN (1u << 15)     /* extended receive descriptors */
+#define RCTL_EN (1u << 1)
+#define TCTL_EN (1u << 1)
 #define TCTL_PSP (1u << 3)
 #define TXDCTL_GRAN_WTHRESH_1 0x01010000u /* write back each descriptor */
 /* TIPG for copper: IPGT 8, IPGR1 8, IPGR2 6. */
@@ -59,7 +61,7 @@ static int e1000e_reset(struct sn_intel_nic *nic, struct sn_error *err)
 
 /* Receive Initialization. The queue is enabled by RCTL.EN. */
 static int e1000e_setup_rx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t iova,
-				 uint16_t size, uint32_t buf_size, uint32_t *tail,
+				 uint16_t size, uint32_t buf_size, struct sn_queue_regs *regs,
 				 struct sn_error *err)
 {
 	volatile uint8_t *bar = nic->bar;
@@ -71,13 +73,13 @@ static int e1000e_setup_rx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t 
 	e1000e_wr_RDLEN(bar, q, size * (uint32_t)sizeof(union sn_desc));
 	e1000e_wr_RDH(bar, q, 0);
 	e1000e_wr_RDT(bar, q, 0);
-	*tail = e1000e_off_RDT(q);
+	*regs = (struct sn_queue_regs){ e1000e_off_RDH(q), e1000e_off_RDT(q) };
 	return 0;
 }
 
 /* Transmit Initialization. */
 static int e1000e_setup_tx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t iova,
-				 uint16_t size, uint32_t *tail, struct sn_error *err)
+				 uint16_t size, struct sn_queue_regs *regs, struct sn_error *err)
 {
 	volatile uint8_t *bar = nic->bar;
 	(void)err;
@@ -88,8 +90,25 @@ static int e1000e_setup_tx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t 
 	e1000e_wr_TDT(bar, q, 0);
 	e1000e_wr_TXDCTL(bar, q, (e1000e_rd_TXDCTL(bar, q) & ~0x3f3f3fu) | TXDCTL_GRAN_WTHRESH_1);
 	e1000e_wr_TIPG(bar, TIPG_DEFAULT);
-	*tail = e1000e_off_TDT(q);
+	*regs = (struct sn_queue_regs){ e1000e_off_TDH(q), e1000e_off_TDT(q) };
 	return 0;
+}
+
+/* The 82574 has one queue each way, switched by the receiver and
+ * transmitter enables; it has no bit that confirms a stop, so wait as the
+ * reset does for DMA in progress to finish. */
+static void e1000e_queue_enable(struct sn_intel_nic *nic, bool receive, unsigned q, bool on)
+{
+	volatile uint8_t *bar = nic->bar;
+	(void)q;
+	if (receive)
+		e1000e_wr_RCTL(bar, on ? e1000e_rd_RCTL(bar) | RCTL_EN
+				       : e1000e_rd_RCTL(bar) & ~RCTL_EN);
+	else
+		e1000e_wr_TCTL(bar, on ? e1000e_rd_TCTL(bar) | TCTL_EN
+				       : e1000e_rd_TCTL(bar) & ~TCTL_EN);
+	if (!on)
+		sn_intel_sleep_ms(10);
 }
 
 static const char *e1000e_match(uint16_t vendor, uint16_t device)
@@ -111,6 +130,7 @@ const struct sn_intel_family sn_e1000e_family = {
 	.ral0 = e1000e_off_RAL0,
 	.setup_rx_queue = e1000e_setup_rx_queue,
 	.setup_tx_queue = e1000e_setup_tx_queue,
+	.queue_enable = e1000e_queue_enable,
 	.enable = sn_intel_e1000_enable,
 	.disable = sn_intel_e1000_disable,
 	.link = sn_intel_e1000_link,

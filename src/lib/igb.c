@@ -68,7 +68,7 @@ static int igb_reset(struct sn_intel_nic *nic, struct sn_error *err)
 
 /* Receive Initialization, for one queue. */
 static int igb_setup_rx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t iova,
-			      uint16_t size, uint32_t buf_size, uint32_t *tail,
+			      uint16_t size, uint32_t buf_size, struct sn_queue_regs *regs,
 			      struct sn_error *err)
 {
 	volatile uint8_t *bar = nic->bar;
@@ -86,13 +86,13 @@ static int igb_setup_rx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t iov
 	if (sn_intel_wait(nic, igb_off_RXDCTL(q), QUEUE_ENABLE, QUEUE_ENABLE, 100) < 0)
 		return sn_fail(err, ETIMEDOUT, "%s: receive queue %u did not enable",
 			       nic->dev->pci.addr, q);
-	*tail = igb_off_RDT(q);
+	*regs = (struct sn_queue_regs){ igb_off_RDH(q), igb_off_RDT(q) };
 	return 0;
 }
 
 /* Transmit Initialization, for one queue. */
 static int igb_setup_tx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t iova,
-			      uint16_t size, uint32_t *tail, struct sn_error *err)
+			      uint16_t size, struct sn_queue_regs *regs, struct sn_error *err)
 {
 	volatile uint8_t *bar = nic->bar;
 	igb_wr_TDBAL(bar, q, (uint32_t)iova);
@@ -104,7 +104,7 @@ static int igb_setup_tx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t iov
 	if (sn_intel_wait(nic, igb_off_TXDCTL(q), QUEUE_ENABLE, QUEUE_ENABLE, 100) < 0)
 		return sn_fail(err, ETIMEDOUT, "%s: transmit queue %u did not enable",
 			       nic->dev->pci.addr, q);
-	*tail = igb_off_TDT(q);
+	*regs = (struct sn_queue_regs){ igb_off_TDH(q), igb_off_TDT(q) };
 	return 0;
 }
 
@@ -132,6 +132,11 @@ static void igb_disable(struct sn_intel_nic *nic)
 		igb_wr_RXDCTL(bar, q, igb_rd_RXDCTL(bar, q) & ~QUEUE_ENABLE);
 	for (unsigned q = 0; q < nic->tx_queues; q++)
 		igb_wr_TXDCTL(bar, q, igb_rd_TXDCTL(bar, q) & ~QUEUE_ENABLE);
+}
+
+static void igb_queue_enable(struct sn_intel_nic *nic, bool receive, unsigned q, bool on)
+{
+	sn_intel_queue_ctl_enable(nic, receive ? igb_off_RXDCTL(q) : igb_off_TXDCTL(q), on);
 }
 
 static const char *igb_match(uint16_t vendor, uint16_t device)
@@ -164,6 +169,7 @@ const struct sn_intel_family sn_igb_family = {
 	.ral0 = igb_off_RAL0,
 	.setup_rx_queue = igb_setup_rx_queue,
 	.setup_tx_queue = igb_setup_tx_queue,
+	.queue_enable = igb_queue_enable,
 	.enable = igb_enable,
 	.disable = igb_disable,
 	.link = sn_intel_e1000_link,

@@ -61,6 +61,19 @@ void sn_intel_e1000_disable(struct sn_intel_nic *nic)
 	e1000_wr_TCTL(bar, e1000_rd_TCTL(bar) & ~E1000_TCTL_EN);
 }
 
+/* Bit 25 of RXDCTL and TXDCTL in igb and ixgbe. Clearing it stops the
+ * queue once the NIC is done with what it fetched; the NIC confirms by
+ * reading the bit back cleared (82576 and 82599 datasheets, "dynamic
+ * enabling and disabling of queues"). */
+#define QUEUE_CTL_ENABLE (1u << 25)
+
+void sn_intel_queue_ctl_enable(struct sn_intel_nic *nic, uint32_t ctl, bool on)
+{
+	uint32_t v = sn_mmio_rd(nic->bar, ctl);
+	sn_mmio_wr(nic->bar, ctl, on ? v | QUEUE_CTL_ENABLE : v & ~QUEUE_CTL_ENABLE);
+	sn_intel_wait(nic, ctl, QUEUE_CTL_ENABLE, on ? QUEUE_CTL_ENABLE : 0, 10);
+}
+
 void sn_intel_e1000_link(struct sn_intel_nic *nic, struct sn_link *link)
 {
 	static const uint32_t speeds[4] = { 10, 100, 1000, 1000 };
@@ -113,7 +126,7 @@ static int setup_queues(struct sn_intel_nic *nic, const struct sn_dev_config *cf
 {
 	const struct sn_intel_family *f = nic->family;
 	struct sn_mempool *pool = nic->dev->rx_pool;
-	uint32_t tail;
+	struct sn_queue_regs regs;
 	int rc;
 
 	if (sn_mempool_data_room(pool) < f->min_rx_room)
@@ -126,9 +139,10 @@ static int setup_queues(struct sn_intel_nic *nic, const struct sn_dev_config *cf
 		uint16_t size = ring_size(f, cfg->rx_ring_size);
 		if ((rc = setup_ring_memory(nic, ring, size, err)) < 0 ||
 		    (rc = f->setup_rx_queue(nic, q, sn_dma_iova(ring->mem, 0), size,
-					    sn_mempool_data_room(pool), &tail, err)) < 0)
+					    sn_mempool_data_room(pool), &regs, err)) < 0)
 			return rc;
-		ring->tail = (volatile uint32_t *)(nic->bar + tail);
+		ring->head = (volatile uint32_t *)(nic->bar + regs.head);
+		ring->tail = (volatile uint32_t *)(nic->bar + regs.tail);
 		ring->pool = pool;
 		ring->rx_room = sn_mempool_data_room(pool);
 		nic->dev->fast.rxq[q] = ring;
@@ -138,9 +152,10 @@ static int setup_queues(struct sn_intel_nic *nic, const struct sn_dev_config *cf
 		uint16_t size = ring_size(f, cfg->tx_ring_size);
 		if ((rc = setup_ring_memory(nic, ring, size, err)) < 0 ||
 		    (rc = f->setup_tx_queue(nic, q, sn_dma_iova(ring->mem, 0), size,
-					    &tail, err)) < 0)
+					    &regs, err)) < 0)
 			return rc;
-		ring->tail = (volatile uint32_t *)(nic->bar + tail);
+		ring->head = (volatile uint32_t *)(nic->bar + regs.head);
+		ring->tail = (volatile uint32_t *)(nic->bar + regs.tail);
 		nic->dev->fast.txq[q] = ring;
 	}
 	return 0;
@@ -221,13 +236,14 @@ int sn_intel_link(struct sn_device *dev, struct sn_link *link)
 }
 
 static void add_ring(uint64_t *packets, uint64_t *bytes, uint64_t *drops, uint64_t *errors,
-		     uint64_t *device_errors, const struct sn_ring *ring)
+		     uint64_t *device_errors, uint64_t *resets, const struct sn_ring *ring)
 {
 	*packets += ring->stats.packets;
 	*bytes += ring->stats.bytes;
 	*drops += ring->stats.drops;
 	*errors += ring->stats.errors;
 	*device_errors += ring->stats.device_errors;
+	*resets += ring->stats.resets;
 }
 
 /* STATUS is at offset 8 in all three families; a removed device (or one
@@ -263,12 +279,12 @@ void sn_intel_stats(struct sn_device *dev, struct sn_stats *s)
 
 	for (unsigned q = 0; q < nic->rx_queues; q++) {
 		add_ring(&s->rx_packets, &s->rx_bytes, &s->rx_drops, &s->rx_errors,
-			 &s->device_errors, &nic->rx[q]);
+			 &s->device_errors, &s->queue_resets, &nic->rx[q]);
 		s->rx_starved += nic->rx[q].stats.starved;
 	}
 	for (unsigned q = 0; q < nic->tx_queues; q++)
 		add_ring(&s->tx_packets, &s->tx_bytes, &s->tx_drops, &s->tx_errors,
-			 &s->device_errors, &nic->tx[q]);
+			 &s->device_errors, &s->queue_resets, &nic->tx[q]);
 	/* Frames the NIC dropped for want of descriptors are ours to report. */
 	accumulate_counters(nic);
 	s->rx_drops += sn_regs_total(f->registers, f->num_registers, nic->counter_totals,
@@ -287,13 +303,66 @@ void sn_intel_stats(struct sn_device *dev, struct sn_stats *s)
 	s->has_hw_counters = true;
 }
 
+/* Re-arms one queue the way start-up armed it: stop it, take every
+ * buffer back, program base, length, head and tail again, start it, and
+ * post fresh receive buffers. Nothing in the ring survives, so nothing
+ * can be owned twice. */
+static int rearm_queue(struct sn_intel_nic *nic, bool receive, unsigned q)
+{
+	const struct sn_intel_family *f = nic->family;
+	struct sn_ring *ring = receive ? &nic->rx[q] : &nic->tx[q];
+	uint64_t iova = sn_dma_iova(ring->mem, 0);
+	struct sn_queue_regs regs;
+	int rc;
+
+	f->queue_enable(nic, receive, q, false);
+	sn_ring_rearm(ring, receive);
+	rc = receive ? f->setup_rx_queue(nic, q, iova, ring->size, ring->rx_room, &regs, NULL)
+		     : f->setup_tx_queue(nic, q, iova, ring->size, &regs, NULL);
+	if (rc < 0)
+		return rc;
+	f->queue_enable(nic, receive, q, true);
+	if (receive)
+		sn_ring_rx_refill(ring);
+	return 0;
+}
+
+/* The cross-check of one queue against its head register; what it finds
+ * is noted on the device (sn_dev_note). */
+static enum sn_dev_state check_queue(struct sn_intel_nic *nic, bool receive, unsigned q)
+{
+	struct sn_ring *ring = receive ? &nic->rx[q] : &nic->tx[q];
+	const char *dir = receive ? "receive" : "transmit";
+	uint32_t head = *ring->head;
+	uint16_t clean = ring->next_clean, in_flight = ring->in_flight;
+
+	switch (sn_ring_check(ring, head, receive)) {
+	case SN_RING_OK:
+		return SN_DEV_OK;
+	case SN_RING_STALLED:
+		return sn_dev_note(nic->dev, SN_DEV_TX_STALLED, "transmit queue %u: %u frames "
+				   "waiting and the device took none for a second", q, in_flight);
+	case SN_RING_OUT_OF_STEP:
+		break;
+	}
+	if (rearm_queue(nic, receive, q) < 0)
+		return sn_dev_note(nic->dev, SN_DEV_NEEDS_RESET, "%s queue %u was out of step "
+				   "with the device (its head at %u, the driver at %u with %u "
+				   "in flight) and did not restart", dir, q, head, clean, in_flight);
+	return sn_dev_note(nic->dev, SN_DEV_RECOVERED, "%s queue %u was out of step with the "
+			   "device (its head at %u, the driver at %u with %u in flight): "
+			   "reset and re-armed it, %u frames dropped", dir, q, head, clean,
+			   in_flight, in_flight);
+}
+
 enum sn_dev_state sn_intel_check(struct sn_device *dev)
 {
 	struct sn_intel_nic *nic = dev->priv;
 	if (device_gone(nic))
 		return SN_DEV_GONE;
+	for (unsigned q = 0; q < nic->rx_queues; q++)
+		check_queue(nic, true, q);
 	for (unsigned q = 0; q < nic->tx_queues; q++)
-		if (sn_ring_stalled(&nic->tx[q]))
-			return SN_DEV_TX_STALLED;
-	return SN_DEV_OK;
+		check_queue(nic, false, q);
+	return dev->check_state; /* the worst any queue noted */
 }

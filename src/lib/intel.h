@@ -12,6 +12,10 @@
 
 struct sn_intel_nic;
 
+struct sn_queue_regs {
+	uint32_t head, tail;         /* offsets in BAR 0 */
+};
+
 struct sn_intel_family {
 	const char *name;
 	const struct sn_ring_format *format;
@@ -26,13 +30,17 @@ struct sn_intel_family {
 	/* Datasheet reset and wait for the NVM; interrupts masked. */
 	int (*reset)(struct sn_intel_nic *nic, struct sn_error *err);
 	uint32_t ral0;  /* Receive Address Low 0: the MAC the NVM loaded */
-	/* Program one queue's ring (base, length, buffer size) and enable it;
-	 * returns the tail register's offset in BAR 0. */
+	/* Program one queue's ring (base, length, buffer size, head and tail
+	 * 0) and enable it; returns its head and tail registers' offsets in
+	 * BAR 0. Also how a queue is re-armed after queue_enable(false). */
 	int (*setup_rx_queue)(struct sn_intel_nic *nic, unsigned q, uint64_t iova,
-			      uint16_t size, uint32_t buf_size, uint32_t *tail,
+			      uint16_t size, uint32_t buf_size, struct sn_queue_regs *regs,
 			      struct sn_error *err);
 	int (*setup_tx_queue)(struct sn_intel_nic *nic, unsigned q, uint64_t iova,
-			      uint16_t size, uint32_t *tail, struct sn_error *err);
+			      uint16_t size, struct sn_queue_regs *regs, struct sn_error *err);
+	/* Stop one queue (returning once the NIC no longer touches its ring
+	 * and buffers), or start it again after its setup. */
+	void (*queue_enable)(struct sn_intel_nic *nic, bool receive, unsigned q, bool on);
 	/* Receive and transmit on, promiscuous as configured, link up. */
 	void (*enable)(struct sn_intel_nic *nic, bool promiscuous);
 	void (*disable)(struct sn_intel_nic *nic);
@@ -65,6 +73,9 @@ void sn_intel_sleep_ms(unsigned ms);
 void sn_intel_e1000_enable(struct sn_intel_nic *nic, bool promiscuous);
 void sn_intel_e1000_disable(struct sn_intel_nic *nic);
 void sn_intel_e1000_link(struct sn_intel_nic *nic, struct sn_link *link);
+/* igb and ixgbe: a queue's enable bit (25) in RXDCTL or TXDCTL, at ctl;
+ * waits up to 10 ms for the NIC to confirm. */
+void sn_intel_queue_ctl_enable(struct sn_intel_nic *nic, uint32_t ctl, bool on);
 
 /* Generic driver operations, shared by the families' sn_driver tables. */
 int sn_intel_start(struct sn_device *dev, const struct sn_dev_config *cfg,

@@ -135,7 +135,7 @@ static int ixgbe_reset(struct sn_intel_nic *nic, struct sn_error *err)
 
 /* 4.6.7: receive initialisation for one queue. */
 static int ixgbe_setup_rx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t iova,
-				uint16_t size, uint32_t buf_size, uint32_t *tail,
+				uint16_t size, uint32_t buf_size, struct sn_queue_regs *regs,
 				struct sn_error *err)
 {
 	volatile uint8_t *bar = nic->bar;
@@ -161,13 +161,13 @@ static int ixgbe_setup_rx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t i
 	if (sn_intel_wait(nic, ixgbe_off_RXDCTL(q), QUEUE_ENABLE, QUEUE_ENABLE, 100) < 0)
 		return sn_fail(err, ETIMEDOUT, "%s: receive queue %u did not enable",
 			       nic->dev->pci.addr, q);
-	*tail = ixgbe_off_RDT(q);
+	*regs = (struct sn_queue_regs){ ixgbe_off_RDH(q), ixgbe_off_RDT(q) };
 	return 0;
 }
 
 /* 4.6.8: transmit initialisation for one queue. */
 static int ixgbe_setup_tx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t iova,
-				uint16_t size, uint32_t *tail, struct sn_error *err)
+				uint16_t size, struct sn_queue_regs *regs, struct sn_error *err)
 {
 	volatile uint8_t *bar = nic->bar;
 	if (q == 0) {
@@ -189,8 +189,17 @@ static int ixgbe_setup_tx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t i
 	if (sn_intel_wait(nic, ixgbe_off_TXDCTL(q), QUEUE_ENABLE, QUEUE_ENABLE, 100) < 0)
 		return sn_fail(err, ETIMEDOUT, "%s: transmit queue %u did not enable",
 			       nic->dev->pci.addr, q);
-	*tail = ixgbe_off_TDT(q);
+	*regs = (struct sn_queue_regs){ ixgbe_off_TDH(q), ixgbe_off_TDT(q) };
 	return 0;
+}
+
+/* Receive queue 0's set-up turns the whole receiver off while it
+ * configures it; starting a queue turns it back on. */
+static void ixgbe_queue_enable(struct sn_intel_nic *nic, bool receive, unsigned q, bool on)
+{
+	sn_intel_queue_ctl_enable(nic, receive ? ixgbe_off_RXDCTL(q) : ixgbe_off_TXDCTL(q), on);
+	if (receive && on)
+		ixgbe_wr_RXCTRL(nic->bar, ixgbe_rd_RXCTRL(nic->bar) | RXCTRL_RXEN);
 }
 
 static void ixgbe_enable(struct sn_intel_nic *nic, bool promiscuous)
@@ -252,6 +261,7 @@ const struct sn_intel_family sn_ixgbe_family = {
 	.ral0 = ixgbe_off_RAL0,
 	.setup_rx_queue = ixgbe_setup_rx_queue,
 	.setup_tx_queue = ixgbe_setup_tx_queue,
+	.queue_enable = ixgbe_queue_enable,
 	.enable = ixgbe_enable,
 	.disable = ixgbe_disable,
 	.link = ixgbe_link,

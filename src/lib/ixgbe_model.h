@@ -54,6 +54,10 @@ struct model {
 	atomic_bool stop;
 	bool reset_hangs;            /* never complete a reset */
 	unsigned lie_every;          /* write an impossible length every Nth frame */
+	/* Set by a test: once, write a "done" write-back on the receive
+	 * descriptor at the head without filling it or moving the head (a
+	 * lying device); the model clears it when done. */
+	atomic_bool fake_done_at_head;
 	unsigned frames;
 	char violation[160];         /* the first datasheet rule broken */
 	bool running;

@@ -189,6 +189,96 @@ static void lying_lengths_cost_a_packet_each(void **state)
 	sn_dev_close(dev);
 }
 
+/* Sends n frames through the loopback, 16 at a time, and waits a while
+ * after each batch for them to come back; returns how many did. */
+static uint32_t pump(struct sn_dev *dev, struct sn_mempool *pool, uint32_t n)
+{
+	uint32_t received = 0;
+	for (uint32_t sent = 0; sent < n;) {
+		struct sn_pkt *pkts[16];
+		uint32_t want = n - sent < 16 ? n - sent : 16;
+		uint32_t got_now = 0, m = sn_pkt_alloc_bulk(pool, pkts, want);
+		for (uint32_t i = 0; i < m; i++) {
+			pkts[i]->len = 60;
+			make_frame(pkts[i]->data, 60, sent + i);
+		}
+		uint16_t took = sn_tx_burst(dev, 0, pkts, (uint16_t)m);
+		sn_pkt_free_bulk(pkts + took, m - took);
+		sent += want;
+		for (int spins = 0; got_now < took && spins < 20000; spins++) {
+			uint16_t got = sn_rx_burst(dev, 0, pkts, 16);
+			got_now += got;
+			sn_pkt_free_bulk(pkts, got);
+			if (!got)
+				nanosleep(&(struct timespec){ 0, 10000 }, NULL);
+		}
+		received += got_now;
+	}
+	return received;
+}
+
+static void sleep_ms(long ms)
+{
+	nanosleep(&(struct timespec){ 0, ms * 1000000L }, NULL);
+}
+
+/* A fake "done" write-back on the descriptor at the NIC's head puts the
+ * driver one descriptor ahead; the next full refill writes RDT == RDH and
+ * the NIC sees an empty ring for good. The once-a-second check must find
+ * the receive ring out of step with RDH, reset and re-arm the queue, and
+ * traffic must flow again with every buffer accounted for. */
+static void a_fake_done_at_the_head_is_found_and_the_queue_rearmed(void **state)
+{
+	struct model *m = *state;
+	struct sn_error err = { 0 };
+	start_model(m);
+	struct sn_mempool *rx_pool = sn_mempool_create(m->ctx, 512, 0, 0, &err);
+	struct sn_mempool *pool = sn_mempool_create(m->ctx, 256, 0, 0, &err);
+	assert_non_null(rx_pool);
+	assert_non_null(pool);
+	struct sn_dev_config cfg = { .rx_ring_size = 128, .tx_ring_size = 128,
+				     .rx_pool = rx_pool };
+	struct sn_dev *dev = model_open(m, &cfg, &err);
+	assert_non_null(dev);
+	struct sn_ring *rx = dev->rxq[0];
+	assert_int_equal(pump(dev, pool, 300), 300);
+	assert_int_equal(sn_dev_check(dev), SN_DEV_OK);
+
+	/* One frame short of the refill batch, so that taking the fake frame
+	 * refills the ring up to the NIC's head. */
+	for (int i = 0; i < 200 && rx->in_flight != 127 - 31; i++)
+		assert_int_equal(pump(dev, pool, 1), 1);
+	assert_int_equal(rx->in_flight, 127 - 31);
+	atomic_store(&m->fake_done_at_head, true);
+	while (atomic_load(&m->fake_done_at_head))
+		sleep_ms(1);
+	struct sn_pkt *fake[4];
+	assert_int_equal(sn_rx_burst(dev, 0, fake, 4), 1);
+	sn_pkt_free_bulk(fake, 1);
+	assert_int_equal(R(RDT), R(RDH));           /* the NIC sees an empty ring */
+	assert_int_equal(pump(dev, pool, 64), 0);   /* stuck: nothing comes back */
+
+	assert_int_equal(sn_dev_check(dev), SN_DEV_OK); /* first look */
+	assert_string_equal(sn_dev_check_message(dev), "");
+	assert_int_equal(sn_dev_check(dev), SN_DEV_RECOVERED);
+	const char *msg = sn_dev_check_message(dev);
+	assert_non_null(strstr(msg, "receive queue 0 was out of step with the device"));
+	assert_non_null(strstr(msg, "reset and re-armed"));
+	struct sn_stats st;
+	sn_dev_stats(dev, &st);
+	assert_int_equal(st.queue_resets, 1);
+	assert_int_equal(R(RDT), 127);               /* re-posted from 0 */
+	assert_int_equal(pump(dev, pool, 64), 64);   /* flowing again */
+	assert_int_equal(sn_dev_check(dev), SN_DEV_OK);
+	assert_string_equal(sn_dev_check_message(dev), "");
+	assert_string_equal(m->violation, "");
+	/* Every receive buffer is in the ring or home, none owned twice. */
+	assert_int_equal(sn_mempool_free_count(rx_pool) + rx->in_flight, 512);
+	assert_int_equal(sn_mempool_bad_frees(rx_pool), 0);
+	sn_dev_close(dev);
+	assert_int_equal(sn_mempool_free_count(rx_pool), 512);
+}
+
 static void a_reset_that_never_finishes_is_reported(void **state)
 {
 	struct model *m = *state;
@@ -206,6 +296,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(loopback_moves_every_frame_intact, setup, teardown),
 		cmocka_unit_test_setup_teardown(lying_lengths_cost_a_packet_each, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_reset_that_never_finishes_is_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_fake_done_at_the_head_is_found_and_the_queue_rearmed,
+						setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -306,13 +306,56 @@ uint16_t sn_ring_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 	return (uint16_t)sent;
 }
 
-bool sn_ring_stalled(struct sn_ring *ring)
+enum sn_ring_health sn_ring_check(struct sn_ring *ring, uint32_t head, bool receive)
 {
-	bool waiting = ring->in_flight > 0 &&
-		       !desc_done(&ring->desc[ring->burst_last[ring->next_clean]], false);
-	bool stalled = waiting && ring->stall_waiting &&
-		       ring->next_clean == ring->stall_clean;
-	ring->stall_waiting = waiting;
-	ring->stall_clean = ring->next_clean;
-	return stalled;
+	uint16_t clean = ring->next_clean;
+	bool valid = head < ring->size;
+	uint16_t ahead = valid ? (uint16_t)((head - clean) & ring->mask) : 0;
+	bool waiting = false, behind;
+
+	if (receive) {
+		/* An empty wire is no stall; a head past a descriptor that is
+		 * not done is. */
+		behind = ahead > 0 && !desc_done(&ring->desc[clean], true);
+	} else {
+		waiting = ring->in_flight > 0 &&
+			  !desc_done(&ring->desc[ring->burst_last[clean]], false);
+		/* Past the oldest burst's last descriptor without writing it back. */
+		behind = waiting && ahead >= burst_length(ring, clean);
+	}
+	bool suspect = !valid || ahead > ring->in_flight || behind;
+	bool still = ring->check_clean == clean && ring->check_head == head;
+	enum sn_ring_health verdict = SN_RING_OK;
+	if (still && suspect && ring->check_suspect)
+		verdict = SN_RING_OUT_OF_STEP;
+	else if (still && waiting && ring->check_waiting)
+		verdict = SN_RING_STALLED;
+	ring->check_clean = clean;
+	ring->check_head = head;
+	ring->check_waiting = waiting;
+	ring->check_suspect = suspect;
+	return verdict;
+}
+
+void sn_ring_rearm(struct sn_ring *ring, bool receive)
+{
+	uint16_t returned = ring->in_flight;
+
+	/* Only the window is ours to free: a buffer a lying write-back made
+	 * us hand out lies outside it and is the application's now. */
+	sn_ring_drain(ring);
+	if (!receive)
+		ring->stats.drops += returned;
+	for (uint16_t i = 0; i < ring->size; i++) {
+		ring->desc[i].read.addr = 0;
+		ring->desc[i].read.cmd = 0;
+	}
+	ring->next_use = 0;
+	ring->next_clean = 0;
+	ring->discarding = false;
+	ring->check_clean = 0;
+	ring->check_head = 0;
+	ring->check_waiting = false;
+	ring->check_suspect = false;
+	ring->stats.resets++;
 }

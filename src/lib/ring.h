@@ -59,6 +59,7 @@ struct sn_ring_format {
 struct sn_ring_counters {
 	uint64_t packets, bytes, drops, errors, device_errors;
 	uint64_t starved;       /* receive: every posted buffer was filled */
+	uint64_t resets;        /* times the queue was reset and re-armed */
 };
 
 struct sn_ring {
@@ -67,6 +68,7 @@ struct sn_ring {
 	uint16_t *burst_last;           /* transmit: at a burst's first slot, its last */
 	const struct sn_ring_format *fmt;
 	volatile uint32_t *tail;        /* doorbell register */
+	volatile uint32_t *head;        /* the device's head; read only by the check */
 	uint16_t size, mask;
 	uint16_t next_use;              /* next descriptor we hand over */
 	uint16_t next_clean;            /* next descriptor we expect back */
@@ -75,8 +77,11 @@ struct sn_ring {
 	const struct sn_ctx *ctx;       /* transmit takes only this context's buffers */
 	struct sn_mempool *pool;        /* receive rings */
 	uint32_t rx_room;
-	uint16_t stall_clean;           /* health check: where we were at the last look */
-	bool stall_waiting;             /* ... and whether we were waiting then */
+	/* The health check's last look: our position, the device's head, and
+	 * whether we were waiting for the device or out of step with it. */
+	uint16_t check_clean;
+	uint32_t check_head;
+	bool check_waiting, check_suspect;
 	struct sn_dma_region *mem;
 	struct sn_ring_counters stats;
 };
@@ -94,8 +99,28 @@ void sn_ring_drain(struct sn_ring *ring);
 void sn_ring_rx_refill(struct sn_ring *ring);
 uint16_t sn_ring_rx_burst(void *ring, struct sn_pkt **pkts, uint16_t n);
 uint16_t sn_ring_tx_burst(void *ring, struct sn_pkt **pkts, uint16_t n);
-/* True when descriptors are outstanding and none completed since the
- * previous call (call about once a second). */
-bool sn_ring_stalled(struct sn_ring *ring);
+enum sn_ring_health {
+	SN_RING_OK,
+	SN_RING_STALLED,       /* transmit: frames waiting, the device not moving */
+	SN_RING_OUT_OF_STEP,   /* the device's head and our window disagree */
+};
+
+/* The control path's cross-check (call about once a second), given the
+ * device's head register. The device owns the window [next_clean,
+ * next_use) and its head lies inside it or at its end; the descriptors
+ * from next_clean up to the head are done. A head outside the window, or
+ * a head past a descriptor that never came back done, means driver and
+ * device disagree about the ring (a lying write-back put the driver
+ * ahead, or the device skipped a write-back): SN_RING_OUT_OF_STEP, once
+ * seen at two looks in a row with neither side moving, since a write-back
+ * may trail the head register for a moment. SN_RING_STALLED likewise when
+ * a transmit ring had frames waiting and the device did not move at all. */
+enum sn_ring_health sn_ring_check(struct sn_ring *ring, uint32_t head, bool receive);
+/* After the device stopped the queue: every buffer in flight goes back
+ * to its pool (transmit: counted as drops), the descriptors are zeroed
+ * and both indices start at 0, as after sn_ring_init; counts a reset. The
+ * caller programs the queue again (head and tail 0) and, for receive,
+ * refills. */
+void sn_ring_rearm(struct sn_ring *ring, bool receive);
 
 #endif

@@ -407,8 +407,9 @@ static void tx_completion_out_of_order_and_stall(void **state)
 	/* Bursts: 0-1, 2-3, 4-5. */
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + 2 * i, 2), 2);
-	assert_false(sn_ring_stalled(&b->ring));  /* first look */
-	assert_true(sn_ring_stalled(&b->ring));   /* no progress since */
+	/* The device's head has not moved from the first descriptor. */
+	assert_int_equal(sn_ring_check(&b->ring, 0, false), SN_RING_OK); /* first look */
+	assert_int_equal(sn_ring_check(&b->ring, 0, false), SN_RING_STALLED); /* no progress */
 	/* DD without RS, or beyond what we handed over, means nothing. */
 	b->desc[0].tx_wb.status = SN_DESC_DD;
 	b->desc[9].tx_wb.status = SN_DESC_DD;
@@ -420,8 +421,106 @@ static void tx_completion_out_of_order_and_stall(void **state)
 	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
 	assert_int_equal(b->ring.stats.device_errors, 1);
 	assert_int_equal(b->ring.in_flight, 2);
-	assert_false(sn_ring_stalled(&b->ring));
-	assert_true(sn_ring_stalled(&b->ring));
+	assert_int_equal(sn_ring_check(&b->ring, 4, false), SN_RING_OK);
+	assert_int_equal(sn_ring_check(&b->ring, 4, false), SN_RING_STALLED);
+	all_buffers_accounted(b);
+}
+
+/* A fake "done" on the descriptor at the device's head puts the driver
+ * one ahead of the device. The check sees the head outside the driver's
+ * window at two looks in a row; re-arming gives every buffer back once. */
+static void rx_fake_done_at_head_is_out_of_step(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[8];
+	sn_ring_rx_refill(&b->ring);
+	for (unsigned i = 0; i < 4; i++)
+		rx_writeback(b, i, SN_DESC_DD | SN_DESC_EOP, 60);
+	assert_int_equal(sn_ring_rx_burst(&b->ring, pkts, 8), 4);
+	sn_pkt_free_bulk(pkts, 4);
+	assert_int_equal(sn_ring_check(&b->ring, 4, true), SN_RING_OK);
+	assert_int_equal(sn_ring_check(&b->ring, 4, true), SN_RING_OK); /* idle wire */
+	rx_writeback(b, 4, SN_DESC_DD | SN_DESC_EOP, 60); /* the lie; head stays 4 */
+	assert_int_equal(sn_ring_rx_burst(&b->ring, pkts, 8), 1);
+	sn_pkt_free_bulk(pkts, 1);
+	assert_int_equal(sn_ring_check(&b->ring, 4, true), SN_RING_OK); /* first look */
+	assert_int_equal(sn_ring_check(&b->ring, 4, true), SN_RING_OUT_OF_STEP);
+	uint16_t in_flight = b->ring.in_flight;
+	sn_ring_rearm(&b->ring, true);
+	assert_int_equal(b->ring.stats.resets, 1);
+	assert_int_equal(b->ring.in_flight, 0);
+	assert_int_equal(b->ring.next_use, 0);
+	assert_int_equal(b->ring.next_clean, 0);
+	assert_int_equal(b->desc[4].rx_wb.status, 0);
+	assert_int_equal(sn_mempool_free_count(b->pool), POOL);
+	assert_int_equal(sn_mempool_bad_frees(b->pool), 0);
+	assert_true(in_flight > 0);
+	sn_ring_rx_refill(&b->ring);
+	assert_int_equal(b->ring.in_flight, RING - 1);
+	assert_int_equal(sn_ring_check(&b->ring, 0, true), SN_RING_OK);
+	all_buffers_accounted(b);
+}
+
+/* The issue as seen on e1000e and igb: the lie comes just before a
+ * refill, which then posts up to the device's head, so the device sees
+ * tail == head (an empty ring) and never fills the descriptor the driver
+ * waits for. Stuck, and reported; a write-back that merely trails the head
+ * register for a moment is not. */
+static void rx_stuck_ring_is_reported_and_a_late_writeback_is_not(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[RING];
+	sn_ring_rx_refill(&b->ring);
+	/* Honest, but the write-back of slot 0 lags the head register. */
+	assert_int_equal(sn_ring_check(&b->ring, 1, true), SN_RING_OK);
+	rx_writeback(b, 0, SN_DESC_DD | SN_DESC_EOP, 60);
+	assert_int_equal(sn_ring_check(&b->ring, 1, true), SN_RING_OK);
+	for (unsigned i = 1; i < 30; i++)
+		rx_writeback(b, i, SN_DESC_DD | SN_DESC_EOP, 60);
+	assert_int_equal(sn_ring_rx_burst(&b->ring, pkts, RING), 30);
+	sn_pkt_free_bulk(pkts, 30);
+	/* The device's head is at 30; the lie goes there, and taking it
+	 * empties the ring, so the driver refills. */
+	rx_writeback(b, 30, SN_DESC_DD | SN_DESC_EOP, 60);
+	assert_int_equal(sn_ring_rx_burst(&b->ring, pkts, RING), 1);
+	sn_pkt_free_bulk(pkts, 1);
+	assert_int_equal(b->ring.next_clean, 31);
+	assert_int_equal(b->tail, 30);  /* tail == the device's head: an empty ring */
+	assert_int_equal(sn_ring_check(&b->ring, 30, true), SN_RING_OK);
+	assert_int_equal(sn_ring_check(&b->ring, 30, true), SN_RING_OUT_OF_STEP);
+	all_buffers_accounted(b);
+}
+
+/* Transmit: the device moved its head past a whole burst and never wrote
+ * it back. Not a link problem (the device moved), so not a stall: out of
+ * step; re-arming drops the frames in flight and counts them. */
+static void tx_head_past_an_unwritten_burst_is_out_of_step(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[6];
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 6), 6);
+	for (int i = 0; i < 6; i++)
+		pkts[i]->len = 60;
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 3), 3);
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + 3, 3), 3);
+	assert_int_equal(sn_ring_check(&b->ring, 3, false), SN_RING_OK);
+	assert_int_equal(sn_ring_check(&b->ring, 3, false), SN_RING_OUT_OF_STEP);
+	sn_ring_rearm(&b->ring, false);
+	assert_int_equal(b->ring.stats.drops, 6);
+	assert_int_equal(b->ring.stats.resets, 1);
+	assert_int_equal(sn_mempool_free_count(b->pool), POOL);
+	/* A driver that reclaimed past the device's head (a fake DD): out of
+	 * step too, once it stays that way. */
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 4), 4);
+	for (int i = 0; i < 4; i++)
+		pkts[i]->len = 60;
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 2), 2);
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + 2, 2), 2);
+	b->desc[1].tx_wb.status = SN_DESC_DD;    /* the lie; the head stays at 0 */
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
+	assert_int_equal(b->ring.next_clean, 2);
+	assert_int_equal(sn_ring_check(&b->ring, 0, false), SN_RING_OK);
+	assert_int_equal(sn_ring_check(&b->ring, 0, false), SN_RING_OUT_OF_STEP);
 	all_buffers_accounted(b);
 }
 
@@ -439,7 +538,10 @@ static void tx_completion_out_of_order_and_stall(void **state)
 	FOR_FAMILY(rx_counts_a_ring_run_dry, family),                       \
 	FOR_FAMILY(tx_encodes_and_reclaims, family),                        \
 	FOR_FAMILY(tx_full_ring_and_bad_frames, family),                    \
-	FOR_FAMILY(tx_completion_out_of_order_and_stall, family)
+	FOR_FAMILY(tx_completion_out_of_order_and_stall, family),          \
+	FOR_FAMILY(rx_fake_done_at_head_is_out_of_step, family),            \
+	FOR_FAMILY(rx_stuck_ring_is_reported_and_a_late_writeback_is_not, family), \
+	FOR_FAMILY(tx_head_past_an_unwritten_burst_is_out_of_step, family)
 
 int main(void)
 {
