@@ -22,8 +22,11 @@
 #                       (repeatable; read by the guest's init and scenarios)
 #   --qemu-arg ARG      appends ARG to QEMU's command line (repeatable), for
 #                       measurements: e.g. --qemu-arg -trace --qemu-arg EVENT
-#   --host-hook CMD     tap1 only: run CMD (via sh -c) inside the test's
-#                       network namespace while the guest runs; see below
+#   --host-hook CMD     run CMD (via sh -c) on the host while the guest
+#                       runs (tap1: inside the test's network namespace);
+#                       see below
+#   --hotplug-nic N     put NIC n behind its own PCIe root port, so that it
+#                       can be hot-unplugged (device_del nicN); see below
 #   --timeout SEC       kill QEMU after SEC seconds (default 300)
 #   --log FILE          console log (default build/bench-logs/NAME.console.log)
 #   --live              also show the console on this terminal as it comes
@@ -55,10 +58,18 @@
 #           frames of its own, and is up when the guest boots. The
 #           namespace and everything in it are removed on every exit path.
 #
-# Host hook (tap1): CMD starts before QEMU, inside the namespace, with
-#   SAFENIC_TAP (tap name), SAFENIC_CONSOLE (console log path, to watch for
-#   guest lines) and SAFENIC_HOST_LOG (where its output goes). It may run at
+# Host hook: CMD starts before QEMU (tap1: inside the namespace), with
+#   SAFENIC_CONSOLE (console log path, to watch for guest lines),
+#   SAFENIC_HOST_LOG (where its output goes), SAFENIC_MONITOR (a unix
+#   socket where QEMU's human monitor listens: set_link, device_del; see
+#   host-monitor.py) and, for tap1, SAFENIC_TAP (tap name). It may run at
 #   most 60 s past the guest's power-off. A failing hook fails the run.
+#   The NICs' QEMU ids are nic1..nic4, their netdevs net1..net4.
+#
+# Hot-pluggable NIC (--hotplug-nic N): a pcie-root-port takes NIC n's slot
+#   (3n) and the NIC sits behind it (n must be the last NIC), so the guest sees it at 0000:01:00.0
+#   (the only bridge, so bus 1); the guest's lib.sh reads
+#   safenic.hotplug_nic=N, which is passed along, and uses that address.
 #
 # Exit status: the guest's SCENARIO-EXIT code (0 = pass, 99 = guest setup
 # failed); 124 = timeout (QEMU killed); 97 = QEMU ended without reporting;
@@ -71,14 +82,14 @@ TAP=sfntap0
 HOOK_GRACE=60
 
 SCENARIO="" INITRD="" KERNEL="" NIC=virtio TOPOLOGY=chain4 IOMMU=on
-AW_BITS="" HOST_HOOK="" TIMEOUT=300 LOG="" LIVE=0
+AW_BITS="" HOST_HOOK="" TIMEOUT=300 LOG="" LIVE=0 HOTPLUG_NIC=""
 GUEST_LOCK=${SAFENIC_GUEST_LOCK:-/tmp/safenic-guest.lock}
 LOCK_WAIT=${SAFENIC_GUEST_LOCK_WAIT:-3600}
 PARAMS=()
 EXTRA_QEMU_ARGS=()
 NIC_MODELS=()   # NIC_MODELS[n-1]: the model of NIC n (from --nic)
 
-NETNS="" QEMU_PID="" HOOK_PID="" TAIL_PID="" PIDFILE=""
+NETNS="" QEMU_PID="" HOOK_PID="" TAIL_PID="" PIDFILE="" MONITOR_SOCK=""
 
 die() { echo "run-guest: ERROR: $*" >&2; exit 2; }
 say() { echo "run-guest: $*"; }
@@ -101,6 +112,7 @@ parse_args() {
             --param) PARAMS+=("safenic.$2"); shift 2 ;;
             --qemu-arg) EXTRA_QEMU_ARGS+=("$2"); shift 2 ;;
             --host-hook) HOST_HOOK=$2; shift 2 ;;
+            --hotplug-nic) HOTPLUG_NIC=$2; shift 2 ;;
             --timeout) TIMEOUT=$2; shift 2 ;;
             --log) LOG=$2; shift 2 ;;
             --live) LIVE=1; shift ;;
@@ -119,7 +131,17 @@ parse_args() {
     case $LOCK_WAIT in ''|*[!0-9]*) die "--lock-wait takes whole seconds, not '$LOCK_WAIT'" ;; esac
     case $TOPOLOGY in chain4|tap1) ;; *) die "unknown topology '$TOPOLOGY' (chain4, tap1)" ;; esac
     parse_nic_models
-    [ -z "$HOST_HOOK" ] || [ "$TOPOLOGY" = tap1 ] || die "--host-hook needs --topology tap1"
+    case $HOTPLUG_NIC in
+        '') ;;
+        # The last NIC only: bus 1 sorts after bus 0, and the guest finds
+        # NIC1..NICn in address order.
+        [1-9]) [ "$HOTPLUG_NIC" -eq "$(nic_count)" ] ||
+                   die "--hotplug-nic $HOTPLUG_NIC: only the last NIC ($(nic_count) in $TOPOLOGY) can be hot-pluggable" ;;
+        *) die "--hotplug-nic takes a NIC number, not '$HOTPLUG_NIC'" ;;
+    esac
+    # A root port's bus has one slot; igb's SR-IOV VFs need more.
+    [ -z "$HOTPLUG_NIC" ] || [ "${NIC_MODELS[HOTPLUG_NIC - 1]}" != igb ] ||
+        die "--hotplug-nic $HOTPLUG_NIC: an igb NIC cannot sit behind a root port here (its VFs need slots)"
     [ -z "$AW_BITS" ] || [ "$IOMMU" = on ] || die "--aw-bits needs --iommu on"
     if [[ " ${NIC_MODELS[*]} " == *" virtio-legacy "* ]] && [ "$IOMMU" = on ]; then
         die "legacy virtio does not go through the emulated IOMMU; use --iommu off"
@@ -184,10 +206,13 @@ check_slots() {
     done
 }
 
-# nic_device N NETDEV: the -device argument for NIC n.
+# nic_device N NETDEV: the -device argument for NIC n (id nicN). A
+# hot-pluggable NIC sits at address 0 behind root port rpN (nic_args).
 nic_device() {
-    local n=$1 netdev=$2 common model
-    common="netdev=$netdev,mac=02:5a:fe:00:00:0$n,addr=0x$(printf %x "$(nic_slot "$n")").0,romfile="
+    local n=$1 netdev=$2 common model place
+    place="addr=0x$(printf %x "$(nic_slot "$n")").0"
+    [ "$HOTPLUG_NIC" != "$n" ] || place="bus=rp$n,addr=0x0.0"
+    common="id=nic$n,netdev=$netdev,mac=02:5a:fe:00:00:0$n,$place,romfile="
     case ${NIC_MODELS[n - 1]} in
         # VIRTIO_F_ACCESS_PLATFORM: the device's DMA goes through the IOMMU.
         virtio) model="virtio-net-pci,disable-legacy=on,iommu_platform=on" ;;
@@ -221,16 +246,21 @@ nic_count() {
 
 nic_args() {
     local n hub
+    NIC_QEMU_ARGS=()
+    if [ -n "$HOTPLUG_NIC" ]; then
+        NIC_QEMU_ARGS+=(-device "pcie-root-port,id=rp$HOTPLUG_NIC,bus=pcie.0,chassis=$HOTPLUG_NIC,addr=0x$(printf %x "$(nic_slot "$HOTPLUG_NIC")").0")
+        PARAMS+=("safenic.hotplug_nic=$HOTPLUG_NIC")
+    fi
     case $TOPOLOGY in
         chain4)
             for n in 1 2 3 4; do
                 hub=$(((n - 1) / 2))   # NIC1+NIC2 on hub 0, NIC3+NIC4 on hub 1
-                QEMU_ARGS+=(-netdev "hubport,id=net$n,hubid=$hub"
+                NIC_QEMU_ARGS+=(-netdev "hubport,id=net$n,hubid=$hub"
                             -device "$(nic_device $n net$n)")
             done ;;
         tap1)
             # vnet_hdr=off: frames cross the tap exactly as the NIC sends them.
-            QEMU_ARGS+=(-netdev "tap,id=net1,ifname=$TAP,script=no,downscript=no,vnet_hdr=off"
+            NIC_QEMU_ARGS+=(-netdev "tap,id=net1,ifname=$TAP,script=no,downscript=no,vnet_hdr=off"
                         -device "$(nic_device 1 net1)") ;;
     esac
 }
@@ -244,20 +274,28 @@ build_qemu_args() {
     guest_timeout=$((TIMEOUT >= 120 ? TIMEOUT - 60 : TIMEOUT / 3))
     append="console=ttyS0 panic=1 safenic.scenario=$SCENARIO"
     append="$append safenic.nic_count=$(nic_count) safenic.nic_id=$(nic_ids)"
+    nic_args   # before the command line: it may add parameters
     append="$append safenic.timeout=$guest_timeout ${PARAMS[*]}"
     # shellcheck disable=SC2054  # commas belong to QEMU option values
     QEMU_ARGS=(-accel tcg -cpu max -m 2048 -smp 2
                -machine q35,kernel-irqchip=split
-               -nodefaults -no-user-config -display none -monitor none
+               -nodefaults -no-user-config -display none
                -chardev "file,id=console,path=$LOG" -serial chardev:console
                -no-reboot -pidfile "$PIDFILE")
+    if [ -n "$HOST_HOOK" ]; then
+        MONITOR_SOCK=$(mktemp -u /tmp/safenic-monitor.XXXXXX)
+        QEMU_ARGS+=(-chardev "socket,id=hmp,path=$MONITOR_SOCK,server=on,wait=off"
+                    -mon chardev=hmp,mode=readline)
+    else
+        QEMU_ARGS+=(-monitor none)
+    fi
     if [ "$IOMMU" = on ]; then
         iommu_dev="intel-iommu,intremap=on,caching-mode=on"
         [ -z "$AW_BITS" ] || iommu_dev="$iommu_dev,aw-bits=$AW_BITS"
         QEMU_ARGS+=(-device "$iommu_dev")
         append="$append intel_iommu=on"
     fi
-    nic_args
+    QEMU_ARGS+=("${NIC_QEMU_ARGS[@]}")
     QEMU_ARGS+=(-kernel "$KERNEL" -initrd "$INITRD" -append "$append")
     QEMU_ARGS+=("${EXTRA_QEMU_ARGS[@]}")
 }
@@ -277,9 +315,12 @@ in_netns() { ip netns exec "$NETNS" "$@"; }
 start_host_hook() {
     local hook_log=${LOG%.console.log}.host.log
     [ "$hook_log" != "$LOG" ] || hook_log=$LOG.host.log
+    local in_ns=()
+    [ -z "$NETNS" ] || in_ns=(ip netns exec "$NETNS")
     say "host hook: $HOST_HOOK (output in $hook_log)"
     SAFENIC_TAP=$TAP SAFENIC_CONSOLE=$LOG SAFENIC_HOST_LOG=$hook_log \
-        ip netns exec "$NETNS" sh -c "$HOST_HOOK" > "$hook_log" 2>&1 &
+        SAFENIC_MONITOR=$MONITOR_SOCK \
+        "${in_ns[@]}" sh -c "$HOST_HOOK" > "$hook_log" 2>&1 &
     HOOK_PID=$!
 }
 
@@ -302,6 +343,7 @@ cleanup() {
     [ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null
     [ -z "$PIDFILE" ] || rm -f "$PIDFILE"
     [ -z "$NETNS" ] || ip netns del "$NETNS"
+    [ -z "$MONITOR_SOCK" ] || rm -f "$MONITOR_SOCK"
 }
 
 # kill_tree PID: PID and its descendants (the hook runs python children).
@@ -393,10 +435,8 @@ main() {
     trap 'exit 143' TERM
     build_qemu_args
     take_guest_lock
-    if [ "$TOPOLOGY" = tap1 ]; then
-        setup_netns
-        [ -z "$HOST_HOOK" ] || start_host_hook
-    fi
+    [ "$TOPOLOGY" != tap1 ] || setup_netns
+    [ -z "$HOST_HOOK" ] || start_host_hook
     say "booting: scenario=$SCENARIO nic=$NIC topology=$TOPOLOGY iommu=$IOMMU" \
         "${AW_BITS:+aw-bits=$AW_BITS }timeout=${TIMEOUT}s log=$LOG"
     echo "qemu-system-x86_64 ${QEMU_ARGS[*]}" > "$LOG.cmdline"

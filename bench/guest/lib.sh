@@ -31,6 +31,16 @@ param() {
     echo "$value"
 }
 
+# use_hotplug_nic: run-guest.sh --hotplug-nic N puts NIC n behind a PCIe
+# root port, where the guest finds it on bus 1. Runs when this file is
+# sourced with /proc mounted; /init calls it again after mounting /proc.
+use_hotplug_nic() {
+    local n
+    n=$(param hotplug_nic "")
+    case $n in [1-4]) eval "NIC$n=0000:01:00.0" ;; esac
+}
+[ ! -r /proc/cmdline ] || use_hotplug_nic
+
 have_iommu() {
     [ -n "$(ls /sys/class/iommu 2>/dev/null)" ]
 }
