@@ -334,7 +334,7 @@ struct sn_dev *session_open_dev(struct session *s, const char *addr,
 	struct sn_error err;
 	struct sn_link link = { 0 };
 	struct sn_dev *dev;
-	int group;
+	int group, rc;
 
 	if (session_check_dev(s, addr) < 0)
 		return NULL;
@@ -347,7 +347,11 @@ struct sn_dev *session_open_dev(struct session *s, const char *addr,
 	if (group >= 0 && !group_opened(s, group) &&
 	    s->group_count < SESSION_MAX_GROUPS)
 		s->groups[s->group_count++] = group;
-	print_device(s->info, dev, wait_for_link(dev, &link), &link);
+	rc = wait_for_link(dev, &link);
+	print_device(s->info, dev, rc, &link);
+	if (s->link_count < SESSION_MAX_DEVS)
+		s->links[s->link_count++] = (struct session_link){
+			.dev = dev, .known = rc == 0, .up = rc == 0 && link.up };
 	return dev;
 }
 
@@ -395,11 +399,53 @@ static const char *dev_state_advice(enum sn_dev_state state)
 	return "unexpected device state";
 }
 
-int session_check_health(const struct session *s, struct sn_dev *dev)
+static struct session_link *find_link(struct session *s,
+				      const struct sn_dev *dev)
+{
+	unsigned i;
+
+	for (i = 0; i < s->link_count; i++)
+		if (s->links[i].dev == dev)
+			return &s->links[i];
+	return NULL;
+}
+
+/* Says when the link went down or came back (a cable pulled, a switch
+ * port or the peer restarted); the run goes on either way. Returns true
+ * while the link is known to be down. */
+static bool watch_link(struct session *s, struct sn_dev *dev)
+{
+	struct session_link *known = find_link(s, dev);
+	struct sn_link link = { 0 };
+
+	if (!known || sn_dev_link(dev, &link) < 0)
+		return false;
+	if (!known->known || known->up != link.up) {
+		if (!link.up)
+			fprintf(s->info, "%s: link down (frames sent meanwhile "
+				"are lost; waiting for it to come back)\n",
+				sn_dev_pci_addr(dev));
+		else if (link.speed_mbps)
+			fprintf(s->info, "%s: link up, %" PRIu32 " Mbit/s\n",
+				sn_dev_pci_addr(dev), link.speed_mbps);
+		else
+			fprintf(s->info, "%s: link up\n", sn_dev_pci_addr(dev));
+		fflush(s->info);
+	}
+	known->known = true;
+	known->up = link.up;
+	return !link.up;
+}
+
+int session_check_health(struct session *s, struct sn_dev *dev)
 {
 	enum sn_dev_state state = sn_dev_check(dev);
+	bool link_down = false;
 
-	if (state == SN_DEV_OK)
+	/* A removed device's registers read all-ones: its link is noise. */
+	if (state != SN_DEV_GONE)
+		link_down = watch_link(s, dev);
+	if (state == SN_DEV_OK || (state == SN_DEV_TX_STALLED && link_down))
 		return 0;
 	/* The library fixed it (a queue re-armed): say so, and go on. */
 	if (state == SN_DEV_RECOVERED) {

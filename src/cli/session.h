@@ -22,6 +22,14 @@
 /* One per command run. Must not move after session_start: the library's
  * log callback points at it. */
 #define SESSION_MAX_GROUPS 8
+#define SESSION_MAX_DEVS 8
+
+/* The link state of an open device as last reported to the user. */
+struct session_link {
+	struct sn_dev *dev;
+	bool known;                /* the last read succeeded */
+	bool up;
+};
 
 struct session {
 	const char *cmd;           /* "gen": prefixes every message */
@@ -34,6 +42,8 @@ struct session {
 	FILE *info;
 	int groups[SESSION_MAX_GROUPS];  /* IOMMU groups this run opened */
 	unsigned group_count;
+	struct session_link links[SESSION_MAX_DEVS];
+	unsigned link_count;
 };
 
 /* Creates the context (one VFIO container for every device of the run)
@@ -64,8 +74,10 @@ struct sn_dev *session_open_dev(struct session *s, const char *addr,
  * used. Call after every pool and device exists. */
 void session_report_memory(const struct session *s);
 /* sn_dev_check, once a second: 0, or -1 after printing what went wrong
- * and what to do. */
-int session_check_health(const struct session *s, struct sn_dev *dev);
+ * and what to do. Also reads the link and prints "<BDF>: link down" or
+ * "<BDF>: link up[, N Mbit/s]" when it changed since the last look; a
+ * transmit stall while the link is down is that, not a fault. */
+int session_check_health(struct session *s, struct sn_dev *dev);
 
 /* Normalises a PCI address argument; on failure reports a usage error,
  * sets *status and returns false. */
