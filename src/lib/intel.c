@@ -187,6 +187,7 @@ int sn_intel_start(struct sn_device *dev, const struct sn_dev_config *cfg,
 		return sn_fail(err, ENOMEM, "out of memory");
 	if ((rc = f->reset(nic, err)) < 0)
 		return rc;
+	sn_pci_set_bus_master(&dev->pci, true);   /* only now: see sn_pci_open */
 	/* Counters clear on read: start every total from zero. */
 	sn_regs_accumulate(nic->bar, f->registers, f->num_registers, nic->counter_totals);
 	memset(nic->counter_totals, 0, f->num_registers * sizeof(uint64_t));

@@ -165,16 +165,21 @@ uint8_t sn_pci_find_cap(struct sn_pci_dev *pci, uint8_t id, uint8_t after)
 	return 0;
 }
 
-void sn_pci_set_bus_master(struct sn_pci_dev *pci, bool on)
+static void set_command(struct sn_pci_dev *pci, uint16_t set, uint16_t clear)
 {
 	if (!pci->vfio && pci->sysfs_fds[SN_PCI_BARS] < 0)
 		return; /* no config space open (a failed open, or a model) */
 	uint16_t cmd = sn_regs_read16(&pci->config, PCI_COMMAND);
-	if (on)
-		cmd |= PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY;
-	else
-		cmd &= (uint16_t)~PCI_COMMAND_MASTER;
+	cmd = (uint16_t)((cmd | set) & ~clear);
 	sn_regs_write16(&pci->config, PCI_COMMAND, cmd);
+}
+
+void sn_pci_set_bus_master(struct sn_pci_dev *pci, bool on)
+{
+	if (on)
+		set_command(pci, PCI_COMMAND_MASTER | PCI_COMMAND_MEMORY, 0);
+	else
+		set_command(pci, 0, PCI_COMMAND_MASTER);
 }
 
 /* ---- opening ---------------------------------------------------------- */
@@ -276,7 +281,13 @@ int sn_pci_open(struct sn_ctx *ctx, const char *addr, struct sn_pci_dev *pci,
 		sn_pci_close(ctx, pci);
 		return rc;
 	}
-	sn_pci_set_bus_master(pci, true);
+	/* Registers yes, DMA not yet. A device left running by a process
+	 * that died (kill -9) may still hold ring addresses of that
+	 * process's IOMMU mappings, which are gone; when VFIO cannot reset
+	 * it, it would fetch descriptors there the moment it may master the
+	 * bus, and the IOMMU would log faults. The driver turns bus mastering
+	 * on after its own reset. */
+	set_command(pci, PCI_COMMAND_MEMORY, PCI_COMMAND_MASTER);
 	return 0;
 }
 

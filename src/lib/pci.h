@@ -36,11 +36,15 @@ struct sn_pci_dev {
 
 struct sn_ctx;
 
+/* Opens the device with its registers reachable and bus mastering OFF:
+ * the driver turns it on once it has reset the device (see sn_pci_open). */
 int sn_pci_open(struct sn_ctx *ctx, const char *addr, struct sn_pci_dev *pci,
 		struct sn_error *err);
 /* Clears bus mastering (no further DMA), resets through VFIO where the
  * device supports it, and releases everything. */
 void sn_pci_close(struct sn_ctx *ctx, struct sn_pci_dev *pci);
+/* On: memory space and bus mastering (the device may DMA). Off: bus
+ * mastering only; the registers stay reachable. */
 void sn_pci_set_bus_master(struct sn_pci_dev *pci, bool on);
 
 /* Offset of the first capability with the given id after `after`

@@ -354,6 +354,7 @@ static int virtio_start(struct sn_device *dev, const struct sn_dev_config *cfg,
 	if (reset_device(vn) < 0)
 		return sn_fail(err, ETIMEDOUT, "%s: the device did not finish its reset",
 			       dev->pci.addr);
+	sn_pci_set_bus_master(&dev->pci, true);   /* only now: see sn_pci_open */
 	add_status(vn, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
 	if ((rc = negotiate(dev, vn, err)) < 0 ||
 	    (rc = setup_queue(dev, vn, RX_QUEUE, cfg->rx_ring_size, &vn->rxq, err)) < 0 ||
