@@ -182,7 +182,9 @@ struct sn_link {
 enum sn_dev_state {
 	SN_DEV_OK = 0,
 	SN_DEV_NEEDS_RESET,        /* the device reported a fatal error */
-	SN_DEV_GONE,               /* registers read all-ones: removed */
+	SN_DEV_GONE,               /* removed (registers read all-ones), or the
+				    * kernel asked for it back (hot-unplug,
+				    * unbind): close it, the removal waits */
 	/* Frames were waiting to be sent and the device took none for a
 	 * second (link down, or a peer not accepting frames). */
 	SN_DEV_TX_STALLED,
@@ -256,7 +258,9 @@ void sn_dev_stats(struct sn_dev *dev, struct sn_stats *stats);
 /* Health check for the control loop (call about once a second, from the
  * thread that runs the device's bursts: it may reset a queue). Compares
  * the driver's view of every queue with the device's own head register or
- * used index, and reports the worst it found. */
+ * used index, and reports the worst it found. On
+ * SN_DEV_GONE close the device (sn_dev_close or sn_ctx_destroy): a
+ * hot-unplug completes only once the process lets go of it. */
 enum sn_dev_state sn_dev_check(struct sn_dev *dev);
 /* One line saying what the last sn_dev_check found and on which queue,
  * e.g. "receive queue 0 was out of step with the device (...): reset and

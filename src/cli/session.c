@@ -383,9 +383,8 @@ static const char *dev_state_advice(enum sn_dev_state state)
 		return "the device reported a fatal error; run the command "
 		       "again (opening a device resets it)";
 	case SN_DEV_GONE:
-		return "its registers read all-ones: the device was removed or "
-		       "its memory disabled; check that 'lspci' still lists "
-		       "it and that it is bound to vfio-pci";
+		return "releasing it. Check that 'lspci' still lists it and "
+		       "that it is bound to vfio-pci before running again";
 	case SN_DEV_TX_STALLED:
 		return "check the link (cable, peer, switch port) and run "
 		       "again";

@@ -9,6 +9,7 @@
 #include "device.h"
 #include "error.h"
 #include "intel.h"
+#include "vfio.h"
 
 static const struct sn_driver *const drivers[] = {
 	&sn_virtio_driver,
@@ -138,6 +139,7 @@ struct sn_dev *sn_dev_open_model(struct sn_ctx *ctx, const struct sn_driver *dri
 	dev->driver = driver;
 	dev->model = "model";
 	dev->pci.device_fd = -1;
+	dev->pci.request_fd = -1;
 	dev->pci.group = -1;
 	for (unsigned i = 0; i <= SN_PCI_BARS; i++)
 		dev->pci.sysfs_fds[i] = -1;
@@ -229,6 +231,12 @@ enum sn_dev_state sn_dev_check(struct sn_dev *handle)
 	struct sn_device *dev = sn_device_of(handle);
 	dev->check_state = SN_DEV_OK;
 	dev->check_msg[0] = '\0';
+	/* The kernel wants the device back (hot-unplug, unbind): as good as
+	 * gone, and its removal waits until the caller closes it. */
+	if (sn_vfio_removal_requested(&dev->pci))
+		return sn_dev_note(dev, SN_DEV_GONE, "the device is gone: the kernel "
+				   "asked for it back (hot-unplug, or an unbind from "
+				   "vfio-pci)");
 	enum sn_dev_state state = dev->driver->check(dev);
 	if (severity(dev->check_state) > severity(state))
 		state = dev->check_state;
@@ -249,7 +257,7 @@ const char *sn_dev_state_name(enum sn_dev_state state)
 	switch (state) {
 	case SN_DEV_OK: return "ok";
 	case SN_DEV_NEEDS_RESET: return "the device reported an error and needs a reset";
-	case SN_DEV_GONE: return "the device is gone (registers read all-ones)";
+	case SN_DEV_GONE: return "the device is gone (removed, or the kernel asked for it back)";
 	case SN_DEV_TX_STALLED: return "transmit made no progress for a second";
 	case SN_DEV_RECOVERED: return "a queue was out of step with the device and was recovered";
 	case SN_DEV_OUT_OF_STEP: return "a queue is out of step with the device";

@@ -12,7 +12,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "ctx.h"
@@ -255,6 +257,30 @@ static void a_removed_devices_counters_freeze(void **state)
 	sn_dev_close(a);
 }
 
+/* A hot-unplug reaches a VFIO user as the kernel's request to release
+ * the device, on an eventfd, while the device still answers: the health
+ * check must call it gone at once, so that the caller closes it and the
+ * removal (which waits for that) can finish. The model has no VFIO; the
+ * eventfd stands in for the one sn_vfio_open_device registers. */
+static void a_release_request_makes_the_device_gone(void **state)
+{
+	struct bench *t = *state;
+	struct sn_dev *a = open_dev(&t->a, NULL);
+	struct sn_device *d = sn_device_of(a);
+	uint64_t one = 1;
+	int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+	assert_true(efd >= 0);
+	d->pci.request_fd = efd;
+	assert_int_equal(sn_dev_check(a), SN_DEV_OK);
+	assert_int_equal(write(efd, &one, sizeof(one)), sizeof(one));
+	assert_int_equal(sn_dev_check(a), SN_DEV_GONE);
+	assert_int_equal(sn_dev_check(a), SN_DEV_GONE);   /* it stays gone */
+	d->pci.request_fd = -1;
+	close(efd);
+	sn_dev_close(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +294,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_pool_too_small_for_the_nic_is_refused, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(a_removed_devices_counters_freeze, setup, teardown),
+		cmocka_unit_test_setup_teardown(a_release_request_makes_the_device_gone, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -265,6 +265,7 @@ int sn_pci_open(struct sn_ctx *ctx, const char *addr, struct sn_pci_dev *pci,
 
 	memset(pci, 0, sizeof(*pci));
 	pci->device_fd = -1;
+	pci->request_fd = -1;
 	for (unsigned i = 0; i <= SN_PCI_BARS; i++)
 		pci->sysfs_fds[i] = -1;
 	if (sn_pci_parse_addr(addr, pci->addr) < 0)

@@ -28,6 +28,9 @@ struct sn_pci_dev {
 	struct sn_regs bar[SN_PCI_BARS];
 	struct sn_regs config;
 	int device_fd;               /* VFIO device fd, or -1 */
+	int request_fd;              /* VFIO: eventfd of the kernel's request
+				      * to release the device, or -1 */
+	bool removal_requested;      /* ... which came */
 	int group;                   /* VFIO group number, or -1 */
 	int sysfs_fds[SN_PCI_BARS + 1];
 	bool vfio;

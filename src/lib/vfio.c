@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -234,6 +235,54 @@ static void put_group(struct sn_ctx *ctx, int number)
 		container_lost(ctx);
 }
 
+/* Registers an eventfd for the device request interrupt (the kernel's
+ * "please release this device": hot-unplug, unbind). Without it the
+ * kernel's removal blocks until the process exits on its own, and a
+ * device_del never completes. Best effort: a kernel without it still
+ * works, and sn_dev_check still sees a removed device's all-ones reads. */
+static void watch_release_request(struct sn_ctx *ctx, struct sn_pci_dev *pci)
+{
+	struct vfio_irq_info irq = { .argsz = sizeof(irq), .index = VFIO_PCI_REQ_IRQ_INDEX };
+	_Alignas(struct vfio_irq_set) uint8_t buf[sizeof(struct vfio_irq_set) + sizeof(int32_t)];
+	struct vfio_irq_set *set = (struct vfio_irq_set *)buf;
+
+	if (ioctl(pci->device_fd, VFIO_DEVICE_GET_IRQ_INFO, &irq) != 0 || irq.count < 1) {
+		sn_log(ctx, SN_LOG_INFO, "%s: VFIO offers no release request; a hot-unplug "
+		       "waits until this process ends", pci->addr);
+		return;
+	}
+	int32_t efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (efd < 0) {
+		sn_log(ctx, SN_LOG_WARN, "%s: eventfd failed (%s); a hot-unplug waits until "
+		       "this process ends", pci->addr, strerror(errno));
+		return;
+	}
+	*set = (struct vfio_irq_set){
+		.argsz = sizeof(buf),
+		.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+		.index = VFIO_PCI_REQ_IRQ_INDEX, .start = 0, .count = 1,
+	};
+	memcpy(set->data, &efd, sizeof(efd));
+	if (ioctl(pci->device_fd, VFIO_DEVICE_SET_IRQS, set) != 0) {
+		sn_log(ctx, SN_LOG_WARN, "%s: cannot listen for the kernel's release request "
+		       "(%s); a hot-unplug waits until this process ends", pci->addr,
+		       strerror(errno));
+		close(efd);
+		return;
+	}
+	pci->request_fd = efd;
+}
+
+bool sn_vfio_removal_requested(struct sn_pci_dev *pci)
+{
+	uint64_t count;
+
+	if (!pci->removal_requested && pci->request_fd >= 0 &&
+	    read(pci->request_fd, &count, sizeof(count)) == (ssize_t)sizeof(count) && count > 0)
+		pci->removal_requested = true;
+	return pci->removal_requested;
+}
+
 int sn_vfio_open_device(struct sn_ctx *ctx, struct sn_pci_dev *pci,
 			struct sn_error *err)
 {
@@ -262,6 +311,7 @@ int sn_vfio_open_device(struct sn_ctx *ctx, struct sn_pci_dev *pci,
 	    (info.flags & VFIO_DEVICE_FLAGS_RESET) && ioctl(fd, VFIO_DEVICE_RESET) != 0)
 		sn_log(ctx, SN_LOG_WARN, "%s: VFIO_DEVICE_RESET failed (%s); relying on the "
 		       "driver's own reset", pci->addr, strerror(errno));
+	watch_release_request(ctx, pci);
 	return sn_vfio_map_bar(ctx, pci, VFIO_PCI_CONFIG_REGION_INDEX, &pci->config, err);
 }
 
@@ -270,13 +320,18 @@ void sn_vfio_close_device(struct sn_ctx *ctx, struct sn_pci_dev *pci)
 	if (pci->device_fd < 0)
 		return;
 	/* The reset stops any DMA the driver failed to stop; the kernel
-	 * resets the device again when the last fd closes. */
-	if (ioctl(pci->device_fd, VFIO_DEVICE_RESET) != 0 && errno != ENOTTY)
+	 * resets the device again when the last fd closes. Not for a device
+	 * the kernel is taking away: it is being removed, and refuses. */
+	if (!pci->removal_requested && ioctl(pci->device_fd, VFIO_DEVICE_RESET) != 0 &&
+	    errno != ENOTTY)
 		sn_log(ctx, SN_LOG_WARN, "%s: VFIO_DEVICE_RESET at close failed (%s); bus "
 		       "mastering is off and the kernel resets it on release",
 		       pci->addr, strerror(errno));
-	close(pci->device_fd);
+	close(pci->device_fd);   /* also unregisters the release request */
 	pci->device_fd = -1;
+	if (pci->request_fd >= 0)
+		close(pci->request_fd);
+	pci->request_fd = -1;
 	put_group(ctx, pci->group);
 }
 

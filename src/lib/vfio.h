@@ -13,6 +13,11 @@ struct sn_ctx;
 int sn_vfio_open_device(struct sn_ctx *ctx, struct sn_pci_dev *pci,
 			struct sn_error *err);
 void sn_vfio_close_device(struct sn_ctx *ctx, struct sn_pci_dev *pci);
+/* True once the kernel asked for the device back (hot-unplug, or an
+ * unbind from vfio-pci): its removal waits until the process closes the
+ * device. A non-blocking read of an eventfd: once a second, not per
+ * packet. */
+bool sn_vfio_removal_requested(struct sn_pci_dev *pci);
 /* Maps a region of a VFIO device fd as an sn_regs window. */
 int sn_vfio_map_bar(struct sn_ctx *ctx, struct sn_pci_dev *pci, unsigned index,
 		    struct sn_regs *regs, struct sn_error *err);
