@@ -30,6 +30,15 @@
 #   cross-driver      NIC1,NIC2 igb and NIC3,NIC4 e1000e; fwd-chain both
 #                     ways through one fwd process (igb receives, e1000e
 #                     sends; then e1000e receives, igb sends)
+#   lib-lifetime      the guest program safenic-lifetime on a virtio and an
+#                     e1000e pair (guest/programs/lifetime.c)
+#   faults-e1000e     faults.sh on e1000e: every link down and up mid-traffic
+#                     (QEMU monitor set_link), then kill -9 of fwd and a new
+#                     fwd on the same NICs at once
+#   faults-virtio     the same on virtio, NIC4 behind a PCIe root port, then
+#                     NIC4 hot-unplugged (device_del) under recv
+#                     The faults cases act through QEMU's monitor, driven by
+#                     host-monitor.py as run-guest.sh's host hook.
 # Every case must also end with DMAR-FAULTS: 0 (selftest-dmar: > 0).
 # On Intel NICs the cases also check link up and the NIC's own counters
 # (see fwd-chain.sh and notes 13-14 below).
@@ -196,6 +205,11 @@ safenic_cases() {
     run_case cross-driver zero --scenario fwd-chain --nic igb,igb,e1000e,e1000e \
         --param directions=both "${fwd_params[@]}"
     run_case lib-lifetime zero --scenario lib-lifetime --nic virtio,virtio,e1000e,e1000e
+    local monitor_hook="'$BENCH_DIR/host-monitor.py' \"\$SAFENIC_CONSOLE\" \"\$SAFENIC_MONITOR\""
+    run_case faults-e1000e zero --scenario faults --nic e1000e --param faults=link,kill9 \
+        --host-hook "$monitor_hook"
+    run_case faults-virtio zero --scenario faults --nic virtio --hotplug-nic 4 \
+        --param faults=link,kill9,unplug --host-hook "$monitor_hook"
 }
 
 selftest_cases() {
