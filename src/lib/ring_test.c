@@ -233,6 +233,10 @@ static unsigned rx_device_run(struct bench *b, struct rx_device *dev)
 	while (dev->head != b->tail && dev->next_seq < dev->backlog) {
 		volatile union sn_desc *d = &b->desc[dev->head];
 		uint8_t *frame = dev_iova_to_va(b, d->read.addr, 60);
+		/* NULL has already failed the test (fail_msg); the analyzer
+		 * does not know that cmocka's failure does not return. */
+		if (!frame)
+			break;
 		frame_write(frame, dev->next_seq++);
 		d->rx_wb.length = 60;
 		d->rx_wb.status = SN_DESC_DD | SN_DESC_EOP;
