@@ -438,6 +438,36 @@ static void virtio_stats(struct sn_device *dev, struct sn_stats *s)
 		     &s->device_errors, &vn->txq.stats);
 }
 
+/* The cross-check of one virtqueue's used index against the driver's
+ * own record; what it finds is noted on the device (sn_dev_note). */
+static void check_queue(struct sn_device *dev, struct sn_virtq *vq, const char *dir)
+{
+	struct sn_virtq_look l;
+	unsigned q = vq->queue_index;
+
+	switch (sn_virtq_check(vq, &l)) {
+	case SN_VIRTQ_OK:
+		break;
+	case SN_VIRTQ_STALLED:
+		sn_dev_note(dev, SN_DEV_TX_STALLED, "transmit queue 0 (virtqueue %u): %u frames "
+			    "waiting and the device completed none for a second", q, l.in_flight);
+		break;
+	case SN_VIRTQ_LIED:
+		sn_dev_note(dev, SN_DEV_RECOVERED, "%s queue 0 (virtqueue %u): the device wrote "
+			    "an impossible used index %u (the driver at %u, %u buffers in flight); "
+			    "entries it never wrote were rejected and counted, nothing stale was "
+			    "handed out", dir, q, l.device_idx, l.used_idx, l.in_flight);
+		break;
+	case SN_VIRTQ_OUT_OF_STEP:
+		sn_dev_note(dev, SN_DEV_OUT_OF_STEP, "%s queue 0 (virtqueue %u) is out of step: "
+			    "the device wrote used index %u over entries it never wrote (the driver "
+			    "at %u, %u buffers in flight) and made no progress for a second; "
+			    "nothing stale was handed out", dir, q, l.device_idx, l.used_idx,
+			    l.in_flight);
+		break;
+	}
+}
+
 static enum sn_dev_state virtio_check(struct sn_device *dev)
 {
 	struct virtio_net *vn = dev->priv;
@@ -446,13 +476,9 @@ static enum sn_dev_state virtio_check(struct sn_device *dev)
 		return SN_DEV_GONE;
 	if (status & STATUS_NEEDS_RESET)
 		return SN_DEV_NEEDS_RESET;
-	struct sn_virtq *tx = &vn->txq;
-	uint16_t device_idx = __atomic_load_n(&tx->used->idx, __ATOMIC_ACQUIRE);
-	bool waiting = device_idx != tx->avail_idx;
-	bool stalled = waiting && tx->stall_waiting && device_idx == tx->stall_used_idx;
-	tx->stall_waiting = waiting;
-	tx->stall_used_idx = device_idx;
-	return stalled ? SN_DEV_TX_STALLED : SN_DEV_OK;
+	check_queue(dev, &vn->rxq, "receive");
+	check_queue(dev, &vn->txq, "transmit");
+	return dev->check_state; /* the worst either queue noted */
 }
 
 const struct sn_driver sn_virtio_driver = {

@@ -34,6 +34,8 @@ int sn_virtq_init(struct sn_virtq *vq, const struct sn_ctx *ctx, uint16_t size,
 	vq->num_free = size;
 	/* We poll; interrupts would only cost the device work. */
 	vq->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+	for (uint16_t i = 0; i < size; i++)
+		vq->used->ring[i].id = SN_VIRTQ_STALE_ID;
 	return 0;
 }
 
@@ -150,29 +152,47 @@ static void harvest_reject(struct sn_virtq *vq, struct sn_pkt *pkt)
 	sn_pkt_free_from_ring(&pkt, 1);
 }
 
+/* Counts a lying index once per episode: a burst loop would otherwise
+ * count the same lie millions of times. */
+static void note_index(struct sn_virtq *vq, bool lie)
+{
+	if (lie && !vq->lying) {
+		vq->lies++;
+		vq->stats.device_errors++;
+	}
+	vq->lying = lie;
+}
+
 uint16_t sn_virtq_harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n)
 {
 	/* Acquire: entries are read only after the index that covers them. */
 	uint16_t device_idx = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
-	const volatile struct vring_used_elem *used = vq->used->ring;
+	volatile struct vring_used_elem *used = vq->used->ring;
 	struct sn_pkt **inflight = vq->inflight;
 	uint16_t *free_ids = vq->free_ids;
 	const uint32_t size = vq->size, hdr = vq->hdr_len, room = vq->rx_room;
 	const bool receive = vq->receive;
 	unsigned next = vq->used_idx, num_free = vq->num_free, mask = vq->mask;
 	unsigned pending = (uint16_t)(device_idx - next), got = 0;
+	/* The device claims more completions than we gave it. */
+	bool lie = pending > size - num_free;
 
-	if (pending > size - num_free) {
-		/* The device claims more completions than we gave it. */
-		vq->stats.device_errors++;
+	if (lie)
 		pending = size - num_free;
-	}
 	if (receive && pending && pending == size - num_free)
 		vq->stats.starved++; /* every posted buffer used: see rx_starved */
 	for (unsigned i = 0; i < pending && got < n; i++) {
-		const volatile struct vring_used_elem *e = &used[next++ & mask];
+		volatile struct vring_used_elem *e = &used[next & mask];
 		uint32_t id = e->id, len = e->len; /* read each once */
 
+		/* An entry the index covers but the device never wrote: wait
+		 * here, where the device really is, and take nothing stale. */
+		if (id == SN_VIRTQ_STALE_ID) {
+			lie = true;
+			break;
+		}
+		e->id = SN_VIRTQ_STALE_ID; /* consumed: never taken again */
+		next++;
 		if (id >= size || !inflight[id]) {
 			vq->stats.device_errors++;
 			continue;
@@ -191,6 +211,8 @@ uint16_t sn_virtq_harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n)
 		}
 		pkts[got++] = pkt;
 	}
+	if (lie != vq->lying)
+		note_index(vq, lie);
 	vq->used_idx = (uint16_t)next;
 	vq->num_free = (uint16_t)num_free;
 	return (uint16_t)got;
@@ -239,4 +261,36 @@ uint16_t sn_virtio_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 	vq->stats.bytes += bytes;
 	sn_virtq_kick(vq);
 	return sent;
+}
+
+enum sn_virtq_health sn_virtq_check(struct sn_virtq *vq, struct sn_virtq_look *look)
+{
+	uint16_t device_idx = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+	uint16_t pending = (uint16_t)(device_idx - vq->used_idx);
+	uint16_t in_flight = (uint16_t)(vq->size - vq->num_free);
+	bool stale = pending > 0 && pending <= in_flight &&
+		     vq->used->ring[vq->used_idx & vq->mask].id == SN_VIRTQ_STALE_ID;
+	bool impossible = pending > in_flight || stale;
+	/* Only a queue with buffers waiting can be stuck or stalled. */
+	bool suspect = impossible && in_flight > 0;
+	bool waiting = !vq->receive && in_flight > 0 && pending == 0;
+	bool still = device_idx == vq->check_device_idx && vq->used_idx == vq->check_used_idx;
+	enum sn_virtq_health verdict = SN_VIRTQ_OK;
+
+	/* The bursts may not have looked since (an idle queue). */
+	if (impossible)
+		note_index(vq, true);
+	if (still && suspect && vq->check_suspect)
+		verdict = SN_VIRTQ_OUT_OF_STEP;
+	else if (still && waiting && vq->check_waiting)
+		verdict = SN_VIRTQ_STALLED;
+	else if (vq->lies != vq->lies_told)
+		verdict = SN_VIRTQ_LIED;
+	vq->lies_told = vq->lies;
+	vq->check_device_idx = device_idx;
+	vq->check_used_idx = vq->used_idx;
+	vq->check_waiting = waiting;
+	vq->check_suspect = suspect;
+	*look = (struct sn_virtq_look){ device_idx, vq->used_idx, in_flight };
+	return verdict;
 }

@@ -18,6 +18,11 @@
 #define VRING_AVAIL_F_NO_INTERRUPT 1
 #define VRING_USED_F_NO_NOTIFY 1
 
+/* The driver writes this id into every used-ring entry it has consumed,
+ * and into all of them at start: no descriptor has it, so an entry the
+ * device's index covers but the device never wrote is recognisable. */
+#define SN_VIRTQ_STALE_ID 0xffffffffu
+
 struct vring_desc {
 	uint64_t addr;
 	uint32_t len;
@@ -81,8 +86,13 @@ struct sn_virtq {
 	const struct sn_regs *notify_regs;
 	size_t notify_off;
 	uint16_t queue_index;
-	uint16_t stall_used_idx;     /* health check: the device's index at the last look */
-	bool stall_waiting;          /* ... and whether it had work then */
+	/* A used index past what the device wrote: each episode is counted
+	 * once (a device error) and reported once by sn_virtq_check. */
+	bool lying;                  /* the last look found the index impossible */
+	uint32_t lies, lies_told;
+	/* The health check's last look. */
+	uint16_t check_device_idx, check_used_idx;
+	bool check_waiting, check_suspect;
 	struct sn_virtq_counters stats;
 };
 
@@ -100,6 +110,28 @@ void sn_virtq_kick(struct sn_virtq *vq);
 /* Take back up to n completed packets after validating each used entry;
  * receive queues set pkt->len. Invalid entries are dropped and counted. */
 uint16_t sn_virtq_harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n);
+
+enum sn_virtq_health {
+	SN_VIRTQ_OK,
+	SN_VIRTQ_STALLED,      /* transmit: buffers waiting, none completed */
+	/* Since the last look the device wrote a used index past its
+	 * completions (more than it holds, or over entries it never wrote);
+	 * the driver took nothing stale and waits where the device really
+	 * is, so the queue is in step again once the device goes on. */
+	SN_VIRTQ_LIED,
+	/* ... and the index stayed there at two looks, with buffers in
+	 * flight and no progress: only a device reset mends that. */
+	SN_VIRTQ_OUT_OF_STEP,
+};
+
+/* What the check saw: the device's used index, ours, and how many
+ * buffers the device holds. */
+struct sn_virtq_look {
+	uint16_t device_idx, used_idx, in_flight;
+};
+
+/* The control path's cross-check, about once a second. */
+enum sn_virtq_health sn_virtq_check(struct sn_virtq *vq, struct sn_virtq_look *look);
 
 uint16_t sn_virtio_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n);
 uint16_t sn_virtio_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n);

@@ -368,6 +368,104 @@ static void tx_takes_only_its_contexts_own_buffers(void **state)
 	sn_pkt_free_bulk(&p, 1);
 }
 
+/* The issue seen with fwd: after a lap of the ring, a used index that
+ * jumps ahead within the in-flight window points the driver at entries
+ * of the previous lap, whose ids are in flight again. None of them may
+ * be handed out; the driver waits where the device really is, and takes
+ * the device's next honest completion from there. */
+static void rx_used_index_jump_within_window_hands_out_nothing_stale(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[RING];
+	struct vring_used *used = b->used;
+	sn_virtq_refill(&b->vq);
+	for (uint16_t s = 0; s < RING; s++)
+		device_complete(b, s, avail_id(b, s), HDR + 60);
+	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), RING); /* and refills */
+	sn_pkt_free_bulk(pkts, RING);
+	assert_int_equal(b->vq.num_free, 0);
+	device_complete(b, RING, avail_id(b, RING), HDR + 61);
+	device_complete(b, RING + 1, avail_id(b, RING + 1), HDR + 62);
+	struct sn_pkt *real[2] = { b->vq.inflight[avail_id(b, RING)],
+				   b->vq.inflight[avail_id(b, RING + 1)] };
+	used->idx = (uint16_t)(used->idx + 6); /* the lie: 6 more than it wrote */
+	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), 2);
+	assert_ptr_equal(pkts[0], real[0]);
+	assert_ptr_equal(pkts[1], real[1]);
+	assert_int_equal(pkts[1]->len, 62);
+	sn_pkt_free_bulk(pkts, 2);
+	assert_int_equal(b->vq.used_idx, RING + 2);  /* where the device really is */
+	assert_int_equal(b->vq.stats.device_errors, 1);
+	/* Asking again neither hands out nor counts the same lie again. */
+	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), 0);
+	assert_int_equal(b->vq.stats.device_errors, 1);
+	/* The device goes on honestly: its next completion comes through. */
+	used->idx = RING + 2;
+	device_complete(b, RING + 2, avail_id(b, RING + 2), HDR + 63);
+	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), 1);
+	assert_int_equal(pkts[0]->len, 63);
+	sn_pkt_free_bulk(pkts, 1);
+	struct sn_virtq_look look;
+	assert_int_equal(sn_virtq_check(&b->vq, &look), SN_VIRTQ_LIED); /* said once */
+	assert_int_equal(sn_virtq_check(&b->vq, &look), SN_VIRTQ_OK);
+	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.num_free), 64);
+	assert_int_equal(sn_mempool_bad_frees(b->pool), 0);
+}
+
+/* A used index past the completions that stays there while buffers are
+ * in flight: the queue is out of step (only a device reset can mend it),
+ * and nothing stale was handed out meanwhile. */
+static void rx_stale_used_index_that_stays_is_out_of_step(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[RING];
+	struct sn_virtq_look look;
+	sn_virtq_refill(&b->vq);
+	((struct vring_used *)b->used)->idx = 3; /* nothing written */
+	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), 0);
+	assert_int_equal(sn_virtq_check(&b->vq, &look), SN_VIRTQ_LIED);
+	assert_int_equal(sn_virtq_check(&b->vq, &look), SN_VIRTQ_OUT_OF_STEP);
+	assert_int_equal(look.device_idx, 3);
+	assert_int_equal(look.used_idx, 0);
+	assert_int_equal(look.in_flight, RING);
+	assert_int_equal(b->vq.stats.packets, 0);
+}
+
+/* An idle transmit queue whose used index the device moves: nothing was
+ * waiting, so it is no stall; the check names the lie, once. */
+static void tx_idle_queue_with_a_lying_index_is_no_stall(void **state)
+{
+	struct bench *b = *state;
+	struct sn_virtq_look look;
+	struct sn_pkt *none[1];
+	((struct vring_used *)b->used)->idx = 517;
+	assert_int_equal(sn_virtq_check(&b->vq, &look), SN_VIRTQ_LIED);
+	assert_int_equal(look.device_idx, 517);
+	assert_int_equal(look.in_flight, 0);
+	assert_int_equal(sn_virtio_tx_burst(&b->vq, none, 0), 0);
+	assert_int_equal(sn_virtq_check(&b->vq, &look), SN_VIRTQ_OK);
+	assert_int_equal(sn_virtq_check(&b->vq, &look), SN_VIRTQ_OK);
+	assert_int_equal(b->vq.stats.device_errors, 1);
+}
+
+/* Frames waiting and a device that completes none: a stall, on the
+ * second look. */
+static void tx_frames_waiting_and_no_progress_is_a_stall(void **state)
+{
+	struct bench *b = *state;
+	struct sn_virtq_look look;
+	struct sn_pkt *pkts[4];
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 4), 4);
+	for (int i = 0; i < 4; i++)
+		pkts[i]->len = 60;
+	assert_int_equal(sn_virtio_tx_burst(&b->vq, pkts, 4), 4);
+	assert_int_equal(sn_virtq_check(&b->vq, &look), SN_VIRTQ_OK);
+	assert_int_equal(sn_virtq_check(&b->vq, &look), SN_VIRTQ_STALLED);
+	assert_int_equal(look.in_flight, 4);
+	device_complete(b, 0, avail_id(b, 0), 0);
+	assert_int_equal(sn_virtq_check(&b->vq, &look), SN_VIRTQ_OK);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -379,6 +477,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(rx_used_index_jump_is_bounded, setup_rx, teardown),
 		cmocka_unit_test_setup_teardown(rx_pool_exhaustion_runs_dry_and_recovers, setup_rx,
 						teardown),
+		cmocka_unit_test_setup_teardown(rx_used_index_jump_within_window_hands_out_nothing_stale,
+						setup_rx, teardown),
+		cmocka_unit_test_setup_teardown(rx_stale_used_index_that_stays_is_out_of_step,
+						setup_rx, teardown),
+		cmocka_unit_test_setup_teardown(tx_idle_queue_with_a_lying_index_is_no_stall,
+						setup_tx, teardown),
+		cmocka_unit_test_setup_teardown(tx_frames_waiting_and_no_progress_is_a_stall,
+						setup_tx, teardown),
 		cmocka_unit_test_setup_teardown(tx_sends_and_reclaims, setup_tx, teardown),
 		cmocka_unit_test_setup_teardown(tx_full_ring_takes_what_fits, setup_tx, teardown),
 		cmocka_unit_test_setup_teardown(tx_rejects_oversized_frame, setup_tx, teardown),
