@@ -113,6 +113,8 @@ static void dump_json(const struct dump_run *d, const struct sn_stats *cur,
 	json_u64(&r, "rx_errors", cur->rx_errors - d->base.rx_errors);
 	json_u64(&r, "device_errors",
 		 cur->device_errors - d->base.device_errors);
+	json_u64(&r, "queue_resets", cur->queue_resets - d->base.queue_resets);
+	json_str(&r, "status", session_health(&d->session, cur, &d->base).status);
 	json_rates(&r, "pps", "bps", frames, bytes, seconds);
 	json_write(stdout, &r);
 }
@@ -124,13 +126,18 @@ static enum dump_stop dump_tick(struct dump_run *d, uint64_t now)
 	uint64_t bytes = d->bytes - d->last_bytes;
 	struct rate_segment seg;
 	struct sn_stats cur;
+	struct health health;
 	char extra[96];
+	int rc;
 
 	/* Once a second the file catches up, so a reader (or a crash)
 	 * sees at most a second of frames missing. */
 	if (pcap_flush(&d->pcap) < 0)
 		return DUMP_WRITE_FAILED;
+	/* First the check, so that this second's line says what it found. */
+	rc = session_check_health(&d->session, d->dev);
 	sn_dev_stats(d->dev, &cur);
+	health = session_health(&d->session, &cur, &d->base);
 	if (d->session.json) {
 		dump_json(d, &cur, false, frames, bytes, interval,
 			  (double)(now - d->start_ns) / (double)NS_PER_SEC);
@@ -140,13 +147,12 @@ static enum dump_stop dump_tick(struct dump_run *d, uint64_t now)
 		snprintf(extra, sizeof(extra), "written %" PRIu64 " frames",
 			 d->pcap.records);
 		report_rate_line(stdout, d->tick.seconds, interval, &seg, 1,
-				 extra);
+				 extra, &health);
 	}
 	d->last = cur;
 	d->last_captured = d->captured;
 	d->last_bytes = d->bytes;
-	return session_check_health(&d->session, d->dev) < 0
-		       ? DUMP_DEVICE_FAILED : DUMP_RUNNING;
+	return rc < 0 ? DUMP_DEVICE_FAILED : DUMP_RUNNING;
 }
 
 static enum dump_stop dump_clock(struct dump_run *d, uint64_t now)
@@ -236,6 +242,8 @@ static int run_dump(struct dump_run *d)
 	sum.truncated = d->pcap.truncated;
 	sum.rx_drops = end.rx_drops - d->base.rx_drops;
 	sum.device_errors = end.device_errors - d->base.device_errors;
+	sum.queue_resets = end.queue_resets - d->base.queue_resets;
+	sum.status = session_health(&d->session, &end, &d->base).status;
 	sum.seconds = seconds;
 	sum.stopped = dump_stop_name(stop);
 	report_dump_summary(d->session.info, &sum);

@@ -159,6 +159,8 @@ static void fwd_json_port(struct json_record *r, int i,
 	json_u64(r, k[5], cur->tx_drops - base->tx_drops);
 	json_u64(r, k[6], cur->device_errors - base->device_errors);
 	json_u64(r, k[9], cur->rx_errors - base->rx_errors);
+	json_u64(r, i == 0 ? "a_queue_resets" : "b_queue_resets",
+		 cur->queue_resets - base->queue_resets);
 	if (cur->has_hw_counters) {
 		json_u64(r, k[7], cur->hw_rx_packets - base->hw_rx_packets);
 		json_u64(r, k[8], cur->hw_tx_packets - base->hw_tx_packets);
@@ -188,6 +190,7 @@ static void fwd_json(const struct fwd_run *f, const struct sn_stats cur[2],
 			     f->dir[1].held_count);
 	for (i = 0; i < 2; i++)
 		fwd_json_port(&r, i, &cur[i], &f->base[i]);
+	json_str(&r, "status", session_health(&f->session, &cur[0], &f->base[0]).status);
 	for (i = 0; i < 2; i++) {
 		json_rates(&r, rate_keys[i][0], rate_keys[i][1],
 			   cur[i].rx_packets - from[i].rx_packets,
@@ -204,24 +207,27 @@ static int fwd_tick(struct fwd_run *f, uint64_t now)
 	double interval = ticker_advance(&f->tick, now);
 	struct rate_segment seg[4];
 	struct sn_stats cur[2];
-	int i;
+	struct health health;
+	int i, rc = 0;
 
+	/* First the checks, so that this second's line says what they found. */
+	for (i = 0; i < 2 && rc == 0; i++)
+		rc = session_check_health(&f->session, f->dev[i]);
 	for (i = 0; i < 2; i++) {
 		sn_dev_stats(f->dev[i], &cur[i]);
 		fwd_port_segments(f, i, &cur[i], &seg[2 * i]);
 	}
+	health = session_health(&f->session, &cur[0], &f->base[0]);
+	session_health_add(&health, &cur[1], &f->base[1]);
 	if (f->session.json)
 		fwd_json(f, cur, f->last, false, interval,
 			 (double)(now - f->start_ns) / (double)NS_PER_SEC);
 	else
 		report_rate_line(stdout, f->tick.seconds, interval, seg, 4,
-				 NULL);
+				 NULL, &health);
 	for (i = 0; i < 2; i++)
 		f->last[i] = cur[i];
-	for (i = 0; i < 2; i++)
-		if (session_check_health(&f->session, f->dev[i]) < 0)
-			return -1;
-	return 0;
+	return rc;
 }
 
 /* Returns 0 when stopped by duration or signal; -1 when a device failed
@@ -276,10 +282,12 @@ static void fwd_summarize(struct fwd_run *f, double seconds)
 		ends[i] = end;
 		sum.device_errors += end.device_errors -
 				     f->base[i].device_errors;
+		sum.queue_resets += end.queue_resets - f->base[i].queue_resets;
 		*(i == 0 ? &sum.hw_a : &sum.hw_b) = session_hw_counts(&end, &f->base[i]);
 		*(i == 0 ? &sum.a_rx_starved : &sum.b_rx_starved) =
 			end.rx_starved - f->base[i].rx_starved;
 	}
+	sum.status = session_health(&f->session, &ends[0], &f->base[0]).status;
 	sum.seconds = seconds;
 	report_fwd_summary(f->session.info, &sum);
 	if (f->session.json)

@@ -236,6 +236,8 @@ static void gen_json(const struct gen_run *g, const struct sn_stats *cur,
 	json_u64(&r, "tx_errors", cur->tx_errors - g->base.tx_errors);
 	json_u64(&r, "device_errors",
 		 cur->device_errors - g->base.device_errors);
+	json_u64(&r, "queue_resets", cur->queue_resets - g->base.queue_resets);
+	json_str(&r, "status", session_health(&g->session, cur, &g->base).status);
 	json_u64(&r, "generated", g->next_seq);
 	if (cur->has_hw_counters) {
 		json_u64(&r, "hw_tx_packets",
@@ -253,8 +255,13 @@ static int gen_tick(struct gen_run *g, uint64_t now)
 	double interval = ticker_advance(&g->tick, now);
 	struct rate_segment seg;
 	struct sn_stats cur;
+	struct health health;
+	/* First the check, so that this second's line says what it found
+	 * (it may re-arm a queue, which the counters then show). */
+	int rc = session_check_health(&g->session, g->dev);
 
 	sn_dev_stats(g->dev, &cur);
+	health = session_health(&g->session, &cur, &g->base);
 	if (g->session.json) {
 		gen_json(g, &cur, &g->last, false, interval,
 			 (double)(now - g->start_ns) / (double)NS_PER_SEC);
@@ -264,10 +271,10 @@ static int gen_tick(struct gen_run *g, uint64_t now)
 		seg.packets = cur.tx_packets - g->last.tx_packets;
 		seg.bytes = cur.tx_bytes - g->last.tx_bytes;
 		report_rate_line(stdout, g->tick.seconds, interval, &seg, 1,
-				 NULL);
+				 NULL, &health);
 	}
 	g->last = cur;
-	return session_check_health(&g->session, g->dev);
+	return rc;
 }
 
 /* Returns 0 when stopped by count, duration or signal; -1 when the
@@ -339,6 +346,8 @@ static void gen_summarize(struct gen_run *g, double seconds)
 	sum.tx_bytes = end.tx_bytes - g->base.tx_bytes;
 	sum.tx_drops = end.tx_drops - g->base.tx_drops;
 	sum.device_errors = end.device_errors - g->base.device_errors;
+	sum.queue_resets = end.queue_resets - g->base.queue_resets;
+	sum.status = session_health(&g->session, &end, &g->base).status;
 	sum.seconds = seconds;
 	sum.hw = session_hw_counts(&end, &g->base);
 	report_gen_summary(g->session.info, &sum);

@@ -157,6 +157,8 @@ static void recv_json(const struct recv_run *r, const struct sn_stats *cur,
 	json_u64(&j, "rx_errors", cur->rx_errors - r->base.rx_errors);
 	json_u64(&j, "device_errors",
 		 cur->device_errors - r->base.device_errors);
+	json_u64(&j, "queue_resets", cur->queue_resets - r->base.queue_resets);
+	json_str(&j, "status", session_health(&r->session, cur, &r->base).status);
 	if (cur->has_hw_counters)
 		json_u64(&j, "hw_rx_packets",
 			 cur->hw_rx_packets - r->base.hw_rx_packets);
@@ -170,14 +172,18 @@ static int recv_tick(struct recv_run *r, uint64_t now)
 	double interval = ticker_advance(&r->tick, now);
 	struct rate_segment seg;
 	struct sn_stats cur;
+	struct health health;
 	char extra[160];
+	/* First the check, so that this second's line says what it found. */
+	int rc = session_check_health(&r->session, r->dev);
 
 	sn_dev_stats(r->dev, &cur);
+	health = session_health(&r->session, &cur, &r->base);
 	if (r->session.json) {
 		recv_json(r, &cur, &r->last, false, interval,
 			  (double)(now - r->start_ns) / (double)NS_PER_SEC);
 		r->last = cur;
-		return session_check_health(&r->session, r->dev);
+		return rc;
 	}
 	seg.port = r->addr;
 	seg.dir = "rx";
@@ -189,9 +195,9 @@ static int recv_tick(struct recv_run *r, uint64_t now)
 		snprintf(extra, sizeof(extra), "valid %" PRIu64 " corrupted %"
 			 PRIu64 " foreign %" PRIu64, r->counts.valid,
 			 r->counts.corrupted, r->counts.foreign);
-	report_rate_line(stdout, r->tick.seconds, interval, &seg, 1, extra);
+	report_rate_line(stdout, r->tick.seconds, interval, &seg, 1, extra, &health);
 	r->last = cur;
-	return session_check_health(&r->session, r->dev);
+	return rc;
 }
 
 /* The idle timeout runs from the last frame only: before the first one,
@@ -276,6 +282,8 @@ static void recv_fill_summary(struct recv_run *r, double seconds,
 	sum->rx_drops = end.rx_drops - r->base.rx_drops;
 	sum->device_errors = end.device_errors - r->base.device_errors;
 	sum->rx_starved = end.rx_starved - r->base.rx_starved;
+	sum->queue_resets = end.queue_resets - r->base.queue_resets;
+	sum->status = session_health(&r->session, &end, &r->base).status;
 	sum->seconds = seconds;
 	sum->hw = session_hw_counts(&end, &r->base);
 }

@@ -111,6 +111,8 @@ static void respond_json(const struct respond_run *rr,
 	json_u64(&r, "rx_drops", cur->rx_drops - rr->base.rx_drops);
 	json_u64(&r, "device_errors",
 		 cur->device_errors - rr->base.device_errors);
+	json_u64(&r, "queue_resets", cur->queue_resets - rr->base.queue_resets);
+	json_str(&r, "status", session_health(&rr->session, cur, &rr->base).status);
 	json_rates(&r, "rx_pps", "rx_bps", cur->rx_packets - from->rx_packets,
 		   cur->rx_bytes - from->rx_bytes, seconds);
 	json_rates(&r, "tx_pps", "tx_bps", cur->tx_packets - from->tx_packets,
@@ -124,9 +126,13 @@ static int respond_tick(struct respond_run *rr, uint64_t now)
 	const struct responder_counts *c = &rr->resp.counts;
 	struct rate_segment seg[2];
 	struct sn_stats cur;
+	struct health health;
 	char extra[160];
+	/* First the check, so that this second's line says what it found. */
+	int rc = session_check_health(&rr->session, rr->dev);
 
 	sn_dev_stats(rr->dev, &cur);
+	health = session_health(&rr->session, &cur, &rr->base);
 	if (rr->session.json) {
 		respond_json(rr, &cur, &rr->last, false, interval,
 			     (double)(now - rr->start_ns) / (double)NS_PER_SEC);
@@ -144,10 +150,10 @@ static int respond_tick(struct respond_run *rr, uint64_t now)
 			 c->icmp_echo_replies, c->nd_replies,
 			 c->icmp6_echo_replies);
 		report_rate_line(stdout, rr->tick.seconds, interval, seg, 2,
-				 extra);
+				 extra, &health);
 	}
 	rr->last = cur;
-	return session_check_health(&rr->session, rr->dev);
+	return rc;
 }
 
 /* 0 when stopped by count, duration or signal; -1 when the device
@@ -195,6 +201,8 @@ static void respond_summarize(struct respond_run *rr, double seconds)
 	sum.malformed = c->malformed;
 	sum.tx_drops = rr->tx_drops;
 	sum.device_errors = end.device_errors - rr->base.device_errors;
+	sum.queue_resets = end.queue_resets - rr->base.queue_resets;
+	sum.status = session_health(&rr->session, &end, &rr->base).status;
 	sum.seconds = seconds;
 	report_respond_summary(rr->session.info, &sum);
 	if (rr->session.json)

@@ -56,7 +56,7 @@ static void print_segment(FILE *out, const struct rate_segment *seg,
 
 void report_rate_line(FILE *out, unsigned second, double interval_s,
 		      const struct rate_segment *segs, size_t count,
-		      const char *extra)
+		      const char *extra, const struct health *health)
 {
 	size_t i;
 
@@ -68,8 +68,23 @@ void report_rate_line(FILE *out, unsigned second, double interval_s,
 	}
 	if (extra)
 		fprintf(out, " | %s", extra);
+	if (health)
+		fprintf(out, " | health %s, device errors %" PRIu64 ", queue resets %"
+			PRIu64, health->status ? health->status : "ok",
+			health->device_errors, health->queue_resets);
 	fputc('\n', out);
 	fflush(out);
+}
+
+static const char *status_word(const char *status)
+{
+	return status ? status : "ok";
+}
+
+/* " queue_resets=N status=WORD": SUMMARY keys every command prints. */
+static void print_health_keys(FILE *out, uint64_t queue_resets, const char *status)
+{
+	fprintf(out, " queue_resets=%" PRIu64 " status=%s", queue_resets, status_word(status));
 }
 
 /* " PREFIXhw_rx_packets=N PREFIXhw_tx_packets=N", or nothing. */
@@ -90,12 +105,14 @@ void report_gen_summary(FILE *out, const struct gen_summary *s)
 			   bits, sizeof(bits));
 	fprintf(out, "gen %s: sent %" PRIu64 " packets (%" PRIu64 " bytes) in "
 		"%.3f s: %s, %s; %" PRIu64 " tx drops, %" PRIu64
-		" device errors\n", s->dev, s->tx_packets, s->tx_bytes,
-		s->seconds, rate, bits, s->tx_drops, s->device_errors);
+		" device errors, %" PRIu64 " queue resets; health %s\n", s->dev,
+		s->tx_packets, s->tx_bytes, s->seconds, rate, bits, s->tx_drops,
+		s->device_errors, s->queue_resets, status_word(s->status));
 	fprintf(out, "SUMMARY gen dev=%s tx_packets=%" PRIu64 " tx_bytes=%"
 		PRIu64 " tx_drops=%" PRIu64 " seconds=%.3f pps=%.1f"
 		" device_errors=%" PRIu64, s->dev, s->tx_packets,
 		s->tx_bytes, s->tx_drops, s->seconds, pps, s->device_errors);
+	print_health_keys(out, s->queue_resets, s->status);
 	print_hw(out, "", &s->hw);
 	fputc('\n', out);
 	fflush(out);
@@ -109,14 +126,16 @@ void report_fwd_summary(FILE *out, const struct fwd_summary *s)
 	report_format_rate(pps, "pps", rate, sizeof(rate));
 	fprintf(out, "fwd: %s -> %s %" PRIu64 " packets, %s -> %s %" PRIu64
 		" packets, %" PRIu64 " dropped, in %.3f s (%s); %" PRIu64
-		" device errors\n", s->a, s->b, s->a_to_b, s->b, s->a,
-		s->b_to_a, s->drops, s->seconds, rate, s->device_errors);
+		" device errors, %" PRIu64 " queue resets; health %s\n", s->a, s->b,
+		s->a_to_b, s->b, s->a, s->b_to_a, s->drops, s->seconds, rate,
+		s->device_errors, s->queue_resets, status_word(s->status));
 	fprintf(out, "SUMMARY fwd a=%s b=%s a_to_b=%" PRIu64 " b_to_a=%" PRIu64
 		" drops=%" PRIu64 " seconds=%.3f pps=%.1f device_errors=%"
 		PRIu64, s->a, s->b, s->a_to_b, s->b_to_a, s->drops,
 		s->seconds, pps, s->device_errors);
 	fprintf(out, " a_rx_starved=%" PRIu64 " b_rx_starved=%" PRIu64,
 		s->a_rx_starved, s->b_rx_starved);
+	print_health_keys(out, s->queue_resets, s->status);
 	print_hw(out, "a_", &s->hw_a);
 	print_hw(out, "b_", &s->hw_b);
 	fputc('\n', out);
@@ -144,6 +163,8 @@ void report_recv_summary(FILE *out, const struct recv_summary *s)
 		fprintf(out, "  contents not checked (--count-only); %" PRIu64
 			" dropped by the device, %" PRIu64 " device errors\n",
 			s->rx_drops, s->device_errors);
+	fprintf(out, "  %" PRIu64 " queue resets; health %s\n", s->queue_resets,
+		status_word(s->status));
 	if (s->rx_starved)
 		fprintf(out, "  the receive ring ran dry %" PRIu64 " times: the device "
 			"had no buffer for a while (frames it queued meanwhile may "
@@ -158,6 +179,7 @@ void report_recv_summary(FILE *out, const struct recv_summary *s)
 		s->seconds, pps, s->device_errors, s->rx_drops,
 		s->out_of_range);
 	fprintf(out, " rx_starved=%" PRIu64, s->rx_starved);
+	print_health_keys(out, s->queue_resets, s->status);
 	print_hw(out, "", &s->hw);
 	fputc('\n', out);
 	fflush(out);
@@ -178,9 +200,11 @@ void report_dump_summary(FILE *out, const struct dump_summary *s)
 	fprintf(out, "SUMMARY dump dev=%s frames=%" PRIu64 " captured=%" PRIu64
 		" bytes=%" PRIu64 " file_bytes=%" PRIu64 " truncated=%" PRIu64
 		" rx_drops=%" PRIu64 " device_errors=%" PRIu64 " seconds=%.3f"
-		" stopped=%s file=%s\n", s->dev, s->frames, s->captured,
+		" stopped=%s file=%s", s->dev, s->frames, s->captured,
 		s->bytes, s->file_bytes, s->truncated, s->rx_drops,
 		s->device_errors, s->seconds, s->stopped, s->file);
+	print_health_keys(out, s->queue_resets, s->status);
+	fputc('\n', out);
 	fflush(out);
 }
 
@@ -197,8 +221,10 @@ void report_respond_summary(FILE *out, const struct respond_summary *s)
 		PRIu64 " arp=%" PRIu64 " icmp=%" PRIu64 " nd=%" PRIu64
 		" icmp6=%" PRIu64 " ignored=%" PRIu64 " bad_checksum=%" PRIu64
 		" malformed=%" PRIu64 " tx_drops=%" PRIu64 " device_errors=%"
-		PRIu64 " seconds=%.3f\n", s->dev, s->rx_packets, s->tx_packets,
+		PRIu64 " seconds=%.3f", s->dev, s->rx_packets, s->tx_packets,
 		s->arp, s->icmp, s->nd, s->icmp6, s->ignored, s->bad_checksum,
 		s->malformed, s->tx_drops, s->device_errors, s->seconds);
+	print_health_keys(out, s->queue_resets, s->status);
+	fputc('\n', out);
 	fflush(out);
 }

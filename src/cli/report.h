@@ -24,12 +24,21 @@ struct rate_segment {
 	uint64_t packets, bytes;   /* counter deltas over the interval */
 };
 
+/* The devices' health so far: the damage they did, and what the health
+ * check said. */
+struct health {
+	uint64_t device_errors;    /* values a device wrote that failed checks */
+	uint64_t queue_resets;     /* queues re-armed after being out of step */
+	const char *status;        /* "ok", "recovered", "gone", ... (NULL: ok) */
+};
+
 /* "[  3s] 0000:00:03.0 tx 12.3 kpps 6.3 Mbit/s | ..." then, when extra
- * is not NULL, " | extra". Flushed, since stdout is often a pipe or a
- * serial console. */
+ * is not NULL, " | extra", then, when health is not NULL,
+ * " | health ok, device errors 0, queue resets 0". Flushed, since stdout
+ * is often a pipe or a serial console. */
 void report_rate_line(FILE *out, unsigned second, double interval_s,
 		      const struct rate_segment *segs, size_t count,
-		      const char *extra);
+		      const char *extra, const struct health *health);
 
 /* The NIC's own counters over the run, where it has them (Intel NICs):
  * printed as extra SUMMARY keys so tests can hold them against ours. */
@@ -43,6 +52,8 @@ struct gen_summary {
 	uint64_t tx_packets, tx_bytes, tx_drops, device_errors;
 	double seconds;
 	struct hw_counts hw;
+	uint64_t queue_resets;
+	const char *status;        /* the health: NULL = "ok" */
 };
 
 struct fwd_summary {
@@ -51,6 +62,8 @@ struct fwd_summary {
 	uint64_t a_rx_starved, b_rx_starved; /* receive rings ran dry */
 	double seconds;
 	struct hw_counts hw_a, hw_b;
+	uint64_t queue_resets;
+	const char *status;        /* the health: NULL = "ok" */
 };
 
 struct recv_summary {
@@ -64,6 +77,8 @@ struct recv_summary {
 	uint64_t rx_starved;       /* the receive ring ran dry (sn_stats) */
 	double seconds;
 	struct hw_counts hw;
+	uint64_t queue_resets;
+	const char *status;        /* the health: NULL = "ok" */
 };
 
 struct dump_summary {
@@ -77,6 +92,8 @@ struct dump_summary {
 	uint64_t rx_drops, device_errors;
 	double seconds;
 	const char *stopped;       /* "count", "duration", "signal", ... */
+	uint64_t queue_resets;
+	const char *status;        /* the health: NULL = "ok" */
 };
 
 struct respond_summary {
@@ -87,6 +104,8 @@ struct respond_summary {
 	uint64_t tx_drops;         /* replies the transmitter did not take */
 	uint64_t device_errors;
 	double seconds;
+	uint64_t queue_resets;
+	const char *status;        /* the health: NULL = "ok" */
 };
 
 void report_gen_summary(FILE *out, const struct gen_summary *s);

@@ -84,18 +84,23 @@ static void test_rate_line(void **state)
 	char text[256];
 
 	(void)state;
-	CAPTURE(text, report_rate_line(out_, 3, 1.0, segs, 2, NULL));
+	CAPTURE(text, report_rate_line(out_, 3, 1.0, segs, 2, NULL, NULL));
 	assert_string_equal(text, "[  3s] 0000:00:03.0 tx 12.3 kpps 6.3 Mbit/s"
 			    " | 0000:00:04.0 rx 0 pps 0 bit/s\n");
-	CAPTURE(text, report_rate_line(out_, 12, 2.0, segs, 1, "valid 5"));
+	CAPTURE(text, report_rate_line(out_, 12, 2.0, segs, 1, "valid 5", NULL));
 	assert_string_equal(text, "[ 12s] 0000:00:03.0 tx 6.2 kpps 3.1 Mbit/s"
 			    " | valid 5\n");
+	/* Every second says how the device is doing, not only the summary. */
+	const struct health h = { 7, 1, "recovered" };
+	CAPTURE(text, report_rate_line(out_, 4, 1.0, segs, 1, NULL, &h));
+	assert_string_equal(text, "[  4s] 0000:00:03.0 tx 12.3 kpps 6.3 Mbit/s"
+			    " | health recovered, device errors 7, queue resets 1\n");
 }
 
 static void test_gen_summary(void **state)
 {
 	const struct gen_summary s = { "0000:00:03.0", 1000, 60000, 2, 1,
-				       2.0, { false, 0, 0 } };
+				       2.0, { false, 0, 0 }, 0, NULL };
 	char text[1024];
 
 	(void)state;
@@ -103,14 +108,30 @@ static void test_gen_summary(void **state)
 	assert_string_equal(summary_line(text, "SUMMARY gen "),
 			    "SUMMARY gen dev=0000:00:03.0 tx_packets=1000 "
 			    "tx_bytes=60000 tx_drops=2 seconds=2.000 "
-			    "pps=500.0 device_errors=1\n");
+			    "pps=500.0 device_errors=1 queue_resets=0 status=ok\n");
+}
+
+/* A run stopped by the health check says why in its summary, even when
+ * the driver itself counted no device error (issue 9: "0 device errors"
+ * after a device that needed a reset). */
+static void test_gen_summary_says_why_it_stopped(void **state)
+{
+	struct gen_summary s = { "0000:00:03.0", 1000, 60000, 0, 0,
+				 2.0, { false, 0, 0 }, 2, "needs-reset" };
+	char text[1024];
+
+	(void)state;
+	CAPTURE(text, report_gen_summary(out_, &s));
+	assert_non_null(strstr(text, "0 device errors, 2 queue resets; health needs-reset\n"));
+	assert_non_null(strstr(summary_line(text, "SUMMARY gen "),
+			       " device_errors=0 queue_resets=2 status=needs-reset\n"));
 }
 
 static void test_fwd_summary(void **state)
 {
 	const struct fwd_summary s = { "0000:00:03.0", "0000:00:04.0", 300,
 				       100, 7, 0, 0, 5, 4.0, { true, 400, 100 },
-				       { true, 100, 300 } };
+				       { true, 100, 300 }, 0, NULL };
 	char text[1024];
 
 	(void)state;
@@ -119,7 +140,7 @@ static void test_fwd_summary(void **state)
 			    "SUMMARY fwd a=0000:00:03.0 b=0000:00:04.0 "
 			    "a_to_b=300 b_to_a=100 drops=7 seconds=4.000 "
 			    "pps=100.0 device_errors=0 a_rx_starved=0 "
-			    "b_rx_starved=5 a_hw_rx_packets=400 "
+			    "b_rx_starved=5 queue_resets=0 status=ok a_hw_rx_packets=400 "
 			    "a_hw_tx_packets=100 b_hw_rx_packets=100 "
 			    "b_hw_tx_packets=300\n");
 }
@@ -148,7 +169,8 @@ static void test_recv_summary(void **state)
 			    "SUMMARY recv dev=0000:00:05.0 checked=yes rx_packets=110 "
 			    "valid=100 lost=3 duplicated=1 reordered=2 "
 			    "corrupted=4 foreign=6 seconds=0.500 pps=220.0 "
-			    "device_errors=0 rx_drops=0 out_of_range=0 rx_starved=9\n");
+			    "device_errors=0 rx_drops=0 out_of_range=0 rx_starved=9 "
+			    "queue_resets=0 status=ok\n");
 	/* --count-only: says so, and prints no verdict on the contents. */
 	s.checked = false;
 	CAPTURE(text, report_recv_summary(out_, &s));
@@ -159,7 +181,7 @@ static void test_recv_summary(void **state)
 
 static void test_zero_seconds_no_division(void **state)
 {
-	const struct gen_summary s = { "x", 5, 300, 0, 0, 0.0, { false, 0, 0 } };
+	const struct gen_summary s = { "x", 5, 300, 0, 0, 0.0, { false, 0, 0 }, 0, NULL };
 	char text[1024];
 
 	(void)state;
@@ -190,7 +212,7 @@ static void test_dump_summary(void **state)
 			    "captured=1000 bytes=59880 file_bytes=75872 "
 			    "truncated=0 rx_drops=0 device_errors=0 "
 			    "seconds=2.000 stopped=write-error "
-			    "file=/tmp/c.pcap\n");
+			    "file=/tmp/c.pcap queue_resets=0 status=ok\n");
 }
 
 static void test_respond_summary(void **state)
@@ -214,7 +236,8 @@ static void test_respond_summary(void **state)
 			    "SUMMARY respond dev=0000:00:03.0 rx_packets=20 "
 			    "tx_packets=14 arp=3 icmp=5 nd=1 icmp6=5 "
 			    "ignored=6 bad_checksum=0 malformed=0 "
-			    "tx_drops=0 device_errors=0 seconds=9.500\n");
+			    "tx_drops=0 device_errors=0 seconds=9.500 "
+			    "queue_resets=0 status=ok\n");
 }
 
 int main(void)
@@ -224,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_format_size),
 		cmocka_unit_test(test_rate_line),
 		cmocka_unit_test(test_gen_summary),
+		cmocka_unit_test(test_gen_summary_says_why_it_stopped),
 		cmocka_unit_test(test_fwd_summary),
 		cmocka_unit_test(test_recv_summary),
 		cmocka_unit_test(test_zero_seconds_no_division),

@@ -436,6 +436,36 @@ static bool watch_link(struct session *s, struct sn_dev *dev)
 	return !link.up;
 }
 
+/* One word per state, for rate lines and the SUMMARY status key. */
+static const char *health_word(enum sn_dev_state state)
+{
+	switch (state) {
+	case SN_DEV_OK: return "ok";
+	case SN_DEV_RECOVERED: return "recovered";
+	case SN_DEV_TX_STALLED: return "tx-stalled";
+	case SN_DEV_OUT_OF_STEP: return "out-of-step";
+	case SN_DEV_NEEDS_RESET: return "needs-reset";
+	case SN_DEV_GONE: return "gone";
+	}
+	return "unknown";
+}
+
+struct health session_health(const struct session *s, const struct sn_stats *end,
+			     const struct sn_stats *base)
+{
+	struct health h = { .status = health_word(s->health) };
+
+	session_health_add(&h, end, base);
+	return h;
+}
+
+void session_health_add(struct health *h, const struct sn_stats *end,
+			const struct sn_stats *base)
+{
+	h->device_errors += end->device_errors - base->device_errors;
+	h->queue_resets += end->queue_resets - base->queue_resets;
+}
+
 int session_check_health(struct session *s, struct sn_dev *dev)
 {
 	enum sn_dev_state state = sn_dev_check(dev);
@@ -446,6 +476,9 @@ int session_check_health(struct session *s, struct sn_dev *dev)
 		link_down = watch_link(s, dev);
 	if (state == SN_DEV_OK || (state == SN_DEV_TX_STALLED && link_down))
 		return 0;
+	/* A recovery never hides what stopped the run. */
+	if (state != SN_DEV_RECOVERED || s->health == SN_DEV_OK)
+		s->health = state;
 	/* The library fixed it (a queue re-armed): say so, and go on. */
 	if (state == SN_DEV_RECOVERED) {
 		fprintf(stderr, "safenic %s: warning: %s: %s; continuing\n",

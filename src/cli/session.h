@@ -44,6 +44,9 @@ struct session {
 	unsigned group_count;
 	struct session_link links[SESSION_MAX_DEVS];
 	unsigned link_count;
+	/* The worst the health checks said in this run: SN_DEV_RECOVERED
+	 * once a device was out of step and mended, or what stopped it. */
+	enum sn_dev_state health;
 };
 
 /* Creates the context (one VFIO container for every device of the run)
@@ -76,8 +79,17 @@ void session_report_memory(const struct session *s);
 /* sn_dev_check, once a second: 0, or -1 after printing what went wrong
  * and what to do. Also reads the link and prints "<BDF>: link down" or
  * "<BDF>: link up[, N Mbit/s]" when it changed since the last look; a
- * transmit stall while the link is down is that, not a fault. */
+ * transmit stall while the link is down is that, not a fault. A queue
+ * the library re-armed is a warning naming it, and the run goes on.
+ * Keeps the worst state in s->health. */
 int session_check_health(struct session *s, struct sn_dev *dev);
+/* The run's health so far for rate lines and summaries: device errors
+ * and queue resets between two snapshots, and a word for s->health. */
+struct health session_health(const struct session *s, const struct sn_stats *end,
+			     const struct sn_stats *base);
+/* Adds another device's errors and resets to a health (fwd's two ports). */
+void session_health_add(struct health *h, const struct sn_stats *end,
+			const struct sn_stats *base);
 
 /* Normalises a PCI address argument; on failure reports a usage error,
  * sets *status and returns false. */
