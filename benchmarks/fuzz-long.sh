@@ -8,6 +8,7 @@
 #   benchmarks/fuzz-long.sh [--runs N | --seconds S] [--build DIR] [--out FILE]
 #
 # One harness at a time: on a shared machine run it under `nice -n 19`.
+# FUZZ_ONLY="fuzz_pcap fuzz_args" runs only those (see fuzz/run.sh).
 # Like every benchmark it reports; unlike them it fails on a crash, since
 # a crash is a bug (the input is kept under DIR/fuzz-artifacts/).
 set -uo pipefail
@@ -28,12 +29,13 @@ done
 table=$(mktemp)
 trap 'rm -f "$table"' EXIT
 started=$(date -u '+%Y-%m-%d %H:%M')
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
 fuzz/run.sh "$build" "$seconds" "$runs" | tee "$table"
 status=${PIPESTATUS[0]}
 mkdir -p "$(dirname "$out")"
 {
 	echo "benchmarks/fuzz-long.sh, $( [ "$runs" -gt 0 ] && echo "$runs executions" || echo "$seconds s") per harness"
-	echo "started $started UTC, safenic $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(clang --version | head -1)"
+	echo "started $started UTC, safenic $commit, $(clang --version | head -1)"
 	echo "$(nproc) cores, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo
 	cat "$table"

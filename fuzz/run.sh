@@ -11,7 +11,8 @@
 # harness crashed, hung (10 s on one input), or broke an invariant; the
 # input that did it is kept under BUILD_DIR/fuzz-artifacts/ and its log
 # under BUILD_DIR/fuzz-logs/. Extra libFuzzer flags for every harness can
-# be given in FUZZ_FLAGS. benchmarks/fuzz-long.sh uses this for long runs.
+# be given in FUZZ_FLAGS; FUZZ_ONLY="fuzz_ring fuzz_pcap" runs only those.
+# benchmarks/fuzz-long.sh uses this for long runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,6 +62,9 @@ failed=()
 printf '%-16s %12s %8s %10s %6s %6s %7s %8s\n' harness executions seconds exec/s cov ft corpus crashes
 for entry in $harnesses; do
 	name=${entry%%:*} max_len=${entry#*:}
+	if [ -n "${FUZZ_ONLY:-}" ] && [[ " $FUZZ_ONLY " != *" $name "* ]]; then
+		continue
+	fi
 	corpus=$work/$name
 	log=$build/fuzz-logs/$name.log
 	mkdir -p "$corpus"
