@@ -8,7 +8,8 @@
  * write-back (status with DD, EOP and error bits, length, and garbage in
  * the other fields) into any descriptor, or completes honestly from its
  * head; the application bursts, frees, allocates, moves a buffer's
- * headroom, refills, or asks whether the ring stalled.
+ * headroom or refills; the control path checks each ring against a head
+ * register value and re-arms a ring found out of step.
  *
  * The fake device reads what the driver posts at each doorbell, as a NIC
  * fetches descriptors, and checks it: a receive descriptor holds a
@@ -22,7 +23,10 @@
  *   - the counters match: packets and bytes received and sent are what
  *     the harness got and handed over; a transmit error is counted exactly
  *     when a burst stopped at a bad packet; every receive descriptor the
- *     driver took back is a packet, an error, or a device error.
+ *     driver took back is a packet, an error, or a device error; a re-arm
+ *     after the health check (sn_ring_check, fed the device's head
+ *     register from the input) counts one reset and, on transmit, its
+ *     buffers as drops.
  * At the end the rings are drained (the device has stopped) and every
  * buffer is home. */
 #include <stdbool.h>
@@ -65,6 +69,9 @@ static struct writeback wb[POOL];
 
 static struct {
 	uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, tx_errors;
+	uint64_t rx_rearmed;         /* receive buffers a re-arm gave back */
+	uint64_t tx_drops;           /* transmit buffers a re-arm gave back */
+	uint64_t resets[2];          /* by ring: transmit, receive */
 } expect;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -153,7 +160,7 @@ static void check_partition(struct fake_nic_ring *rx, struct fake_nic_ring *tx)
 static void check_counters(const struct fake_nic_ring *rx, const struct fake_nic_ring *tx)
 {
 	const struct sn_ring_counters *r = &rx->ring.stats, *t = &tx->ring.stats;
-	uint64_t taken_back = rx->posted - rx->ring.in_flight;
+	uint64_t taken_back = rx->posted - rx->ring.in_flight - expect.rx_rearmed;
 
 	FUZZ_CHECK(r->packets == expect.rx_packets && r->bytes == expect.rx_bytes,
 		   "receive counters %llu/%llu, harness got %llu/%llu",
@@ -165,7 +172,7 @@ static void check_counters(const struct fake_nic_ring *rx, const struct fake_nic
 		   (unsigned long long)taken_back, (unsigned long long)r->packets,
 		   (unsigned long long)r->errors, (unsigned long long)r->device_errors);
 	FUZZ_CHECK(t->packets == expect.tx_packets && t->bytes == expect.tx_bytes &&
-			   t->errors == expect.tx_errors,
+			   t->errors == expect.tx_errors && t->drops == expect.tx_drops,
 		   "transmit counters %llu/%llu/%llu errors, expected %llu/%llu/%llu",
 		   (unsigned long long)t->packets, (unsigned long long)t->bytes,
 		   (unsigned long long)t->errors, (unsigned long long)expect.tx_packets,
@@ -283,6 +290,36 @@ static void honest_tx(struct fake_nic_ring *tx, struct fuzz_in *in)
 	}
 }
 
+/* What the driver's once-a-second health check does with the device's
+ * head register (from the input, or the honest device's): a ring found
+ * out of step or stalled is re-armed, its buffers back in the pool
+ * (transmit: counted as drops), and the device starts again at 0. */
+static void control_check(struct fake_nic_ring *f, bool receive, uint32_t head)
+{
+	if (sn_ring_check(&f->ring, head, receive) == SN_RING_OK)
+		return;
+	if (receive)
+		expect.rx_rearmed += f->ring.in_flight;
+	else
+		expect.tx_drops += f->ring.in_flight;
+	expect.resets[receive]++;
+	sn_ring_rearm(&f->ring, receive);
+	f->tail = 0;
+	f->fetched = 0;
+	f->head = 0;
+	for (int i = 0; i < MAX_RING; i++) {
+		f->slot_buf[i] = -1;
+		f->rs[i] = false;
+	}
+	if (receive) {
+		sn_ring_rx_refill(&f->ring);
+		device_fetch(f, true);
+	}
+	FUZZ_CHECK(f->ring.stats.resets == expect.resets[receive], "%llu resets counted, %llu made",
+		   (unsigned long long)f->ring.stats.resets,
+		   (unsigned long long)expect.resets[receive]);
+}
+
 static void ring_setup(struct fake_nic_ring *f, const struct sn_intel_family *fam,
 		       union sn_desc *desc, uint16_t size)
 {
@@ -321,7 +358,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (!fuzz_done(&in)) {
 		uint8_t op = fuzz_u8(&in);
 		uint32_t s = fuzz_u8(&in) & rx.ring.mask;
-		switch (op % 11) {
+		switch (op % 12) {
 		case 0: { /* a lying receive write-back, anywhere */
 			uint32_t status = fuzz_u32(&in);
 			uint16_t len = fuzz_u16(&in);
@@ -373,7 +410,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 10:
 			sn_ring_rx_refill(&rx.ring);
 			device_fetch(&rx, true);
-			(void)sn_ring_stalled(&tx.ring);
+			break;
+		case 11: /* the control path's look at the head registers */
+			control_check(&rx, true, (s & 1) ? fuzz_u32(&in) : rx.head);
+			control_check(&tx, false, (s & 2) ? fuzz_u32(&in) : tx.head);
 			break;
 		}
 		check_partition(&rx, &tx);

@@ -8,7 +8,7 @@
  * device completes the next buffer it fetched (honestly, or with a lying
  * id or length), writes any used entry, moves the used index anywhere or
  * publishes its own; the application bursts, frees, allocates, moves a
- * buffer's headroom.
+ * buffer's headroom; the control path runs the health check.
  *
  * The fake device reads each available entry the driver publishes and
  * checks it: an id in range, and a descriptor whose address and length lie
@@ -278,7 +278,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (!fuzz_done(&in)) {
 		uint8_t op = fuzz_u8(&in);
 		uint8_t arg = fuzz_u8(&in);
-		switch (op % 9) {
+		switch (op % 10) {
 		case 0:
 		case 1:
 			device_complete(&d, &in, arg);
@@ -314,6 +314,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 8:
 			move_headroom(&in);
 			break;
+		case 9: { /* the control path's health check */
+			struct sn_virtq_look look;
+			enum sn_virtq_health h = sn_virtq_check(&d.vq, &look);
+			FUZZ_CHECK(h <= SN_VIRTQ_OUT_OF_STEP, "health %d", (int)h);
+			FUZZ_CHECK(look.used_idx == d.vq.used_idx &&
+					   look.in_flight == d.vq.size - d.vq.num_free,
+				   "the check saw index %u and %u in flight; the queue has %u and %u",
+				   look.used_idx, look.in_flight, d.vq.used_idx,
+				   d.vq.size - d.vq.num_free);
+			break;
+		}
 		}
 		check_queue(&d, true);
 	}
