@@ -9,9 +9,17 @@
 #include "mempool.h"
 #include "ring.h"
 
+/* Queue enables: RXDCTL/TXDCTL bit 25 (igb, ixgbe), RCTL.EN and TCTL.EN
+ * bit 1 (e1000e, whose driver turns queues on and off there). */
+#define QUEUE_ENABLE (1u << 25)
 static const struct fake_nic_regs igb_regs = { 0x2810, 0x2818, 0x2808, 0x3810, 0x3818, 0x3808,
+					       0x2828, QUEUE_ENABLE, 0x3828, QUEUE_ENABLE,
 					       0x10, 1u << 9, 0, 0 };
+static const struct fake_nic_regs e1000e_regs = { 0x2810, 0x2818, 0x2808, 0x3810, 0x3818,
+						  0x3808, 0x100, 1u << 1, 0x400, 1u << 1,
+						  0x10, 1u << 9, 0, 0 };
 static const struct fake_nic_regs ixgbe_regs = { 0x1010, 0x1018, 0x1008, 0x6010, 0x6018, 0x6008,
+						 0x1028, QUEUE_ENABLE, 0x6028, QUEUE_ENABLE,
 						 0x10010, 1u << 9, 0x2F00, 1u << 3 };
 
 #define REG(bar, off) (*(volatile uint32_t *)((bar) + (off)))
@@ -36,9 +44,11 @@ static void play_intel(struct fake_nic *m, struct fake_nic_side *s)
 	uint32_t base_off = head_off - 0x10; /* RDBAL/TDBAL sit 0x10 below the head */
 	uint64_t base = REG(bar, base_off) | (uint64_t)REG(bar, base_off + 4) << 32;
 	volatile union sn_desc *ring = size ? ring_at(m, base) : NULL;
-	if (!ring)
+	uint32_t enable = s->receive ? REG(bar, r->rx_enable_reg) & r->rx_enable_bit
+				     : REG(bar, r->tx_enable_reg) & r->tx_enable_bit;
+	if (!ring || !enable)
 		return;
-	uint32_t head = REG(bar, head_off), tail = REG(bar, tail_off);
+	uint32_t start = REG(bar, head_off), head = start, tail = REG(bar, tail_off);
 	if (head >= size || tail >= size)
 		return; /* as a NIC would: a tail past the ring stops the queue */
 	while (head != tail) {
@@ -50,7 +60,10 @@ static void play_intel(struct fake_nic *m, struct fake_nic_side *s)
 		}
 		head = (head + 1) % size;
 	}
-	REG(bar, head_off) = head;
+	/* Only if the driver did not reset the queue meanwhile: a real NIC
+	 * has stopped by the time its driver rewrites the head. */
+	__atomic_compare_exchange_n((uint32_t *)(bar + head_off), &start, head, false,
+				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
 /* The used index is the device's own, never read back from the ring. */
@@ -127,7 +140,8 @@ int fake_nic_open_intel_pair(struct fake_nic *m, const char *driver, uint16_t ri
 			     struct sn_error *err)
 {
 	const struct sn_driver *drv = fake_nic_intel_driver(driver);
-	const struct fake_nic_regs *regs = drv == &sn_ixgbe_driver ? &ixgbe_regs : &igb_regs;
+	const struct fake_nic_regs *regs = drv == &sn_ixgbe_driver ? &ixgbe_regs :
+					   drv == &sn_e1000e_driver ? &e1000e_regs : &igb_regs;
 	struct sn_dev_config cfg = { .rx_ring_size = ring_size, .tx_ring_size = ring_size,
 				     .rx_pool = rx_pool };
 	int rc = 0;

@@ -2,7 +2,9 @@
  * library): it plays the device's side of the rings, as fast as it can.
  * Intel families: a register file in ordinary memory whose head and tail
  * registers it follows, completing every receive descriptor the driver
- * posted with a frame and writing DD back where transmit asked for it.
+ * posted with a frame and writing DD back where transmit asked for it,
+ * on queues that are turned on. A head the driver rewrote meanwhile (a
+ * queue reset) is left as the driver wrote it.
  * virtio: split virtqueues whose used ring it fills from the available
  * ring. Like a real device it keeps its own position (the head register,
  * its own used index): it does not read back what it wrote into shared
@@ -26,10 +28,11 @@
 #define FAKE_NIC_FRAME 60
 #define FAKE_NIC_MAX_SIDES 4
 
-/* Where a family keeps what the model needs: heads, tails, lengths, and
- * the bits that a finished reset must show. */
+/* Where a family keeps what the model needs: heads, tails, lengths, the
+ * bits that turn a queue on, and the bits that a finished reset must show. */
 struct fake_nic_regs {
 	uint32_t rdh, rdt, rdlen, tdh, tdt, tdlen;
+	uint32_t rx_enable_reg, rx_enable_bit, tx_enable_reg, tx_enable_bit;
 	uint32_t nvm_reg, nvm_done, dma_reg, dma_done;
 };
 

@@ -20,11 +20,12 @@
  *   - once the device stops, the health check says so within two checks
  *     (the CLI checks once a second).
  * After the scribbler stops, the honest device runs on for a while: each
- * direction should then move frames again, or the health check should
- * report it. Where neither happens the driver is silently stuck; that
- * is printed as a FINDING (the queue and its state), and fails the test
- * only with SAFENIC_HOSTILE_STRICT=1 until the ring cross-checks of
- * issue 9 (item 3) are in.
+ * direction must then move frames again (Intel: after the health check's
+ * reset and re-arm of a queue out of step, issue 9 item 3), or the check
+ * must report why not. Where neither happens the driver is silently
+ * stuck: printed as a FINDING with the queue's state; it fails the test
+ * on Intel, and on virtio (whose health check lives in virtio.c, out of
+ * reach of a bare virtqueue) only with SAFENIC_HOSTILE_STRICT=1.
  *
  * SAFENIC_HOSTILE_SECONDS sets how long the scribbler runs per driver
  * (default 2); SAFENIC_HOSTILE_SEED its random seed (default: the time,
@@ -343,44 +344,61 @@ static double env_seconds(void)
 	return s > 0 ? s : 2.0;
 }
 
-/* After the lies stop: does each direction move frames again within
- * about a second, or does the health check say why not? */
+/* After the lies stop, the honest device runs on and the health check
+ * looks every half second (the CLI: every second), three times: each
+ * direction must move frames again (after a reset and re-arm, where the
+ * check did one) or the check must say why it cannot. Returns the
+ * directions where neither happened: stuck in silence. */
 static unsigned observe_recovery(struct run *r)
 {
-	enum sn_dev_state first[2] = { SN_DEV_OK, SN_DEV_OK }, second[2];
+	enum sn_dev_state worst[2] = { SN_DEV_OK, SN_DEV_OK };
+	uint64_t flowing_after[2] = { 0, 0 };
 	unsigned findings = 0;
 
 	forward_for(r, 300 * 1000000ull); /* let in-flight lies wash out */
-	for (int port = 0; port < 2 && !r->virtio; port++)
-		first[port] = sn_dev_check(r->end[port].dev);
-	uint64_t before[2] = { r->received[0], r->received[1] };
-	forward_for(r, 1000 * 1000000ull);
-	for (int port = 0; port < 2; port++) {
-		second[port] = r->virtio ? SN_DEV_OK : sn_dev_check(r->end[port].dev);
-		uint64_t moved = r->received[port] - before[port];
-		bool reported = first[port] != SN_DEV_OK || second[port] != SN_DEV_OK;
-		if (moved > 0 || reported) {
-			print_message("%s port %d after the lies: %llu frames received in 1 s, "
-				      "health %s\n", r->driver, port, (unsigned long long)moved,
-				      sn_dev_state_name(second[port]));
-			continue;
+	for (int look = 0; look < 3; look++) {
+		uint64_t before[2] = { r->received[0], r->received[1] };
+		forward_for(r, 500 * 1000000ull);
+		for (int port = 0; port < 2; port++) {
+			/* Frames in the last window count only after the first look:
+			 * a recovery needs two looks in a row to be sure. */
+			if (look > 0)
+				flowing_after[port] += r->received[port] - before[port];
+			if (r->virtio)
+				continue;
+			enum sn_dev_state st = sn_dev_check(r->end[port].dev);
+			if (st != SN_DEV_OK) {
+				print_message("%s port %d, look %d: %s: %s\n", r->driver, port, look,
+					      sn_dev_state_name(st),
+					      sn_dev_check_message(r->end[port].dev));
+				worst[port] = st;
+			}
 		}
+	}
+	for (int port = 0; port < 2; port++) {
+		bool reported = worst[port] != SN_DEV_OK && worst[port] != SN_DEV_RECOVERED;
+		print_message("%s port %d after the lies: %llu frames in the last second, "
+			      "health %s\n", r->driver, port,
+			      (unsigned long long)flowing_after[port], sn_dev_state_name(worst[port]));
+		if (flowing_after[port] > 0 || reported)
+			continue;
 		findings++;
 		const struct queue *q = &r->rxq[port];
 		if (q->ring) {
 			const struct fake_nic_side *side = &r->nic.sides[2 * port];
 			uint32_t rdh = *(volatile uint32_t *)(side->bar + side->regs->rdh);
 			uint32_t rdt = *(volatile uint32_t *)(side->bar + side->regs->rdt);
-			print_message("FINDING %s port %d: receive silent after the lies: 0 frames "
-				      "in 1 s, health check OK; driver next_clean %u next_use %u "
-				      "in_flight %u, device RDH %u RDT %u\n", r->driver, port,
+			print_message("FINDING %s port %d: receive silent after the lies, health %s; "
+				      "driver next_clean %u next_use %u in_flight %u, device RDH %u "
+				      "RDT %u\n", r->driver, port, sn_dev_state_name(worst[port]),
 				      q->ring->next_clean, q->ring->next_use, q->ring->in_flight,
 				      rdh, rdt);
-		} else
-			print_message("FINDING %s port %d: receive silent after the lies: 0 frames "
-				      "in 1 s; used_idx %u, device used idx %u, free %u\n",
-				      r->driver, port, q->vq->used_idx, q->vq->used->idx,
-				      q->vq->num_free);
+		} else {
+			print_message("FINDING %s port %d: receive silent after the lies (no health "
+				      "check on a bare virtqueue); used_idx %u, device used idx %u, "
+				      "free %u of %u\n", r->driver, port, q->vq->used_idx,
+				      q->vq->used->idx, q->vq->num_free, q->vq->size);
+		}
 	}
 	return findings;
 }
@@ -458,12 +476,15 @@ static void hostile_device(void **state)
 	for (int port = 0; port < 2; port++)
 		assert_int_equal(rx_counted(r, port), r->received[port]);
 	device_stops(r);
+	/* Intel rings are cross-checked against the head registers (issue 9,
+	 * item 3): a silent stall there fails. A bare virtqueue has no check
+	 * of its own yet: its stall is a FINDING, failing only when asked. */
+	const char *strict = getenv("SAFENIC_HOSTILE_STRICT");
+	bool must_recover = !r->virtio || (strict && strcmp(strict, "1") == 0);
 	close_run(r);
 	free(r);
-	const char *strict = getenv("SAFENIC_HOSTILE_STRICT");
-	if (findings && strict && strcmp(strict, "1") == 0)
-		fail_msg("%u direction(s) stuck without a report (SAFENIC_HOSTILE_STRICT=1)",
-			 findings);
+	if (findings && must_recover)
+		fail_msg("%u direction(s) stuck after the lies without a report", findings);
 }
 
 int main(void)
