@@ -39,6 +39,9 @@
 #                     NIC4 hot-unplugged (device_del) under recv
 #                     The faults cases act through QEMU's monitor, driven by
 #                     host-monitor.py as run-guest.sh's host hook.
+#   hostile-virtio    fwd-chain while safenic-hostile writes random bytes
+#                     into fwd's device-writable DMA memory (virtio)
+#   hostile-e1000e    the same on e1000e NICs
 # Every case must also end with DMAR-FAULTS: 0 (selftest-dmar: > 0).
 # On Intel NICs the cases also check link up and the NIC's own counters
 # (see fwd-chain.sh and notes 13-14 below).
@@ -210,6 +213,8 @@ safenic_cases() {
         --host-hook "$monitor_hook"
     run_case faults-virtio zero --scenario faults --nic virtio --hotplug-nic 4 \
         --param faults=link,kill9,unplug --host-hook "$monitor_hook"
+    run_case hostile-virtio zero --scenario hostile --nic virtio
+    run_case hostile-e1000e zero --scenario hostile --nic e1000e
 }
 
 selftest_cases() {
