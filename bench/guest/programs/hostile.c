@@ -212,6 +212,23 @@ static int classify(pid_t pid, bool virtio)
 	return 0;
 }
 
+/* True when the process is gone or its huge-page mappings are not the
+ * ones aimed at any more. */
+static bool process_left(pid_t pid)
+{
+	static struct region now[MAX_REGIONS];
+	unsigned n = find_regions(pid, now);
+	for (unsigned t = 0; t < num_targets; t++) {
+		bool found = false;
+		for (unsigned i = 0; i < n; i++)
+			found |= targets[t].start >= now[i].start &&
+				 targets[t].start < now[i].start + now[i].size;
+		if (!found)
+			return true;
+	}
+	return false;
+}
+
 /* One system call: PIECES random pieces of 1 to 8 bytes, each in a
  * random target (picked evenly, so the small rings are hit as often as
  * the pool), at a random element, inside the bytes it may write. */
@@ -276,9 +293,15 @@ int main(int argc, char **argv)
 	seed |= 1;
 	for (double t = start; t < end; t = now_s()) {
 		if (scribble_once(pid, &seed) < 0) {
-			if (errno == ESRCH)
-				break; /* the process ended: nothing left to lie to */
-			return fail("process_vm_writev: ", strerror(errno));
+			int e = errno;
+			/* The process stopped (by itself: it may have seen the lies)
+			 * and gave its memory back: nothing left to lie to. */
+			if (e == ESRCH || process_left(pid)) {
+				printf("HOSTILE: process %d ended or unmapped its DMA memory "
+				       "after %llu writes\n", (int)pid, (unsigned long long)writes);
+				break;
+			}
+			return fail("process_vm_writev: ", strerror(e));
 		}
 		writes += PIECES;
 		rounds++;
