@@ -43,19 +43,27 @@ struct frame {
 	struct timespec ts;
 };
 
-static char path[256];
+static char dir[200], path[256];
 static uint8_t *file_buf;
 static size_t file_cap;
+
+/* libFuzzer ends with exit() when no input failed: leave nothing in
+ * /dev/shm. (After a failure the directory stays, with the capture.) */
+static void remove_dir(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	char dir[200];
 	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
 	snprintf(dir, sizeof(dir), "%s/safenic-fuzz-pcap-XXXXXX", base);
 	FUZZ_CHECK(mkdtemp(dir) != NULL, "cannot make a directory in %s", base);
 	snprintf(path, sizeof(path), "%s/capture.pcap", dir);
+	atexit(remove_dir);
 	return 0;
 }
 
