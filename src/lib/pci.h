@@ -31,6 +31,7 @@ struct sn_pci_dev {
 	int request_fd;              /* VFIO: eventfd of the kernel's request
 				      * to release the device, or -1 */
 	bool removal_requested;      /* ... which came */
+	bool can_reset;              /* VFIO offers a device reset */
 	int group;                   /* VFIO group number, or -1 */
 	int sysfs_fds[SN_PCI_BARS + 1];
 	bool vfio;

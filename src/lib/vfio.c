@@ -307,8 +307,9 @@ int sn_vfio_open_device(struct sn_ctx *ctx, struct sn_pci_dev *pci,
 	pci->device_fd = fd;
 	struct vfio_device_info info = { .argsz = sizeof(info) };
 	/* Start from a known state; the driver's own reset follows anyway. */
-	if (ioctl(fd, VFIO_DEVICE_GET_INFO, &info) == 0 &&
-	    (info.flags & VFIO_DEVICE_FLAGS_RESET) && ioctl(fd, VFIO_DEVICE_RESET) != 0)
+	pci->can_reset = ioctl(fd, VFIO_DEVICE_GET_INFO, &info) == 0 &&
+			 (info.flags & VFIO_DEVICE_FLAGS_RESET);
+	if (pci->can_reset && ioctl(fd, VFIO_DEVICE_RESET) != 0)
 		sn_log(ctx, SN_LOG_WARN, "%s: VFIO_DEVICE_RESET failed (%s); relying on the "
 		       "driver's own reset", pci->addr, strerror(errno));
 	watch_release_request(ctx, pci);
@@ -321,9 +322,11 @@ void sn_vfio_close_device(struct sn_ctx *ctx, struct sn_pci_dev *pci)
 		return;
 	/* The reset stops any DMA the driver failed to stop; the kernel
 	 * resets the device again when the last fd closes. Not for a device
-	 * the kernel is taking away: it is being removed, and refuses. */
-	if (!pci->removal_requested && ioctl(pci->device_fd, VFIO_DEVICE_RESET) != 0 &&
-	    errno != ENOTTY)
+	 * the kernel is taking away: it is being removed, and refuses; nor
+	 * for one VFIO has no reset for (no FLR, PM or bus reset: QEMU's
+	 * e1000e and virtio models), where it fails with EINVAL. */
+	if (!pci->removal_requested && pci->can_reset &&
+	    ioctl(pci->device_fd, VFIO_DEVICE_RESET) != 0 && errno != ENOTTY)
 		sn_log(ctx, SN_LOG_WARN, "%s: VFIO_DEVICE_RESET at close failed (%s); bus "
 		       "mastering is off and the kernel resets it on release",
 		       pci->addr, strerror(errno));
