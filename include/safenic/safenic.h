@@ -268,6 +268,12 @@ enum sn_dev_state sn_dev_check(struct sn_dev *dev);
  * until the next sn_dev_check on it or sn_dev_close. */
 const char *sn_dev_check_message(const struct sn_dev *dev);
 const char *sn_dev_state_name(enum sn_dev_state state);
+/* Whether the kernel has asked for the device back (hot-unplug, or an
+ * unbind from vfio-pci). One non-blocking read, no register access: cheap
+ * enough to poll several times a second between sn_dev_check calls, so
+ * that a removal is noticed at once; sn_dev_check then says SN_DEV_GONE.
+ * Always false in --unsafe mode (no VFIO). */
+bool sn_dev_removal_requested(struct sn_dev *dev);
 
 /* ---- PCI discovery ---------------------------------------------------- */
 

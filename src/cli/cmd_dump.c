@@ -157,6 +157,8 @@ static enum dump_stop dump_tick(struct dump_run *d, uint64_t now)
 
 static enum dump_stop dump_clock(struct dump_run *d, uint64_t now)
 {
+	if (session_poll_removal(&d->session, now) < 0)
+		return DUMP_DEVICE_FAILED;
 	if (ticker_due(&d->tick, now)) {
 		enum dump_stop stop = dump_tick(d, now);
 

@@ -246,8 +246,8 @@ static int fwd_loop(struct fwd_run *f, uint64_t duration_ns)
 		f->now_ns = clock_coarse_ns();
 		if (duration_ns && f->now_ns - f->start_ns >= duration_ns)
 			break;
-		if (ticker_due(&f->tick, f->now_ns) &&
-		    fwd_tick(f, f->now_ns) < 0)
+		if (session_poll_removal(&f->session, f->now_ns) < 0 ||
+		    (ticker_due(&f->tick, f->now_ns) && fwd_tick(f, f->now_ns) < 0))
 			return -1;
 	}
 	return 0;

@@ -298,7 +298,8 @@ static int gen_loop(struct gen_run *g, uint64_t duration_ns)
 			now = gen_clock(g);
 			if (duration_ns && now - g->start_ns >= duration_ns)
 				break;
-			if (ticker_due(&g->tick, now) && gen_tick(g, now) < 0)
+			if (session_poll_removal(&g->session, now) < 0 ||
+			    (ticker_due(&g->tick, now) && gen_tick(g, now) < 0))
 				return -1;
 		}
 		gen_step(g, now);

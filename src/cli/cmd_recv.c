@@ -216,7 +216,8 @@ static enum recv_stop recv_clock_stop(struct recv_run *r, uint64_t now)
 		r->last_rx_ns = now;
 		r->rx_since_clock = false;
 	}
-	if (ticker_due(&r->tick, now) && recv_tick(r, now) < 0)
+	if (session_poll_removal(&r->session, now) < 0 ||
+	    (ticker_due(&r->tick, now) && recv_tick(r, now) < 0))
 		return RECV_DEVICE_FAILED;
 	if (r->opt->duration_ns && elapsed >= r->opt->duration_ns)
 		return RECV_DURATION;

@@ -172,7 +172,8 @@ static int respond_loop(struct respond_run *rr)
 		if (polls % CLI_POLLS_PER_CLOCK_READ != 0)
 			continue;
 		now = clock_now_ns();
-		if (ticker_due(&rr->tick, now) && respond_tick(rr, now) < 0)
+		if (session_poll_removal(&rr->session, now) < 0 ||
+		    (ticker_due(&rr->tick, now) && respond_tick(rr, now) < 0))
 			return -1;
 		if (rr->opt->duration_ns &&
 		    now - rr->start_ns >= rr->opt->duration_ns)

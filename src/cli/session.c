@@ -490,6 +490,17 @@ int session_check_health(struct session *s, struct sn_dev *dev)
 	return -1;
 }
 
+int session_poll_removal(struct session *s, uint64_t now)
+{
+	if (now < s->removal_poll_ns)
+		return 0;
+	s->removal_poll_ns = now + SESSION_REMOVAL_POLL_NS;
+	for (unsigned i = 0; i < s->link_count; i++)
+		if (sn_dev_removal_requested(s->links[i].dev))
+			return session_check_health(s, s->links[i].dev);
+	return 0;
+}
+
 bool session_parse_pci_addr(const struct arg_command *cmd, const char *text,
 			    char out[16], int *status)
 {

@@ -47,6 +47,7 @@ struct session {
 	/* The worst the health checks said in this run: SN_DEV_RECOVERED
 	 * once a device was out of step and mended, or what stopped it. */
 	enum sn_dev_state health;
+	uint64_t removal_poll_ns;  /* next session_poll_removal look */
 };
 
 /* Creates the context (one VFIO container for every device of the run)
@@ -54,6 +55,13 @@ struct session {
  * 0, or -1 after printing the error. */
 int session_start(struct session *s, const char *cmd, bool unsafe,
 		  bool verbose, bool json);
+/* Every SESSION_REMOVAL_POLL_NS of NOW (the command's loop clock), asks
+ * whether the kernel wants one of the run's devices back, so that a
+ * hot-unplug is reported well within a second rather than at the next
+ * once-a-second health check. Returns -1 after reporting it (as
+ * session_check_health does), else 0. */
+#define SESSION_REMOVAL_POLL_NS (100 * UINT64_C(1000000))
+int session_poll_removal(struct session *s, uint64_t now);
 /* Closes every device and frees all DMA memory. */
 void session_end(struct session *s);
 

@@ -247,6 +247,11 @@ enum sn_dev_state sn_dev_check(struct sn_dev *handle)
 	return state;
 }
 
+bool sn_dev_removal_requested(struct sn_dev *handle)
+{
+	return sn_vfio_removal_requested(&sn_device_of(handle)->pci);
+}
+
 const char *sn_dev_check_message(const struct sn_dev *dev)
 {
 	return ((const struct sn_device *)dev)->check_msg;

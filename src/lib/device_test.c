@@ -273,7 +273,11 @@ static void a_release_request_makes_the_device_gone(void **state)
 	assert_true(efd >= 0);
 	d->pci.request_fd = efd;
 	assert_int_equal(sn_dev_check(a), SN_DEV_OK);
+	assert_false(sn_dev_removal_requested(a));
 	assert_int_equal(write(efd, &one, sizeof(one)), sizeof(one));
+	/* The cheap poll sees it at once, and the check agrees. */
+	assert_true(sn_dev_removal_requested(a));
+	assert_true(sn_dev_removal_requested(a));
 	assert_int_equal(sn_dev_check(a), SN_DEV_GONE);
 	assert_int_equal(sn_dev_check(a), SN_DEV_GONE);   /* it stays gone */
 	d->pci.request_fd = -1;

@@ -246,10 +246,11 @@ test_unplug() {
     report_ms=$(ms_between "$t_req" "$t_seen")
     exit_ms=$(ms_between "$t_req" "$t_exit")
     check unplug_request_seen "$([ -n "$t_req" ] && echo yes || echo no)" yes
-    # recv looks once a second, so it reports within a second of the
-    # request; the bound allows this loop's 0.1 s polling step and the
-    # scheduling of a loaded TCG guest (1093 ms was measured).
-    check unplug_report_within_1s "$([ "$report_ms" != unknown ] && [ "$report_ms" -le 1500 ] && echo yes || echo "no ($report_ms ms)")" yes
+    # recv asks every 0.1 s whether the kernel wants the device back
+    # (session_poll_removal), so it reports well within the second the
+    # issue allows, this loop's 0.1 s polling step included. (With only
+    # the once-a-second health check, 748 to 1093 ms were measured.)
+    check unplug_report_within_1s "$([ "$report_ms" != unknown ] && [ "$report_ms" -le 1000 ] && echo yes || echo "no ($report_ms ms)")" yes
     RESULT="$RESULT | unplug: recv_exit=$rc request_to_report_ms=$report_ms request_to_exit_ms=$exit_ms removed=$removed"
 }
 
