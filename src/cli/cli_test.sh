@@ -73,6 +73,9 @@ expect 2 "--batch" gen 0000:00:03.0 --batch 0
 expect 2 "--rate" gen 0000:00:03.0 --rate 10x
 expect 2 "--dst-mac" gen 0000:00:03.0 --dst-mac 02:00:00:00:00
 expect 2 "--src-ip" gen 0000:00:03.0 --src-ip 10.0.0.256
+expect 2 "--flows" gen 0000:00:03.0 --flows 0
+expect 2 "--flows" gen 0000:00:03.0 --flows 65537
+expect 2 "past 65535" gen 0000:00:03.0 --flows 64 --src-port 65500
 expect 2 "--duration" fwd 0000:00:03.0 0000:00:04.0 --duration soon
 expect 2 "--idle-timeout" recv 0000:00:03.0 --idle-timeout -1
 expect 2 "--tx-wait" fwd 0000:00:03.0 0000:00:04.0 --tx-wait 1x

@@ -31,7 +31,7 @@
 
 struct gen_options {
 	uint64_t count, duration_ns, rate, size, batch, pool;
-	uint64_t src_port, dst_port;
+	uint64_t src_port, dst_port, flows;
 	struct arg_mac src_mac, dst_mac;
 	uint32_t src_ip, dst_ip;
 	bool unsafe, verbose, json;
@@ -71,6 +71,7 @@ static int gen_build_template(struct gen_run *g, const struct gen_options *o)
 	flow.src_port = (uint16_t)o->src_port;
 	flow.dst_port = (uint16_t)o->dst_port;
 	flow.frame_len = (uint16_t)o->size;
+	flow.flows = (uint32_t)o->flows;
 	if (pkt_template_init(&g->tmpl, &flow) < 0) {
 		session_error(&g->session, "frame size %u is out of range",
 			      flow.frame_len);
@@ -406,6 +407,7 @@ static void gen_defaults(struct gen_options *o)
 	o->pool = GEN_DEFAULT_POOL;
 	o->src_port = 4000;
 	o->dst_port = 4001;
+	o->flows = 1;
 	memset(o->dst_mac.addr, 0xff, 6);
 	o->src_ip = 0x0a000001;   /* 10.0.0.1 */
 	o->dst_ip = 0x0a000002;   /* 10.0.0.2 */
@@ -438,6 +440,11 @@ int cmd_gen(int argc, char **argv)
 		  "UDP source port", NULL },
 		{ "dst-port", ARG_UINT, &o.dst_port, 1, 65535, "PORT",
 		  "UDP destination port", NULL },
+		{ "flows", ARG_UINT, &o.flows, 1, PKT_MAX_FLOWS, "N",
+		  "spread the frames over N flows, for a receiver's RSS: "
+		  "frame n goes in flow n % N, from --src-ip + n % N and "
+		  "--src-port + n % N; recv checks order inside each flow",
+		  NULL },
 		CLI_OPTION_UNSAFE(o.unsafe),
 		CLI_OPTION_JSON(o.json),
 		CLI_OPTION_VERBOSE(o.verbose),
@@ -462,5 +469,10 @@ int cmd_gen(int argc, char **argv)
 	gen_defaults(&o);
 	if (!session_parse_one_dev(&command, argc, argv, addr, &status))
 		return status;
+	if (o.src_port + o.flows - 1 > 65535)
+		return args_usage_error(&command, "--src-port + --flows - 1 "
+					"is past 65535: the last flow would "
+					"have no source port; give a lower "
+					"--src-port or fewer --flows");
 	return gen_main(&o, addr);
 }

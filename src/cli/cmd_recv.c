@@ -65,7 +65,7 @@ static void recv_classify(struct recv_run *r, const struct sn_pkt *pkt)
 	switch (pkt_check(pkt->data, pkt->len, &info)) {
 	case PKT_VALID:
 		r->counts.valid++;
-		seq_tracker_note(&r->seqs, info.seq);
+		seq_tracker_note(&r->seqs, info.seq, info.flows);
 		break;
 	case PKT_CORRUPTED:
 		r->counts.corrupted++;
@@ -153,6 +153,9 @@ static void recv_json(const struct recv_run *r, const struct sn_stats *cur,
 	json_u64(&j, "duplicated", r->seqs.duplicated);
 	json_u64(&j, "reordered", r->seqs.reordered);
 	json_u64(&j, "out_of_range", r->seqs.out_of_range);
+	json_u64(&j, "flows", r->seqs.flows ? r->seqs.flows : 1);
+	json_u64(&j, "interleaved", r->seqs.interleaved);
+	json_u64(&j, "mixed_flows", r->seqs.mixed_flows);
 	json_u64(&j, "rx_drops", cur->rx_drops - r->base.rx_drops);
 	json_u64(&j, "rx_errors", cur->rx_errors - r->base.rx_errors);
 	json_u64(&j, "device_errors",
@@ -280,6 +283,9 @@ static void recv_fill_summary(struct recv_run *r, double seconds,
 	sum->corrupted = r->counts.corrupted;
 	sum->foreign = r->counts.foreign;
 	sum->out_of_range = r->seqs.out_of_range;
+	sum->flows = r->seqs.flows;
+	sum->interleaved = r->seqs.interleaved;
+	sum->mixed_flows = r->seqs.mixed_flows;
 	sum->rx_drops = end.rx_drops - r->base.rx_drops;
 	sum->device_errors = end.device_errors - r->base.device_errors;
 	sum->rx_starved = end.rx_starved - r->base.rx_starved;
@@ -411,7 +417,8 @@ int cmd_recv(int argc, char **argv)
 			"Receive on the PCI device DEV and check every frame "
 			"against the format of\n`safenic gen`: counts valid, "
 			"lost, duplicated, reordered, corrupted and foreign\n"
-			"(non-generator) frames. Prints a rate line every "
+			"(non-generator) frames. With gen --flows, order is "
+			"judged inside each flow.\nPrints a rate line every "
 			"second and a summary.",
 		.options = options,
 		.option_count = sizeof(options) / sizeof(options[0]),

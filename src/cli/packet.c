@@ -90,6 +90,11 @@ static uint32_t sum_u64(uint64_t v, uint32_t sum)
 	       (uint32_t)(v >> 16 & 0xffff) + (uint32_t)(v & 0xffff);
 }
 
+static uint32_t sum_u32(uint32_t v, uint32_t sum)
+{
+	return sum + (v >> 16) + (v & 0xffff);
+}
+
 /* The UDP pseudo-header: source and destination address, protocol, UDP
  * length (RFC 768). ip points at the IPv4 header holding the addresses. */
 static uint32_t pseudo_header_sum(const uint8_t *ip, uint16_t udp_len)
@@ -144,19 +149,31 @@ int pkt_template_init(struct pkt_template *tmpl, const struct pkt_flow *flow)
 	uint8_t *ip = tmpl->frame + PKT_OFF_IP, *udp = tmpl->frame + PKT_OFF_UDP;
 	uint16_t ip_len, udp_len;
 
-	if (flow->frame_len < PKT_MIN_FRAME || flow->frame_len > PKT_MAX_FRAME)
+	uint32_t flows = flow->flows ? flow->flows : 1;
+
+	if (flow->frame_len < PKT_MIN_FRAME || flow->frame_len > PKT_MAX_FRAME ||
+	    flows > PKT_MAX_FLOWS || flow->src_port + (flows - 1) > 0xffff)
 		return -EINVAL;
 	memset(tmpl, 0, sizeof(*tmpl));
 	tmpl->frame_len = flow->frame_len;
+	tmpl->src_ip = flow->src_ip;
+	tmpl->src_port = flow->src_port;
+	tmpl->flows = flows;
 	ip_len = (uint16_t)(flow->frame_len - PKT_OFF_IP);
 	udp_len = (uint16_t)(ip_len - IP_HEADER_LEN);
 	write_ethernet(tmpl->frame, flow);
 	write_ipv4(ip, flow, ip_len);
 	write_udp(udp, flow, udp_len);
 	write_payload(tmpl->frame + PKT_OFF_PAYLOAD, udp_len - UDP_HEADER_LEN);
+	/* The sums leave out what pkt_stamp writes: the source address and
+	 * port change with the flow. The frame keeps flow 0's. */
+	put_be32(ip + IP_OFF_SRC, 0);
+	put_be16(udp + UDP_OFF_SRC_PORT, 0);
 	tmpl->ip_sum = pkt_sum_fold(pkt_sum_bytes(ip, IP_HEADER_LEN, 0));
 	tmpl->udp_sum = pkt_sum_fold(pkt_sum_bytes(udp, udp_len,
 					pseudo_header_sum(ip, udp_len)));
+	put_be32(ip + IP_OFF_SRC, flow->src_ip);
+	put_be16(udp + UDP_OFF_SRC_PORT, flow->src_port);
 	return 0;
 }
 
@@ -168,19 +185,33 @@ void pkt_write_template(const struct pkt_template *tmpl, uint8_t *frame)
 void pkt_stamp(const struct pkt_template *tmpl, uint8_t *frame, uint64_t seq,
 	       uint64_t timestamp_ns)
 {
+	uint32_t flow = tmpl->flows > 1 ? (uint32_t)(seq % tmpl->flows) : 0;
+	uint32_t src_ip = tmpl->src_ip + flow;
+	uint16_t src_port = (uint16_t)(tmpl->src_port + flow);
+	uint64_t word = (uint64_t)(tmpl->flows - 1) << PKT_SEQ_BITS |
+			(seq & PKT_SEQ_MASK);
 	uint16_t id = (uint16_t)(seq & 0xffff);
 	uint16_t udp_check;
 
+	/* With one flow the template already holds these; a buffer reused
+	 * by another flow does not. */
+	if (tmpl->flows > 1) {
+		put_be32(frame + PKT_OFF_IP + IP_OFF_SRC, src_ip);
+		put_be16(frame + PKT_OFF_UDP + UDP_OFF_SRC_PORT, src_port);
+	}
 	put_be16(frame + PKT_OFF_IP + IP_OFF_ID, id);
 	put_be16(frame + PKT_OFF_IP + IP_OFF_CHECKSUM,
-		 (uint16_t)~pkt_sum_fold((uint32_t)tmpl->ip_sum + id));
-	put_be64(frame + PKT_OFF_SEQ, seq);
+		 (uint16_t)~pkt_sum_fold(sum_u32(src_ip,
+					(uint32_t)tmpl->ip_sum + id)));
+	put_be64(frame + PKT_OFF_SEQ, word);
 	put_be64(frame + PKT_OFF_TIMESTAMP, timestamp_ns);
-	/* The only words of the datagram that differ from the template are
-	 * the sequence number and the timestamp (both at even offsets from
-	 * the UDP header, so they add as whole words). */
+	/* The only words of the datagram and pseudo-header that differ from
+	 * the template's sum are the source address and port, the flows and
+	 * sequence word and the timestamp (all at even offsets, so they add
+	 * as whole words). */
 	udp_check = (uint16_t)~pkt_sum_fold(sum_u64(timestamp_ns,
-					sum_u64(seq, tmpl->udp_sum)));
+				sum_u64(word, sum_u32(src_ip,
+					(uint32_t)tmpl->udp_sum + src_port))));
 	/* Over IPv4 a UDP checksum of 0 means "not computed" (RFC 768). */
 	if (udp_check == 0)
 		udp_check = 0xffff;
@@ -257,9 +288,13 @@ enum pkt_verdict pkt_check(const uint8_t *frame, size_t len,
 		/* Ours but cut short: the stamp itself is incomplete. */
 		info->seq = 0;
 		info->timestamp_ns = 0;
+		info->flows = 1;
+		info->flow = 0;
 		return PKT_CORRUPTED;
 	}
-	info->seq = get_be64(frame + PKT_OFF_SEQ);
+	info->seq = get_be64(frame + PKT_OFF_SEQ) & PKT_SEQ_MASK;
+	info->flows = (uint32_t)get_be16(frame + PKT_OFF_FLOWS) + 1;
+	info->flow = (uint32_t)(info->seq % info->flows);
 	info->timestamp_ns = get_be64(frame + PKT_OFF_TIMESTAMP);
 	return frame_intact(frame, len, info->seq) ? PKT_VALID : PKT_CORRUPTED;
 }

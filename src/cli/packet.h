@@ -8,9 +8,19 @@
  *   UDP           src port, dst port, length, checksum over the IPv4
  *                 pseudo-header and the datagram (a computed 0 is sent as
  *                 0xffff, so 0 never appears)
- *   payload       0-1 magic 0x5AFE, 2-9 sequence number, 10-17 transmit
- *                 time in ns (CLOCK_MONOTONIC), all big-endian; then each
- *                 byte at payload offset k >= 18 equals k & 0xff.
+ *   payload       0-1 magic 0x5AFE, 2-3 flows - 1, 4-9 sequence number
+ *                 (48 bits), 10-17 transmit time in ns (CLOCK_MONOTONIC),
+ *                 all big-endian; then each byte at payload offset
+ *                 k >= 18 equals k & 0xff.
+ *
+ * Flows: a generator spreading its frames over F flows (so that a NIC's
+ * RSS hash spreads them over its receive queues) sends frame number n in
+ * flow n % F, whose source IPv4 address and UDP source port are the
+ * first flow's plus n % F; n / F is then the frame's number inside its
+ * flow. The frame carries F and n, so a receiver needs no option to tell
+ * the flows apart and judges order inside each flow only. A one-flow
+ * frame (F = 1) is the frame of earlier versions, whose bytes 2-9 were a
+ * 64-bit sequence number: the same bytes as long as it stays below 2^48.
  *
  * Frame lengths exclude the FCS; the shortest frame is 60 bytes (18 bytes
  * of payload). Plain functions over byte buffers, no library dependency.
@@ -31,16 +41,23 @@
 #define PKT_OFF_UDP 34
 #define PKT_OFF_PAYLOAD 42
 #define PKT_OFF_MAGIC 42
-#define PKT_OFF_SEQ 44
+#define PKT_OFF_FLOWS 44    /* flows - 1, 16 bits */
+#define PKT_OFF_SEQ 44      /* 64-bit word: flows - 1, then the 48-bit seq */
 #define PKT_OFF_TIMESTAMP 52
-#define PKT_STAMP_LEN 18   /* magic, sequence number, timestamp */
+#define PKT_STAMP_LEN 18   /* magic, flows, sequence number, timestamp */
+#define PKT_SEQ_BITS 48
+#define PKT_SEQ_MASK ((UINT64_C(1) << PKT_SEQ_BITS) - 1)
+#define PKT_MAX_FLOWS 65536u
 
 struct pkt_flow {
 	uint8_t dst_mac[6];
 	uint8_t src_mac[6];
-	uint32_t src_ip, dst_ip;   /* host byte order */
-	uint16_t src_port, dst_port;
+	uint32_t src_ip, dst_ip;   /* host byte order; src_ip of flow 0 */
+	uint16_t src_port, dst_port;   /* src_port of flow 0 */
 	uint16_t frame_len;        /* PKT_MIN_FRAME..PKT_MAX_FRAME */
+	/* 0 or 1: one flow; else up to PKT_MAX_FLOWS, with src_port +
+	 * flows - 1 <= 65535 (the source address may wrap). */
+	uint32_t flows;
 };
 
 /* A frame with everything but the per-packet fields written, plus the
@@ -49,12 +66,18 @@ struct pkt_flow {
 struct pkt_template {
 	uint8_t frame[PKT_MAX_FRAME];
 	uint16_t frame_len;
-	uint16_t ip_sum;           /* IPv4 header with id and checksum 0 */
-	uint16_t udp_sum;          /* pseudo-header and datagram with seq,
-				      timestamp and checksum 0 */
+	uint16_t ip_sum;           /* IPv4 header with id, checksum and
+				      source address 0 */
+	uint16_t udp_sum;          /* pseudo-header and datagram with source
+				      address and port, flows, seq, timestamp
+				      and checksum 0 */
+	uint32_t src_ip;           /* of flow 0 */
+	uint16_t src_port;
+	uint32_t flows;            /* >= 1 */
 };
 
-/* Returns 0, or -EINVAL when flow->frame_len is out of range. */
+/* Returns 0, or -EINVAL when flow->frame_len or flow->flows is out of
+ * range. */
 int pkt_template_init(struct pkt_template *tmpl, const struct pkt_flow *flow);
 
 /* Writes the whole constant frame; done once per buffer, since buffers
@@ -62,7 +85,9 @@ int pkt_template_init(struct pkt_template *tmpl, const struct pkt_flow *flow);
 void pkt_write_template(const struct pkt_template *tmpl, uint8_t *frame);
 
 /* Writes the per-packet fields (sequence number, timestamp, IP id and both
- * checksums) into a frame that holds the template. */
+ * checksums, and with several flows the source address and port of flow
+ * seq % flows) into a frame that holds the template. seq is taken modulo
+ * 2^48. */
 void pkt_stamp(const struct pkt_template *tmpl, uint8_t *frame, uint64_t seq,
 	       uint64_t timestamp_ns);
 
@@ -73,8 +98,10 @@ enum pkt_verdict {
 };
 
 struct pkt_stamp_info {
-	uint64_t seq;
+	uint64_t seq;              /* 48 bits: the frame's number n */
 	uint64_t timestamp_ns;
+	uint32_t flows;            /* F >= 1 */
+	uint32_t flow;             /* n % F */
 };
 
 /* Classifies a received frame of len bytes (frames may be padded beyond

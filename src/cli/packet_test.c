@@ -125,14 +125,14 @@ static void test_frame_layout(void **state)
 	size_t k;
 
 	(void)state;
-	build(f, 100, 0x0102030405060708ull, 0x1122334455667788ull);
+	build(f, 100, 0x010203040506ull, 0x1122334455667788ull);
 	assert_memory_equal(f, base_flow.dst_mac, 6);
 	assert_memory_equal(f + 6, base_flow.src_mac, 6);
 	assert_int_equal(be16(f + 12), 0x0800);
 	assert_int_equal(f[14], 0x45);
 	assert_int_equal(f[15], 0);                         /* TOS */
 	assert_int_equal(be16(f + OFF_IP_TOTAL_LEN), 100 - 14);
-	assert_int_equal(be16(f + OFF_IP_ID), 0x0708);
+	assert_int_equal(be16(f + OFF_IP_ID), 0x0506);
 	assert_int_equal(be16(f + PKT_OFF_IP + 6), 0);      /* flags, frag */
 	assert_int_equal(f[PKT_OFF_IP + 8], 64);            /* TTL */
 	assert_int_equal(f[OFF_IP_PROTOCOL], 17);
@@ -142,7 +142,9 @@ static void test_frame_layout(void **state)
 	assert_int_equal(be16(f + OFF_UDP_LEN), 100 - 34);
 	assert_int_equal(be16(f + OFF_UDP_CHECKSUM), ref_udp_checksum(f));
 	assert_int_equal(be16(f + PKT_OFF_MAGIC), 0x5AFE);
-	assert_true(be64(f + PKT_OFF_SEQ) == 0x0102030405060708ull);
+	/* One flow: bytes 2-9 read as a 64-bit sequence number, as the
+	 * frames of earlier versions, which therefore still check. */
+	assert_true(be64(f + PKT_OFF_SEQ) == 0x010203040506ull);
 	assert_true(be64(f + PKT_OFF_TIMESTAMP) == 0x1122334455667788ull);
 	for (k = PKT_STAMP_LEN; k < 100 - PKT_OFF_PAYLOAD; k++)
 		assert_int_equal(f[PKT_OFF_PAYLOAD + k], k & 0xff);
@@ -165,7 +167,7 @@ static void test_template_rejects_bad_sizes(void **state)
 static void test_every_size_valid_and_checksums_match(void **state)
 {
 	static const uint64_t seqs[] = { 0, 1, 0xffff, 0x10000,
-					 0xffffffffffffffffull };
+					 PKT_SEQ_MASK };
 	uint8_t f[PKT_MAX_FRAME];
 	uint16_t len;
 	size_t i;
@@ -358,6 +360,115 @@ static void test_other_traffic_is_foreign(void **state)
 	assert_int_equal(check(f, 43), PKT_FOREIGN);   /* magic cut off */
 }
 
+/* ---- flows ------------------------------------------------------------ */
+
+static void build_flows(struct pkt_template *tmpl, uint16_t len,
+			uint32_t flows)
+{
+	struct pkt_flow flow = base_flow;
+
+	flow.frame_len = len;
+	flow.flows = flows;
+	assert_int_equal(pkt_template_init(tmpl, &flow), 0);
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)be16(p) << 16 | be16(p + 2);
+}
+
+/* Frame n of F flows: flow n % F's source address and port, F and n in
+ * the payload, checksums as the reference computes them, and the checker
+ * gives back F, n and the flow. One buffer is reused for every frame, as
+ * gen reuses its buffers, so nothing of the previous flow may remain. */
+static void test_flows_frames(void **state)
+{
+	static const uint32_t flow_counts[] = { 2, 3, 64, 61536 }  /* 4000 + 61535 = 65535 */;
+	static const uint16_t lens[] = { 60, 61, 333 };
+	uint8_t f[PKT_MAX_FRAME];
+	size_t i, j;
+	uint64_t n;
+
+	(void)state;
+	for (i = 0; i < sizeof(flow_counts) / sizeof(flow_counts[0]); i++) {
+		for (j = 0; j < sizeof(lens) / sizeof(lens[0]); j++) {
+			struct pkt_template tmpl;
+			uint32_t flows = flow_counts[i];
+
+			build_flows(&tmpl, lens[j], flows);
+			pkt_write_template(&tmpl, f);
+			for (n = 0; n < 3 * (uint64_t)flows + 7;
+			     n += flows > 100 ? 997 : 1) {
+				struct pkt_stamp_info info;
+				uint32_t flow = (uint32_t)(n % flows);
+
+				pkt_stamp(&tmpl, f, n, n * 3);
+				assert_int_equal(be32(f + PKT_OFF_IP + 12),
+						 base_flow.src_ip + flow);
+				assert_int_equal(be32(f + PKT_OFF_IP + 16),
+						 base_flow.dst_ip);
+				assert_int_equal(be16(f + PKT_OFF_UDP),
+						 base_flow.src_port + flow);
+				assert_int_equal(be16(f + PKT_OFF_UDP + 2),
+						 base_flow.dst_port);
+				assert_int_equal(be16(f + PKT_OFF_FLOWS),
+						 flows - 1);
+				assert_true((be64(f + PKT_OFF_SEQ) &
+					     PKT_SEQ_MASK) == n);
+				assert_int_equal(be16(f + OFF_IP_CHECKSUM),
+						 ref_ip_checksum(f));
+				assert_int_equal(be16(f + OFF_UDP_CHECKSUM),
+						 ref_udp_checksum(f) ?
+						 ref_udp_checksum(f) : 0xffff);
+				assert_int_equal(pkt_check(f, lens[j], &info),
+						 PKT_VALID);
+				assert_true(info.seq == n);
+				assert_int_equal(info.flows, flows);
+				assert_int_equal(info.flow, flow);
+				assert_true(info.timestamp_ns == n * 3);
+			}
+		}
+	}
+}
+
+/* A one-flow frame says one flow; a frame of earlier versions (bytes 2-9
+ * a 64-bit number below 2^48) reads as one flow with that number. */
+static void test_one_flow_and_old_frames(void **state)
+{
+	struct pkt_stamp_info info;
+	uint8_t f[PKT_MAX_FRAME];
+
+	(void)state;
+	build(f, 60, 123456, 1);
+	assert_int_equal(pkt_check(f, 60, &info), PKT_VALID);
+	assert_int_equal(info.flows, 1);
+	assert_int_equal(info.flow, 0);
+	assert_true(info.seq == 123456);
+	assert_int_equal(be16(f + PKT_OFF_UDP), base_flow.src_port);
+	assert_int_equal(be32(f + PKT_OFF_IP + 12), base_flow.src_ip);
+}
+
+static void test_flows_limits(void **state)
+{
+	struct pkt_template tmpl;
+	struct pkt_flow flow = base_flow;
+
+	(void)state;
+	flow.flows = PKT_MAX_FLOWS + 1;
+	assert_int_not_equal(pkt_template_init(&tmpl, &flow), 0);
+	/* The source port of the last flow must exist. */
+	flow.flows = 16;
+	flow.src_port = 65535 - 15;
+	assert_int_equal(pkt_template_init(&tmpl, &flow), 0);
+	flow.src_port = 65535 - 14;
+	assert_int_not_equal(pkt_template_init(&tmpl, &flow), 0);
+	/* 0 is one flow. */
+	flow.flows = 0;
+	flow.src_port = 65535;
+	assert_int_equal(pkt_template_init(&tmpl, &flow), 0);
+	assert_int_equal(tmpl.flows, 1);
+}
+
 static void test_sum_helpers(void **state)
 {
 	static const uint8_t odd[3] = { 0x12, 0x34, 0x56 };
@@ -383,6 +494,9 @@ int main(void)
 		cmocka_unit_test(test_version_flip_is_foreign),
 		cmocka_unit_test(test_each_check_alone),
 		cmocka_unit_test(test_other_traffic_is_foreign),
+		cmocka_unit_test(test_flows_frames),
+		cmocka_unit_test(test_one_flow_and_old_frames),
+		cmocka_unit_test(test_flows_limits),
 		cmocka_unit_test(test_sum_helpers),
 	};
 

@@ -159,7 +159,14 @@ void report_recv_summary(FILE *out, const struct recv_summary *s)
 			" device errors\n", s->valid, s->lost, s->duplicated,
 			s->reordered, s->corrupted, s->foreign, s->out_of_range,
 			s->rx_drops, s->device_errors);
-	else
+	if (s->checked && s->flows > 1)
+		fprintf(out, "  %" PRIu32 " flows, order judged inside each: %"
+			PRIu64 " frames overtaken by another flow's (no fault)\n",
+			s->flows, s->interleaved);
+	if (s->mixed_flows)
+		fprintf(out, "  %" PRIu64 " frames of another generator (another "
+			"flow count) not tracked\n", s->mixed_flows);
+	if (!s->checked)
 		fprintf(out, "  contents not checked (--count-only); %" PRIu64
 			" dropped by the device, %" PRIu64 " device errors\n",
 			s->rx_drops, s->device_errors);
@@ -179,6 +186,8 @@ void report_recv_summary(FILE *out, const struct recv_summary *s)
 		s->seconds, pps, s->device_errors, s->rx_drops,
 		s->out_of_range);
 	fprintf(out, " rx_starved=%" PRIu64, s->rx_starved);
+	fprintf(out, " flows=%" PRIu32 " interleaved=%" PRIu64 " mixed_flows=%"
+		PRIu64, s->flows ? s->flows : 1, s->interleaved, s->mixed_flows);
 	print_health_keys(out, s->queue_resets, s->status);
 	print_hw(out, "", &s->hw);
 	fputc('\n', out);

@@ -72,6 +72,11 @@ struct recv_summary {
 	uint64_t rx_packets, rx_bytes;
 	uint64_t valid, lost, duplicated, reordered, corrupted, foreign;
 	uint64_t out_of_range;     /* valid, but beyond --expect */
+	/* The generator's flow count (1 before any frame), frames in order
+	 * in their flow but overtaken by another flow's (no fault), and
+	 * frames with another flow count (another generator's). */
+	uint32_t flows;
+	uint64_t interleaved, mixed_flows;
 	uint64_t rx_drops;         /* counted by the device or driver */
 	uint64_t device_errors;
 	uint64_t rx_starved;       /* the receive ring ran dry (sn_stats) */

@@ -170,7 +170,19 @@ static void test_recv_summary(void **state)
 			    "valid=100 lost=3 duplicated=1 reordered=2 "
 			    "corrupted=4 foreign=6 seconds=0.500 pps=220.0 "
 			    "device_errors=0 rx_drops=0 out_of_range=0 rx_starved=9 "
+			    "flows=1 interleaved=0 mixed_flows=0 "
 			    "queue_resets=0 status=ok\n");
+	assert_null(strstr(text, "flows, order judged"));
+	/* Several flows: said in words, and the keys carry them. */
+	s.flows = 64;
+	s.interleaved = 40;
+	s.mixed_flows = 2;
+	CAPTURE(text, report_recv_summary(out_, &s));
+	assert_non_null(strstr(text, "64 flows, order judged inside each: 40 "
+			       "frames overtaken"));
+	assert_non_null(strstr(text, "2 frames of another generator"));
+	assert_non_null(strstr(summary_line(text, "SUMMARY recv "),
+			       " flows=64 interleaved=40 mixed_flows=2 "));
 	/* --count-only: says so, and prints no verdict on the contents. */
 	s.checked = false;
 	CAPTURE(text, report_recv_summary(out_, &s));

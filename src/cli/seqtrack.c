@@ -2,6 +2,7 @@
 #include "seqtrack.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,13 +28,22 @@ int seq_tracker_init(struct seq_tracker *t, uint64_t limit)
 	if (t->capacity == 0)
 		t->capacity = 64;
 	t->words = calloc(t->capacity / 64, sizeof(*t->words));
-	return t->words ? 0 : -ENOMEM;
+	/* For every possible flow at once (512 KiB, mostly never touched),
+	 * so that noting a frame never allocates this. */
+	t->flow_next = calloc(SEQ_TRACK_MAX_FLOWS, sizeof(*t->flow_next));
+	if (!t->words || !t->flow_next) {
+		seq_tracker_destroy(t);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void seq_tracker_destroy(struct seq_tracker *t)
 {
 	free(t->words);
+	free(t->flow_next);
 	t->words = NULL;
+	t->flow_next = NULL;
 	t->capacity = 0;
 }
 
@@ -56,11 +66,43 @@ static int seq_tracker_grow(struct seq_tracker *t, uint64_t seq)
 	return 0;
 }
 
-enum seq_result seq_tracker_note(struct seq_tracker *t, uint64_t seq)
+/* The first frame fixes the run's flow count; a frame with another one
+ * comes from another generator and its number means something else. */
+static bool seq_tracker_flows_ok(struct seq_tracker *t, uint32_t flows)
+{
+	if (t->flows == 0 && flows <= SEQ_TRACK_MAX_FLOWS)
+		t->flows = flows;
+	return flows == t->flows;
+}
+
+/* Order inside the frame's flow; across flows only noted. */
+static enum seq_result seq_tracker_order(struct seq_tracker *t, uint64_t seq)
+{
+	uint64_t *next = &t->flow_next[seq % t->flows];
+	bool first = t->unique++ == 0;
+
+	if (*next > seq) {
+		t->reordered++;
+		return SEQ_REORDERED;
+	}
+	*next = seq + 1;
+	if (first || seq > t->highest)
+		t->highest = seq;
+	else
+		t->interleaved++;
+	return SEQ_NEW;
+}
+
+enum seq_result seq_tracker_note(struct seq_tracker *t, uint64_t seq,
+				 uint32_t flows)
 {
 	uint64_t bit = 1ull << (seq % 64);
 	uint64_t *word;
 
+	if (!seq_tracker_flows_ok(t, flows ? flows : 1)) {
+		t->mixed_flows++;
+		return SEQ_MIXED_FLOWS;
+	}
 	if (seq >= t->limit ||
 	    (seq >= t->capacity && seq_tracker_grow(t, seq) < 0)) {
 		t->out_of_range++;
@@ -72,12 +114,7 @@ enum seq_result seq_tracker_note(struct seq_tracker *t, uint64_t seq)
 		return SEQ_DUPLICATE;
 	}
 	*word |= bit;
-	if (t->unique++ > 0 && seq < t->highest) {
-		t->reordered++;
-		return SEQ_REORDERED;
-	}
-	t->highest = seq;
-	return SEQ_NEW;
+	return seq_tracker_order(t, seq);
 }
 
 static uint64_t count_set_bits(const uint64_t *words, uint64_t nbits)

@@ -13,7 +13,7 @@ static void note_all(struct seq_tracker *t, const uint64_t *seqs, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		seq_tracker_note(t, seqs[i]);
+		seq_tracker_note(t, seqs[i], 1);
 }
 
 static void test_in_order_nothing_lost(void **state)
@@ -24,7 +24,7 @@ static void test_in_order_nothing_lost(void **state)
 	(void)state;
 	assert_int_equal(seq_tracker_init(&t, 1000), 0);
 	for (seq = 0; seq < 1000; seq++)
-		assert_int_equal(seq_tracker_note(&t, seq), SEQ_NEW);
+		assert_int_equal(seq_tracker_note(&t, seq, 1), SEQ_NEW);
 	assert_int_equal(t.unique, 1000);
 	assert_int_equal(t.duplicated, 0);
 	assert_int_equal(t.reordered, 0);
@@ -69,12 +69,12 @@ static void test_reordered(void **state)
 
 	(void)state;
 	assert_int_equal(seq_tracker_init(&t, 10), 0);
-	assert_int_equal(seq_tracker_note(&t, 0), SEQ_NEW);
-	assert_int_equal(seq_tracker_note(&t, 1), SEQ_NEW);
-	assert_int_equal(seq_tracker_note(&t, 3), SEQ_NEW);
-	assert_int_equal(seq_tracker_note(&t, 2), SEQ_REORDERED);
-	assert_int_equal(seq_tracker_note(&t, 2), SEQ_DUPLICATE);
-	assert_int_equal(seq_tracker_note(&t, 4), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, 0, 1), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, 1, 1), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, 3, 1), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, 2, 1), SEQ_REORDERED);
+	assert_int_equal(seq_tracker_note(&t, 2, 1), SEQ_DUPLICATE);
+	assert_int_equal(seq_tracker_note(&t, 4, 1), SEQ_NEW);
 	assert_int_equal(t.reordered, 1);
 	assert_int_equal(t.duplicated, 1);
 	assert_int_equal(t.highest, 4);
@@ -89,8 +89,8 @@ static void test_first_frame_high(void **state)
 
 	(void)state;
 	assert_int_equal(seq_tracker_init(&t, 100), 0);
-	assert_int_equal(seq_tracker_note(&t, 50), SEQ_NEW);
-	assert_int_equal(seq_tracker_note(&t, 10), SEQ_REORDERED);
+	assert_int_equal(seq_tracker_note(&t, 50, 1), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, 10, 1), SEQ_REORDERED);
 	assert_int_equal(seq_tracker_lost(&t, 0), 49);
 	seq_tracker_destroy(&t);
 }
@@ -101,9 +101,9 @@ static void test_beyond_limit(void **state)
 
 	(void)state;
 	assert_int_equal(seq_tracker_init(&t, 5), 0);
-	assert_int_equal(seq_tracker_note(&t, 4), SEQ_NEW);
-	assert_int_equal(seq_tracker_note(&t, 5), SEQ_OUT_OF_RANGE);
-	assert_int_equal(seq_tracker_note(&t, 1000000), SEQ_OUT_OF_RANGE);
+	assert_int_equal(seq_tracker_note(&t, 4, 1), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, 5, 1), SEQ_OUT_OF_RANGE);
+	assert_int_equal(seq_tracker_note(&t, 1000000, 1), SEQ_OUT_OF_RANGE);
 	assert_int_equal(t.out_of_range, 2);
 	assert_int_equal(t.unique, 1);
 	assert_int_equal(seq_tracker_lost(&t, 5), 4);
@@ -119,13 +119,13 @@ static void test_growth_keeps_bits(void **state)
 
 	(void)state;
 	assert_int_equal(seq_tracker_init(&t, SEQ_TRACK_DEFAULT_LIMIT), 0);
-	assert_int_equal(seq_tracker_note(&t, 3), SEQ_NEW);
-	assert_int_equal(seq_tracker_note(&t, far), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, 3, 1), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, far, 1), SEQ_NEW);
 	assert_true(t.capacity > far);
-	assert_int_equal(seq_tracker_note(&t, 3), SEQ_DUPLICATE);
-	assert_int_equal(seq_tracker_note(&t, far - 1), SEQ_REORDERED);
-	assert_int_equal(seq_tracker_note(&t, 3 * far), SEQ_NEW);
-	assert_int_equal(seq_tracker_note(&t, far), SEQ_DUPLICATE);
+	assert_int_equal(seq_tracker_note(&t, 3, 1), SEQ_DUPLICATE);
+	assert_int_equal(seq_tracker_note(&t, far - 1, 1), SEQ_REORDERED);
+	assert_int_equal(seq_tracker_note(&t, 3 * far, 1), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, far, 1), SEQ_DUPLICATE);
 	assert_int_equal(seq_tracker_lost(&t, 0), 3 * far + 1 - 4);
 	seq_tracker_destroy(&t);
 }
@@ -151,9 +151,81 @@ static void test_odd_limit_word_edge(void **state)
 	(void)state;
 	assert_int_equal(seq_tracker_init(&t, 70), 0);
 	for (seq = 0; seq < 70; seq += 2)
-		seq_tracker_note(&t, seq);
+		seq_tracker_note(&t, seq, 1);
 	assert_int_equal(seq_tracker_lost(&t, 70), 35);
 	assert_int_equal(seq_tracker_lost(&t, 0), 34);  /* highest is 68 */
+	seq_tracker_destroy(&t);
+}
+
+/* Two receive queues, each taking two of four flows (frame n is in flow
+ * n % 4): queue 0's frames all come first, then queue 1's. Every flow is
+ * in order, so nothing is reordered, though most of queue 1's frames are
+ * below the highest number seen: that is interleaving. */
+static void test_flows_overtaking_each_other_not_reordered(void **state)
+{
+	struct seq_tracker t;
+	uint64_t n;
+
+	(void)state;
+	assert_int_equal(seq_tracker_init(&t, 400), 0);
+	for (n = 0; n < 400; n++)
+		if (n % 4 == 0 || n % 4 == 2)
+			assert_int_equal(seq_tracker_note(&t, n, 4), SEQ_NEW);
+	for (n = 0; n < 400; n++)
+		if (n % 4 == 1 || n % 4 == 3)
+			assert_int_equal(seq_tracker_note(&t, n, 4), SEQ_NEW);
+	assert_int_equal(t.reordered, 0);
+	assert_int_equal(t.interleaved, 199);   /* all of queue 1 but 399 */
+	assert_int_equal(t.unique, 400);
+	assert_int_equal(seq_tracker_lost(&t, 400), 0);
+	seq_tracker_destroy(&t);
+}
+
+/* Inside one flow order still counts: flow 1 of 4 is 1, 5, 9, ... */
+static void test_reordered_inside_a_flow(void **state)
+{
+	struct seq_tracker t;
+
+	(void)state;
+	assert_int_equal(seq_tracker_init(&t, 100), 0);
+	assert_int_equal(seq_tracker_note(&t, 1, 4), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, 9, 4), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, 2, 4), SEQ_NEW);   /* flow 2 */
+	assert_int_equal(seq_tracker_note(&t, 5, 4), SEQ_REORDERED);
+	assert_int_equal(seq_tracker_note(&t, 5, 4), SEQ_DUPLICATE);
+	assert_int_equal(seq_tracker_note(&t, 13, 4), SEQ_NEW);
+	assert_int_equal(t.reordered, 1);
+	assert_int_equal(t.duplicated, 1);
+	assert_int_equal(t.interleaved, 1);     /* 2, below 9 */
+	/* 0..13 minus 1, 2, 5, 9, 13 */
+	assert_int_equal(seq_tracker_lost(&t, 0), 9);
+	seq_tracker_destroy(&t);
+}
+
+/* The first frame fixes the flow count: a frame with another count is
+ * another generator's, counted apart and not tracked. */
+static void test_mixed_flow_counts(void **state)
+{
+	struct seq_tracker t;
+
+	(void)state;
+	assert_int_equal(seq_tracker_init(&t, 100), 0);
+	assert_int_equal(seq_tracker_note(&t, 0, 8), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, 1, 2), SEQ_MIXED_FLOWS);
+	assert_int_equal(seq_tracker_note(&t, 1, 8), SEQ_NEW);
+	assert_int_equal(t.mixed_flows, 1);
+	assert_int_equal(t.unique, 2);
+	assert_int_equal(t.flows, 8);
+	seq_tracker_destroy(&t);
+
+	/* A count beyond what a frame can name never becomes the run's. */
+	assert_int_equal(seq_tracker_init(&t, 2 * SEQ_TRACK_MAX_FLOWS), 0);
+	assert_int_equal(seq_tracker_note(&t, 0, SEQ_TRACK_MAX_FLOWS + 1),
+			 SEQ_MIXED_FLOWS);
+	assert_int_equal(seq_tracker_note(&t, 0, SEQ_TRACK_MAX_FLOWS), SEQ_NEW);
+	assert_int_equal(seq_tracker_note(&t, SEQ_TRACK_MAX_FLOWS - 1,
+					  SEQ_TRACK_MAX_FLOWS), SEQ_NEW);
+	assert_int_equal(t.interleaved, 0);
 	seq_tracker_destroy(&t);
 }
 
@@ -169,6 +241,9 @@ int main(void)
 		cmocka_unit_test(test_growth_keeps_bits),
 		cmocka_unit_test(test_nothing_received),
 		cmocka_unit_test(test_odd_limit_word_edge),
+		cmocka_unit_test(test_flows_overtaking_each_other_not_reordered),
+		cmocka_unit_test(test_reordered_inside_a_flow),
+		cmocka_unit_test(test_mixed_flow_counts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
