@@ -8,6 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +32,21 @@
 
 struct gen_options {
 	uint64_t count, duration_ns, rate, size, batch, pool;
-	uint64_t src_port, dst_port, flows;
+	uint64_t src_port, dst_port, flows, queues;
 	struct arg_mac src_mac, dst_mac;
 	uint32_t src_ip, dst_ip;
 	bool unsafe, verbose, json;
+};
+
+/* One transmit queue and the frames of its flows (pkt_flow_cursor). */
+struct gen_queue {
+	uint16_t id;
+	struct pkt_flow_cursor flows;
+	uint64_t generated;              /* frames stamped */
+	uint64_t sent;                   /* frames the driver accepted */
+	uint64_t last_sent;              /* at the last tick */
+	uint16_t pending;                /* stamped, not yet accepted */
+	struct sn_pkt *pkts[CLI_MAX_BATCH];
 };
 
 struct gen_run {
@@ -44,11 +56,13 @@ struct gen_run {
 	const char *addr;
 	uint16_t batch;
 	uint64_t rate, count;            /* 0 = unlimited */
-	uint64_t next_seq;               /* of the next new frame */
+	uint32_t flows;
+	uint16_t queues;
+	uint16_t turn;                   /* the queue whose turn it is */
+	uint64_t generated;              /* frames stamped, all queues */
 	uint64_t sent;                   /* frames the driver accepted */
 	uint64_t start_ns;
-	uint16_t pending;                /* stamped, not yet accepted */
-	struct sn_pkt *pkts[CLI_MAX_BATCH];
+	struct gen_queue q[SN_MAX_QUEUES];
 	struct ticker tick;
 	struct sn_stats base, last;      /* at start, at the last tick */
 	struct pkt_template tmpl;
@@ -110,7 +124,7 @@ static int gen_setup(struct gen_run *g, const struct gen_options *o)
 {
 	/* The API has no transmit-only mode (rx_queues 0 means 1): keep the
 	 * receive queue quiet with the unicast filter, and never poll it. */
-	struct sn_dev_config cfg = { .rx_queues = 1, .tx_queues = 1,
+	struct sn_dev_config cfg = { .rx_queues = 1, .tx_queues = g->queues,
 				     .unicast_filter = true };
 
 	/* The device's problems first: they say more than a failed pool. */
@@ -165,61 +179,125 @@ static void gen_wait(const struct gen_run *g, uint64_t now)
 	}
 }
 
-/* Tops the pending frames up to budget with fresh buffers, each stamped
- * with the next sequence number. One timestamp for the batch: they leave
- * together, and it spares a clock read per packet. */
-static void gen_fill(struct gen_run *g, uint16_t budget, uint64_t now)
+/* Tops the queue's pending frames up to budget with fresh buffers, each
+ * stamped with the queue's next number. One timestamp for the batch:
+ * they leave together, and it spares a clock read per packet. */
+static void gen_fill(struct gen_run *g, struct gen_queue *q, uint16_t budget,
+		     uint64_t now)
 {
 	uint32_t want, got, i;
+	uint64_t seq;
 
-	if (g->pending >= budget)
+	if (q->pending >= budget)
 		return;
-	want = (uint32_t)(budget - g->pending);
-	if (g->count && g->count - g->next_seq < want)
-		want = (uint32_t)(g->count - g->next_seq);
-	got = sn_pkt_alloc_bulk(g->pool, g->pkts + g->pending, want);
-	for (i = 0; i < got; i++) {
-		struct sn_pkt *pkt = g->pkts[g->pending + i];
+	want = (uint32_t)(budget - q->pending);
+	got = sn_pkt_alloc_bulk(g->pool, q->pkts + q->pending, want);
+	for (i = 0; i < got && pkt_cursor_peek(&q->flows, g->count, &seq); i++) {
+		struct sn_pkt *pkt = q->pkts[q->pending + i];
 
 		pkt->len = g->tmpl.frame_len;
-		pkt_stamp(&g->tmpl, pkt->data, g->next_seq++, now);
+		pkt_stamp(&g->tmpl, pkt->data, seq, now);
+		pkt_cursor_advance(&q->flows);
 	}
-	g->pending = (uint16_t)(g->pending + got);
+	/* Buffers beyond --count go straight back. */
+	sn_pkt_free_bulk(q->pkts + q->pending + i, got - i);
+	q->pending = (uint16_t)(q->pending + i);
+	q->generated += i;
+	g->generated += i;
 }
 
 /* Frames the driver did not take keep their sequence numbers and go
  * first next time, so the receiver sees no gap. */
-static void gen_keep_unsent(struct gen_run *g, uint16_t sent)
+static void gen_keep_unsent(struct gen_queue *q, uint16_t sent)
 {
-	g->pending = (uint16_t)(g->pending - sent);
-	if (sent && g->pending)
-		memmove(g->pkts, g->pkts + sent,
-			g->pending * sizeof(g->pkts[0]));
+	q->pending = (uint16_t)(q->pending - sent);
+	if (sent && q->pending)
+		memmove(q->pkts, q->pkts + sent,
+			q->pending * sizeof(q->pkts[0]));
 }
 
-/* One batch. Also called with nothing to send when the pool is empty,
- * so the driver can reclaim the buffers it has finished sending. */
+/* One batch, on the queue whose turn it is. Also called with nothing to
+ * send when the pool is empty, so the driver can reclaim the buffers it
+ * has finished sending. */
 static void gen_step(struct gen_run *g, uint64_t now)
 {
+	struct gen_queue *q = &g->q[g->turn];
 	uint16_t budget = gen_budget(g, now), n, sent;
 
 	if (budget == 0) {
 		gen_wait(g, now);
 		return;
 	}
-	gen_fill(g, budget, now);
-	n = g->pending < budget ? g->pending : budget;
-	sent = sn_tx_burst(g->dev, 0, g->pkts, n);
-	gen_keep_unsent(g, sent);
+	if (++g->turn == g->queues)
+		g->turn = 0;
+	gen_fill(g, q, budget, now);
+	n = q->pending < budget ? q->pending : budget;
+	sent = sn_tx_burst(g->dev, q->id, q->pkts, n);
+	gen_keep_unsent(q, sent);
+	q->sent += sent;
 	g->sent += sent;
 }
 
 static bool gen_finished(const struct gen_run *g)
 {
-	return g->count && g->next_seq >= g->count && g->pending == 0;
+	uint64_t seq;
+	uint16_t i;
+
+	if (!g->count)
+		return false;
+	for (i = 0; i < g->queues; i++)
+		if (g->q[i].pending || pkt_cursor_peek(&g->q[i].flows, g->count, &seq))
+			return false;
+	return true;
+}
+
+static void gen_queues_init(struct gen_run *g)
+{
+	uint16_t i;
+
+	for (i = 0; i < g->queues; i++) {
+		g->q[i].id = i;
+		pkt_cursor_init(&g->q[i].flows, g->flows, g->queues, i);
+	}
 }
 
 /* ---- control ---------------------------------------------------------- */
+
+/* Keys must outlive the record: one static name per queue. */
+static const char *const gen_q_key[SN_MAX_QUEUES] = {
+	"q0_tx_packets", "q1_tx_packets", "q2_tx_packets", "q3_tx_packets",
+	"q4_tx_packets", "q5_tx_packets", "q6_tx_packets", "q7_tx_packets",
+};
+
+static void gen_json_queues(const struct gen_run *g, struct json_record *r)
+{
+	uint16_t i;
+
+	json_u64(r, "queues", g->queues);
+	json_u64(r, "flows", g->flows);
+	for (i = 0; i < g->queues; i++)
+		json_u64(r, gen_q_key[i], g->q[i].sent);
+}
+
+/* With several queues, the frames each took in the last interval. */
+static const char *gen_queue_rates(struct gen_run *g, char *out, size_t size)
+{
+	size_t len = 0;
+	uint16_t i;
+
+	out[0] = '\0';
+	for (i = 0; i < g->queues && g->queues > 1 && len < size; i++) {
+		int n = snprintf(out + len, size - len, "%sq%u %" PRIu64,
+				 i ? " " : "frames per queue ", i,
+				 g->q[i].sent - g->q[i].last_sent);
+
+		if (n < 0)
+			break;
+		len += (size_t)n;
+		g->q[i].last_sent = g->q[i].sent;
+	}
+	return out[0] ? out : NULL;
+}
 
 /* One JSON Lines record: counters since the start; rates over the last
  * interval (or, when final, over the whole run). */
@@ -239,7 +317,8 @@ static void gen_json(const struct gen_run *g, const struct sn_stats *cur,
 		 cur->device_errors - g->base.device_errors);
 	json_u64(&r, "queue_resets", cur->queue_resets - g->base.queue_resets);
 	json_str(&r, "status", session_health(&g->session, cur, &g->base).status);
-	json_u64(&r, "generated", g->next_seq);
+	json_u64(&r, "generated", g->generated);
+	gen_json_queues(g, &r);
 	if (cur->has_hw_counters) {
 		json_u64(&r, "hw_tx_packets",
 			 cur->hw_tx_packets - g->base.hw_tx_packets);
@@ -257,6 +336,7 @@ static int gen_tick(struct gen_run *g, uint64_t now)
 	struct rate_segment seg;
 	struct sn_stats cur;
 	struct health health;
+	char extra[24 * SN_MAX_QUEUES];
 	/* First the check, so that this second's line says what it found
 	 * (it may re-arm a queue, which the counters then show). */
 	int rc = session_check_health(&g->session, g->dev);
@@ -272,7 +352,8 @@ static int gen_tick(struct gen_run *g, uint64_t now)
 		seg.packets = cur.tx_packets - g->last.tx_packets;
 		seg.bytes = cur.tx_bytes - g->last.tx_bytes;
 		report_rate_line(stdout, g->tick.seconds, interval, &seg, 1,
-				 NULL, &health);
+				 gen_queue_rates(g, extra, sizeof(extra)),
+				 &health);
 	}
 	g->last = cur;
 	return rc;
@@ -318,9 +399,11 @@ static void gen_drain(struct gen_run *g)
 	uint32_t size = sn_mempool_size(g->pool), free_count;
 	uint32_t last = sn_mempool_free_count(g->pool);
 	uint64_t now, last_progress = clock_now_ns();
+	uint16_t i;
 
 	while (last < size) {
-		sn_tx_burst(g->dev, 0, g->pkts, 0);
+		for (i = 0; i < g->queues; i++)
+			sn_tx_burst(g->dev, i, g->q[i].pkts, 0);
 		free_count = sn_mempool_free_count(g->pool);
 		now = clock_now_ns();
 		if (free_count != last) {
@@ -341,6 +424,7 @@ static void gen_summarize(struct gen_run *g, double seconds)
 {
 	struct gen_summary sum = { 0 };
 	struct sn_stats end;
+	uint16_t i;
 
 	sn_dev_stats(g->dev, &end);
 	sum.dev = g->addr;
@@ -352,6 +436,9 @@ static void gen_summarize(struct gen_run *g, double seconds)
 	sum.status = session_health(&g->session, &end, &g->base).status;
 	sum.seconds = seconds;
 	sum.hw = session_hw_counts(&end, &g->base);
+	sum.queues = g->queues;
+	for (i = 0; i < g->queues; i++)
+		sum.q_tx_packets[i] = g->q[i].sent;
 	report_gen_summary(g->session.info, &sum);
 	if (g->session.json)
 		gen_json(g, &end, &g->base, true, seconds, seconds);
@@ -360,17 +447,21 @@ static void gen_summarize(struct gen_run *g, double seconds)
 static int run_generator(struct gen_run *g, const struct gen_options *o)
 {
 	double seconds;
+	uint16_t i;
 	int rc;
 
 	g->batch = (uint16_t)o->batch;
 	g->rate = o->rate;
 	g->count = o->count;
+	gen_queues_init(g);
 	sn_dev_stats(g->dev, &g->base);
 	g->last = g->base;
 	rc = gen_loop(g, o->duration_ns);
 	seconds = (double)(gen_clock(g) - g->start_ns) / (double)NS_PER_SEC;
-	sn_pkt_free_bulk(g->pkts, g->pending);
-	g->pending = 0;
+	for (i = 0; i < g->queues; i++) {
+		sn_pkt_free_bulk(g->q[i].pkts, g->q[i].pending);
+		g->q[i].pending = 0;
+	}
 	if (rc == 0)
 		gen_drain(g);
 	gen_summarize(g, seconds);
@@ -387,6 +478,8 @@ static int gen_main(const struct gen_options *o, const char *addr)
 		return status;
 	}
 	g->addr = addr;
+	g->flows = (uint32_t)o->flows;
+	g->queues = (uint16_t)o->queues;
 	if (session_start(&g->session, "gen", o->unsafe, o->verbose,
 			  o->json) == 0 &&
 	    gen_setup(g, o) == 0)
@@ -408,6 +501,7 @@ static void gen_defaults(struct gen_options *o)
 	o->src_port = 4000;
 	o->dst_port = 4001;
 	o->flows = 1;
+	o->queues = 1;
 	memset(o->dst_mac.addr, 0xff, 6);
 	o->src_ip = 0x0a000001;   /* 10.0.0.1 */
 	o->dst_ip = 0x0a000002;   /* 10.0.0.2 */
@@ -445,6 +539,9 @@ int cmd_gen(int argc, char **argv)
 		  "frame n goes in flow n % N, from --src-ip + n % N and "
 		  "--src-port + n % N; recv checks order inside each flow",
 		  NULL },
+		{ "queues", ARG_UINT, &o.queues, 1, SN_MAX_QUEUES, "N",
+		  "transmit queues; flow f goes out of queue f % N (so a "
+		  "flow's frames leave in order); needs --flows >= N", NULL },
 		CLI_OPTION_UNSAFE(o.unsafe),
 		CLI_OPTION_JSON(o.json),
 		CLI_OPTION_VERBOSE(o.verbose),
@@ -474,5 +571,9 @@ int cmd_gen(int argc, char **argv)
 					"is past 65535: the last flow would "
 					"have no source port; give a lower "
 					"--src-port or fewer --flows");
+	if (o.flows < o.queues)
+		return args_usage_error(&command, "--flows must be at least "
+					"--queues: each queue sends its own "
+					"flows");
 	return gen_main(&o, addr);
 }

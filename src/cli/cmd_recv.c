@@ -22,6 +22,7 @@
 
 struct recv_options {
 	uint64_t expect, count, batch;   /* expect, count: 0 = none */
+	uint64_t queues;
 	uint64_t duration_ns, idle_ns, timeout_ns;
 	bool unsafe, verbose, json, count_only;
 };
@@ -41,12 +42,25 @@ struct recv_counts {
 	uint64_t rx_packets, rx_bytes, valid, corrupted, foreign;
 };
 
+/* What came on one receive queue. */
+struct recv_queue {
+	uint64_t rx_packets, rx_bytes;
+	uint64_t last_packets;           /* rx_packets at the last tick */
+	uint64_t flows;                  /* flows with a frame on it */
+};
+
 struct recv_run {
 	struct session session;
 	struct sn_dev *dev;
 	const char *addr;
 	const struct recv_options *opt;
 	struct recv_counts counts;
+	uint16_t queues;
+	struct recv_queue q[SN_MAX_QUEUES];
+	/* Per flow, 1 + the queue its first frame came on (0: none yet):
+	 * RSS keeps a flow on one queue, so a flow seen on two is counted. */
+	uint8_t *flow_queue;
+	uint64_t flows_split;
 	struct seq_tracker seqs;
 	bool rx_since_clock;             /* frames since the last clock read */
 	uint64_t start_ns, last_rx_ns;   /* last_rx_ns 0: nothing yet */
@@ -56,7 +70,25 @@ struct recv_run {
 
 /* ---- datapath --------------------------------------------------------- */
 
-static void recv_classify(struct recv_run *r, const struct sn_pkt *pkt)
+/* Which queues a flow's frames came on. Only frames the tracker took:
+ * their flow number is below the run's flow count. */
+static void recv_note_flow_queue(struct recv_run *r, uint32_t flow,
+				 uint16_t queue)
+{
+	uint8_t *seen = &r->flow_queue[flow];
+
+	if (*seen == 0) {
+		*seen = (uint8_t)(queue + 1);
+		r->q[queue].flows++;
+	} else if (*seen != queue + 1 && *seen != UINT8_MAX) {
+		/* Counted once per flow, however many queues it visits. */
+		*seen = UINT8_MAX;
+		r->flows_split++;
+	}
+}
+
+static void recv_classify(struct recv_run *r, const struct sn_pkt *pkt,
+			  uint16_t queue)
 {
 	struct pkt_stamp_info info;
 
@@ -65,7 +97,9 @@ static void recv_classify(struct recv_run *r, const struct sn_pkt *pkt)
 	switch (pkt_check(pkt->data, pkt->len, &info)) {
 	case PKT_VALID:
 		r->counts.valid++;
-		seq_tracker_note(&r->seqs, info.seq, info.flows);
+		if (seq_tracker_note(&r->seqs, info.seq, info.flows) !=
+		    SEQ_MIXED_FLOWS)
+			recv_note_flow_queue(r, info.flow, queue);
 		break;
 	case PKT_CORRUPTED:
 		r->counts.corrupted++;
@@ -87,9 +121,11 @@ static uint16_t recv_burst_size(const struct recv_run *r)
 	return left < r->opt->batch ? (uint16_t)left : (uint16_t)r->opt->batch;
 }
 
-static void recv_poll(struct recv_run *r, struct sn_pkt **pkts)
+static void recv_poll(struct recv_run *r, uint16_t queue, struct sn_pkt **pkts)
 {
-	uint16_t n = sn_rx_burst(r->dev, 0, pkts, recv_burst_size(r)), i;
+	struct recv_queue *q = &r->q[queue];
+	uint64_t packets = r->counts.rx_packets, bytes = r->counts.rx_bytes;
+	uint16_t n = sn_rx_burst(r->dev, queue, pkts, recv_burst_size(r)), i;
 
 	if (n == 0)
 		return;
@@ -100,8 +136,10 @@ static void recv_poll(struct recv_run *r, struct sn_pkt **pkts)
 			r->counts.rx_bytes += pkts[i]->len;
 	} else {
 		for (i = 0; i < n; i++)
-			recv_classify(r, pkts[i]);
+			recv_classify(r, pkts[i], queue);
 	}
+	q->rx_packets += r->counts.rx_packets - packets;
+	q->rx_bytes += r->counts.rx_bytes - bytes;
 	sn_pkt_free_bulk(pkts, n);
 	r->rx_since_clock = true;
 }
@@ -132,6 +170,28 @@ static uint64_t recv_missing_now(const struct recv_run *r)
 	return upto > r->seqs.unique ? upto - r->seqs.unique : 0;
 }
 
+/* Keys must outlive the record: one static name per queue. */
+static const char *const recv_q_packets_key[SN_MAX_QUEUES] = {
+	"q0_packets", "q1_packets", "q2_packets", "q3_packets",
+	"q4_packets", "q5_packets", "q6_packets", "q7_packets",
+};
+static const char *const recv_q_flows_key[SN_MAX_QUEUES] = {
+	"q0_flows", "q1_flows", "q2_flows", "q3_flows",
+	"q4_flows", "q5_flows", "q6_flows", "q7_flows",
+};
+
+static void recv_json_queues(const struct recv_run *r, struct json_record *j)
+{
+	uint16_t q;
+
+	json_u64(j, "queues", r->queues);
+	for (q = 0; q < r->queues; q++) {
+		json_u64(j, recv_q_packets_key[q], r->q[q].rx_packets);
+		json_u64(j, recv_q_flows_key[q], r->q[q].flows);
+	}
+	json_u64(j, "flows_split", r->flows_split);
+}
+
 /* One JSON Lines record: counters since the start; rates over the last
  * interval (or, when final, over the whole run). */
 static void recv_json(const struct recv_run *r, const struct sn_stats *cur,
@@ -156,6 +216,7 @@ static void recv_json(const struct recv_run *r, const struct sn_stats *cur,
 	json_u64(&j, "flows", r->seqs.flows ? r->seqs.flows : 1);
 	json_u64(&j, "interleaved", r->seqs.interleaved);
 	json_u64(&j, "mixed_flows", r->seqs.mixed_flows);
+	recv_json_queues(r, &j);
 	json_u64(&j, "rx_drops", cur->rx_drops - r->base.rx_drops);
 	json_u64(&j, "rx_errors", cur->rx_errors - r->base.rx_errors);
 	json_u64(&j, "device_errors",
@@ -170,13 +231,32 @@ static void recv_json(const struct recv_run *r, const struct sn_stats *cur,
 	json_write(stdout, &j);
 }
 
+/* With several queues, the frames each took in the last interval:
+ * " | q0 250 q1 262 ...", appended to the rate line's extra text. */
+static void recv_queue_rates(struct recv_run *r, char *extra, size_t size)
+{
+	size_t len = strlen(extra);
+	uint16_t q;
+
+	for (q = 0; q < r->queues && r->queues > 1 && len < size; q++) {
+		int n = snprintf(extra + len, size - len, "%s q%u %" PRIu64,
+				 q ? "" : " | frames per queue", q,
+				 r->q[q].rx_packets - r->q[q].last_packets);
+
+		if (n < 0)
+			break;
+		len += (size_t)n;
+		r->q[q].last_packets = r->q[q].rx_packets;
+	}
+}
+
 static int recv_tick(struct recv_run *r, uint64_t now)
 {
 	double interval = ticker_advance(&r->tick, now);
 	struct rate_segment seg;
 	struct sn_stats cur;
 	struct health health;
-	char extra[160];
+	char extra[160 + 24 * SN_MAX_QUEUES];
 	/* First the check, so that this second's line says what it found. */
 	int rc = session_check_health(&r->session, r->dev);
 
@@ -188,6 +268,7 @@ static int recv_tick(struct recv_run *r, uint64_t now)
 		r->last = cur;
 		return rc;
 	}
+	extra[0] = '\0';
 	seg.port = r->addr;
 	seg.dir = "rx";
 	seg.packets = cur.rx_packets - r->last.rx_packets;
@@ -198,6 +279,7 @@ static int recv_tick(struct recv_run *r, uint64_t now)
 		snprintf(extra, sizeof(extra), "valid %" PRIu64 " corrupted %"
 			 PRIu64 " foreign %" PRIu64, r->counts.valid,
 			 r->counts.corrupted, r->counts.foreign);
+	recv_queue_rates(r, extra, sizeof(extra));
 	report_rate_line(stdout, r->tick.seconds, interval, &seg, 1, extra, &health);
 	r->last = cur;
 	return rc;
@@ -239,8 +321,10 @@ static enum recv_stop recv_loop(struct recv_run *r)
 
 	r->start_ns = clock_coarse_ns();
 	ticker_start(&r->tick, r->start_ns);
+	/* One thread polls every queue in turn: each queue's bursts stay on
+	 * one thread, and the receive pool is used by one thread only. */
 	for (polls = 0; stop == RECV_RUNNING; polls++) {
-		recv_poll(r, pkts);
+		recv_poll(r, (uint16_t)(polls % r->queues), pkts);
 		stop = recv_count_stop(r);
 		if (stop == RECV_RUNNING && polls % CLI_POLLS_PER_CLOCK_READ == 0)
 			stop = recv_clock_stop(r, clock_coarse_ns());
@@ -269,6 +353,7 @@ static void recv_fill_summary(struct recv_run *r, double seconds,
 			      struct recv_summary *sum)
 {
 	struct sn_stats end;
+	uint16_t q;
 
 	sn_dev_stats(r->dev, &end);
 	memset(sum, 0, sizeof(*sum));
@@ -286,6 +371,12 @@ static void recv_fill_summary(struct recv_run *r, double seconds,
 	sum->flows = r->seqs.flows;
 	sum->interleaved = r->seqs.interleaved;
 	sum->mixed_flows = r->seqs.mixed_flows;
+	sum->queues = r->queues;
+	for (q = 0; q < r->queues; q++) {
+		sum->q[q].packets = r->q[q].rx_packets;
+		sum->q[q].flows = r->q[q].flows;
+	}
+	sum->flows_split = r->flows_split;
 	sum->rx_drops = end.rx_drops - r->base.rx_drops;
 	sum->device_errors = end.device_errors - r->base.device_errors;
 	sum->rx_starved = end.rx_starved - r->base.rx_starved;
@@ -340,12 +431,13 @@ static int recv_setup(struct recv_run *r)
 	/* The device fills its own pool. Promiscuous, so that frames to
 	 * any MAC are counted (as foreign when they are not ours).
 	 * Transmit is unused, but the API has no receive-only mode. */
-	struct sn_dev_config cfg = { .rx_queues = 1, .tx_queues = 1,
+	struct sn_dev_config cfg = { .rx_queues = r->queues, .tx_queues = 1,
 				     .unicast_filter = false };
 	uint64_t limit = r->opt->expect ? r->opt->expect
 					: SEQ_TRACK_DEFAULT_LIMIT;
 
-	if (seq_tracker_init(&r->seqs, limit) < 0) {
+	r->flow_queue = calloc(SEQ_TRACK_MAX_FLOWS, sizeof(*r->flow_queue));
+	if (!r->flow_queue || seq_tracker_init(&r->seqs, limit) < 0) {
 		session_error(&r->session, "out of memory for the sequence "
 			      "bitmap");
 		return -1;
@@ -368,12 +460,14 @@ static int recv_main(const struct recv_options *o, const char *addr)
 	}
 	r->addr = addr;
 	r->opt = o;
+	r->queues = (uint16_t)o->queues;
 	if (session_start(&r->session, "recv", o->unsafe, o->verbose,
 			  o->json) == 0 &&
 	    recv_setup(r) == 0)
 		status = run_receiver(r);
 	session_end(&r->session);
 	seq_tracker_destroy(&r->seqs);
+	free(r->flow_queue);
 	free(r);
 	return status;
 }
@@ -382,7 +476,7 @@ static int recv_main(const struct recv_options *o, const char *addr)
 
 int cmd_recv(int argc, char **argv)
 {
-	struct recv_options o = { .batch = CLI_DEFAULT_BATCH,
+	struct recv_options o = { .batch = CLI_DEFAULT_BATCH, .queues = 1,
 				  .idle_ns = 3 * NS_PER_SEC };
 	const struct arg_option options[] = {
 		{ "expect", ARG_UINT, &o.expect, 0, SEQ_TRACK_DEFAULT_LIMIT,
@@ -401,6 +495,9 @@ int cmd_recv(int argc, char **argv)
 		  "give up after this long in total, frames or not; 0 = never",
 		  NULL },
 		CLI_OPTION_BATCH(o.batch),
+		{ "queues", ARG_UINT, &o.queues, 1, SN_MAX_QUEUES, "N",
+		  "receive queues, with RSS spreading flows over them when "
+		  "N > 1; each is counted apart", NULL },
 		{ "count-only", ARG_FLAG, &o.count_only, 0, 0, NULL,
 		  "count frames and bytes without reading or checking them "
 		  "(a rate measurement, like testpmd's rxonly)", NULL },

@@ -218,6 +218,35 @@ void pkt_stamp(const struct pkt_template *tmpl, uint8_t *frame, uint64_t seq,
 	put_be16(frame + PKT_OFF_UDP + UDP_OFF_CHECKSUM, udp_check);
 }
 
+/* ---- flows over transmit queues -------------------------------------- */
+
+void pkt_cursor_init(struct pkt_flow_cursor *c, uint32_t flows,
+		     uint32_t queues, uint32_t queue)
+{
+	memset(c, 0, sizeof(*c));
+	c->flows = flows;
+	c->queues = queues;
+	c->first_flow = queue;
+	/* Flows queue, queue + queues, ... below flows. */
+	c->flow_count = (flows - queue + queues - 1) / queues;
+}
+
+bool pkt_cursor_peek(const struct pkt_flow_cursor *c, uint64_t count,
+		     uint64_t *seq)
+{
+	*seq = c->round * c->flows + c->first_flow +
+	       (uint64_t)c->cursor * c->queues;
+	return c->flow_count > 0 && (!count || *seq < count);
+}
+
+void pkt_cursor_advance(struct pkt_flow_cursor *c)
+{
+	if (++c->cursor >= c->flow_count) {
+		c->cursor = 0;
+		c->round++;
+	}
+}
+
 /* ---- checking --------------------------------------------------------- */
 
 /* What makes a frame ours: IPv4, UDP, and the magic where it belongs.

@@ -28,6 +28,7 @@
 #ifndef SAFENIC_CLI_PACKET_H
 #define SAFENIC_CLI_PACKET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -108,6 +109,28 @@ struct pkt_stamp_info {
  * the IPv4 total length). Fills info for valid and corrupted frames. */
 enum pkt_verdict pkt_check(const uint8_t *frame, size_t len,
 			   struct pkt_stamp_info *info);
+
+/* Which frame numbers a sender's transmit queue sends: flow f goes out of
+ * queue f % queues, so that the frames of a flow leave in order, and the
+ * queue sends its flows in turn, round after round (frame round * flows
+ * + f). With one queue the numbers simply count up; over all queues every
+ * number is sent once. */
+struct pkt_flow_cursor {
+	uint32_t flows, queues;
+	uint32_t first_flow;       /* the queue's number */
+	uint32_t flow_count;       /* flows it sends */
+	uint32_t cursor;           /* its next flow: first + cursor * queues */
+	uint64_t round;
+};
+
+/* flows >= queues >= 1, queue < queues. */
+void pkt_cursor_init(struct pkt_flow_cursor *c, uint32_t flows,
+		     uint32_t queues, uint32_t queue);
+/* The queue's next frame number; false once it is >= count (count 0:
+ * never). */
+bool pkt_cursor_peek(const struct pkt_flow_cursor *c, uint64_t count,
+		     uint64_t *seq);
+void pkt_cursor_advance(struct pkt_flow_cursor *c);
 
 /* RFC 1071 ones-complement sum of len bytes added to sum, not folded. */
 uint32_t pkt_sum_bytes(const uint8_t *data, size_t len, uint32_t sum);

@@ -469,6 +469,70 @@ static void test_flows_limits(void **state)
 	assert_int_equal(tmpl.flows, 1);
 }
 
+/* Over all queues every number below the count is sent exactly once;
+ * each queue sends only its own flows (f % queues == queue), and the
+ * numbers of each flow in increasing order. */
+static void check_cursors(uint32_t flows, uint32_t queues, uint64_t count)
+{
+	uint8_t *seen = calloc(count, 1);
+	uint64_t *last = calloc(flows, sizeof(*last));
+	uint64_t seq, total = 0;
+	uint32_t q;
+
+	assert_non_null(seen);
+	assert_non_null(last);
+	for (q = 0; q < queues; q++) {
+		struct pkt_flow_cursor c;
+
+		pkt_cursor_init(&c, flows, queues, q);
+		while (pkt_cursor_peek(&c, count, &seq)) {
+			uint32_t flow = (uint32_t)(seq % flows);
+
+			assert_true(seq < count);
+			assert_int_equal(flow % queues, q);
+			assert_int_equal(seen[seq], 0);
+			assert_true(last[flow] == 0 || seq > last[flow] - 1);
+			last[flow] = seq + 1;
+			seen[seq] = 1;
+			total++;
+			pkt_cursor_advance(&c);
+		}
+	}
+	assert_true(total == count);
+	free(seen);
+	free(last);
+}
+
+static void test_flow_cursors(void **state)
+{
+	struct pkt_flow_cursor c;
+	uint64_t seq;
+	int i;
+
+	(void)state;
+	check_cursors(1, 1, 100);
+	check_cursors(64, 4, 20000);
+	check_cursors(7, 3, 1000);      /* flows not a multiple of queues */
+	check_cursors(5, 5, 3);         /* count below the flow count */
+	check_cursors(64, 2, 64 * 3 + 1);
+	/* One queue: the numbers count up, as before flows existed. */
+	pkt_cursor_init(&c, 4, 1, 0);
+	for (i = 0; i < 10; i++) {
+		assert_true(pkt_cursor_peek(&c, 0, &seq));
+		assert_true(seq == (uint64_t)i);
+		pkt_cursor_advance(&c);
+	}
+	/* Two queues of 5 flows: queue 1 sends flows 1 and 3. */
+	pkt_cursor_init(&c, 5, 2, 1);
+	assert_int_equal(c.flow_count, 2);
+	assert_true(pkt_cursor_peek(&c, 0, &seq) && seq == 1);
+	pkt_cursor_advance(&c);
+	assert_true(pkt_cursor_peek(&c, 0, &seq) && seq == 3);
+	pkt_cursor_advance(&c);
+	assert_true(pkt_cursor_peek(&c, 0, &seq) && seq == 6);
+	assert_false(pkt_cursor_peek(&c, 6, &seq));
+}
+
 static void test_sum_helpers(void **state)
 {
 	static const uint8_t odd[3] = { 0x12, 0x34, 0x56 };
@@ -497,6 +561,7 @@ int main(void)
 		cmocka_unit_test(test_flows_frames),
 		cmocka_unit_test(test_one_flow_and_old_frames),
 		cmocka_unit_test(test_flows_limits),
+		cmocka_unit_test(test_flow_cursors),
 		cmocka_unit_test(test_sum_helpers),
 	};
 

@@ -95,6 +95,51 @@ static void print_hw(FILE *out, const char *prefix, const struct hw_counts *hw)
 			prefix, hw->rx_packets, prefix, hw->tx_packets);
 }
 
+static unsigned queue_count(unsigned queues)
+{
+	if (queues == 0)
+		return 1;
+	return queues < REPORT_MAX_QUEUES ? queues : REPORT_MAX_QUEUES;
+}
+
+static void print_gen_queue_keys(FILE *out, const struct gen_summary *s)
+{
+	unsigned q, n = queue_count(s->queues);
+
+	fprintf(out, " queues=%u", n);
+	for (q = 0; q < n; q++)
+		fprintf(out, " q%u_tx_packets=%" PRIu64, q,
+			n == 1 && !s->queues ? s->tx_packets : s->q_tx_packets[q]);
+}
+
+static void print_recv_queues(FILE *out, const struct recv_summary *s)
+{
+	unsigned q, n = queue_count(s->queues);
+
+	if (n < 2)
+		return;
+	fprintf(out, "  per receive queue:");
+	for (q = 0; q < n; q++)
+		fprintf(out, "%s q%u %" PRIu64 " frames (%" PRIu64 " flows)",
+			q ? "," : "", q, s->q[q].packets, s->q[q].flows);
+	fputc('\n', out);
+	if (s->flows_split)
+		fprintf(out, "  %" PRIu64 " flows came on more than one queue "
+			"(RSS should keep a flow on one)\n", s->flows_split);
+}
+
+static void print_recv_queue_keys(FILE *out, const struct recv_summary *s)
+{
+	unsigned q, n = queue_count(s->queues);
+
+	fprintf(out, " queues=%u", n);
+	for (q = 0; q < n; q++)
+		fprintf(out, " q%u_packets=%" PRIu64 " q%u_flows=%" PRIu64, q,
+			n == 1 && !s->queues ? s->rx_packets : s->q[q].packets,
+			q, s->q[q].flows);
+	fprintf(out, " flows_split=%" PRIu64, s->flows_split);
+}
+
 void report_gen_summary(FILE *out, const struct gen_summary *s)
 {
 	double pps = per_second(s->tx_packets, s->seconds);
@@ -113,6 +158,7 @@ void report_gen_summary(FILE *out, const struct gen_summary *s)
 		" device_errors=%" PRIu64, s->dev, s->tx_packets,
 		s->tx_bytes, s->tx_drops, s->seconds, pps, s->device_errors);
 	print_health_keys(out, s->queue_resets, s->status);
+	print_gen_queue_keys(out, s);
 	print_hw(out, "", &s->hw);
 	fputc('\n', out);
 	fflush(out);
@@ -166,6 +212,7 @@ void report_recv_summary(FILE *out, const struct recv_summary *s)
 	if (s->mixed_flows)
 		fprintf(out, "  %" PRIu64 " frames of another generator (another "
 			"flow count) not tracked\n", s->mixed_flows);
+	print_recv_queues(out, s);
 	if (!s->checked)
 		fprintf(out, "  contents not checked (--count-only); %" PRIu64
 			" dropped by the device, %" PRIu64 " device errors\n",
@@ -189,6 +236,7 @@ void report_recv_summary(FILE *out, const struct recv_summary *s)
 	fprintf(out, " flows=%" PRIu32 " interleaved=%" PRIu64 " mixed_flows=%"
 		PRIu64, s->flows ? s->flows : 1, s->interleaved, s->mixed_flows);
 	print_health_keys(out, s->queue_resets, s->status);
+	print_recv_queue_keys(out, s);
 	print_hw(out, "", &s->hw);
 	fputc('\n', out);
 	fflush(out);

@@ -47,6 +47,9 @@ struct hw_counts {
 	uint64_t rx_packets, tx_packets;
 };
 
+/* Per-queue figures: SN_MAX_QUEUES (the library's limit) at most. */
+#define REPORT_MAX_QUEUES 8
+
 struct gen_summary {
 	const char *dev;
 	uint64_t tx_packets, tx_bytes, tx_drops, device_errors;
@@ -54,6 +57,9 @@ struct gen_summary {
 	struct hw_counts hw;
 	uint64_t queue_resets;
 	const char *status;        /* the health: NULL = "ok" */
+	/* Transmit queues used (0 is taken as 1) and the frames each took. */
+	unsigned queues;
+	uint64_t q_tx_packets[REPORT_MAX_QUEUES];
 };
 
 struct fwd_summary {
@@ -77,6 +83,14 @@ struct recv_summary {
 	 * frames with another flow count (another generator's). */
 	uint32_t flows;
 	uint64_t interleaved, mixed_flows;
+	/* Receive queues polled (0 is taken as 1); per queue the frames
+	 * that came on it and how many flows had frames on it; flows whose
+	 * frames came on more than one queue (RSS keeps a flow on one). */
+	unsigned queues;
+	struct recv_queue_summary {
+		uint64_t packets, flows;
+	} q[REPORT_MAX_QUEUES];
+	uint64_t flows_split;
 	uint64_t rx_drops;         /* counted by the device or driver */
 	uint64_t device_errors;
 	uint64_t rx_starved;       /* the receive ring ran dry (sn_stats) */

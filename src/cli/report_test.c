@@ -100,7 +100,7 @@ static void test_rate_line(void **state)
 static void test_gen_summary(void **state)
 {
 	const struct gen_summary s = { "0000:00:03.0", 1000, 60000, 2, 1,
-				       2.0, { false, 0, 0 }, 0, NULL };
+				       2.0, { false, 0, 0 }, 0, NULL, 0, { 0 } };
 	char text[1024];
 
 	(void)state;
@@ -108,7 +108,27 @@ static void test_gen_summary(void **state)
 	assert_string_equal(summary_line(text, "SUMMARY gen "),
 			    "SUMMARY gen dev=0000:00:03.0 tx_packets=1000 "
 			    "tx_bytes=60000 tx_drops=2 seconds=2.000 "
-			    "pps=500.0 device_errors=1 queue_resets=0 status=ok\n");
+			    "pps=500.0 device_errors=1 queue_resets=0 status=ok "
+			    "queues=1 q0_tx_packets=1000\n");
+}
+
+static void test_gen_summary_queues(void **state)
+{
+	struct gen_summary s = { "0000:00:03.0", 1000, 60000, 0, 0,
+				 2.0, { false, 0, 0 }, 0, NULL, 3,
+				 { 300, 400, 300 } };
+	char text[1024];
+
+	(void)state;
+	CAPTURE(text, report_gen_summary(out_, &s));
+	assert_non_null(strstr(summary_line(text, "SUMMARY gen "),
+			       " queues=3 q0_tx_packets=300 q1_tx_packets=400 "
+			       "q2_tx_packets=300\n"));
+	/* Never past the table, whatever the count says. */
+	s.queues = 100;
+	CAPTURE(text, report_gen_summary(out_, &s));
+	assert_non_null(strstr(text, " queues=8 "));
+	assert_null(strstr(text, "q8_"));
 }
 
 /* A run stopped by the health check says why in its summary, even when
@@ -117,14 +137,14 @@ static void test_gen_summary(void **state)
 static void test_gen_summary_says_why_it_stopped(void **state)
 {
 	struct gen_summary s = { "0000:00:03.0", 1000, 60000, 0, 0,
-				 2.0, { false, 0, 0 }, 2, "needs-reset" };
+				 2.0, { false, 0, 0 }, 2, "needs-reset", 0, { 0 } };
 	char text[1024];
 
 	(void)state;
 	CAPTURE(text, report_gen_summary(out_, &s));
 	assert_non_null(strstr(text, "0 device errors, 2 queue resets; health needs-reset\n"));
 	assert_non_null(strstr(summary_line(text, "SUMMARY gen "),
-			       " device_errors=0 queue_resets=2 status=needs-reset\n"));
+			       " device_errors=0 queue_resets=2 status=needs-reset "));
 }
 
 static void test_fwd_summary(void **state)
@@ -171,7 +191,8 @@ static void test_recv_summary(void **state)
 			    "corrupted=4 foreign=6 seconds=0.500 pps=220.0 "
 			    "device_errors=0 rx_drops=0 out_of_range=0 rx_starved=9 "
 			    "flows=1 interleaved=0 mixed_flows=0 "
-			    "queue_resets=0 status=ok\n");
+			    "queue_resets=0 status=ok queues=1 "
+			    "q0_packets=110 q0_flows=0 flows_split=0\n");
 	assert_null(strstr(text, "flows, order judged"));
 	/* Several flows: said in words, and the keys carry them. */
 	s.flows = 64;
@@ -183,6 +204,21 @@ static void test_recv_summary(void **state)
 	assert_non_null(strstr(text, "2 frames of another generator"));
 	assert_non_null(strstr(summary_line(text, "SUMMARY recv "),
 			       " flows=64 interleaved=40 mixed_flows=2 "));
+	assert_null(strstr(text, "per receive queue"));
+	/* Several queues: each one's frames and flows. */
+	s.queues = 2;
+	s.q[0].packets = 60;
+	s.q[0].flows = 30;
+	s.q[1].packets = 50;
+	s.q[1].flows = 34;
+	s.flows_split = 1;
+	CAPTURE(text, report_recv_summary(out_, &s));
+	assert_non_null(strstr(text, "per receive queue: q0 60 frames (30 flows), "
+			       "q1 50 frames (34 flows)\n"));
+	assert_non_null(strstr(text, "1 flows came on more than one queue"));
+	assert_non_null(strstr(summary_line(text, "SUMMARY recv "),
+			       " queues=2 q0_packets=60 q0_flows=30 q1_packets=50 "
+			       "q1_flows=34 flows_split=1"));
 	/* --count-only: says so, and prints no verdict on the contents. */
 	s.checked = false;
 	CAPTURE(text, report_recv_summary(out_, &s));
@@ -193,7 +229,8 @@ static void test_recv_summary(void **state)
 
 static void test_zero_seconds_no_division(void **state)
 {
-	const struct gen_summary s = { "x", 5, 300, 0, 0, 0.0, { false, 0, 0 }, 0, NULL };
+	const struct gen_summary s = { "x", 5, 300, 0, 0, 0.0, { false, 0, 0 }, 0,
+				       NULL, 0, { 0 } };
 	char text[1024];
 
 	(void)state;
@@ -262,6 +299,7 @@ int main(void)
 		cmocka_unit_test(test_gen_summary_says_why_it_stopped),
 		cmocka_unit_test(test_fwd_summary),
 		cmocka_unit_test(test_recv_summary),
+		cmocka_unit_test(test_gen_summary_queues),
 		cmocka_unit_test(test_zero_seconds_no_division),
 		cmocka_unit_test(test_dump_summary),
 		cmocka_unit_test(test_respond_summary),
