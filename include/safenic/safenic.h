@@ -90,7 +90,15 @@ struct sn_pkt {
 	uint16_t headroom;         /* bytes before data inside the buffer */
 	uint32_t index;            /* buffer number inside its pool */
 	struct sn_mempool *pool;
+	/* The receive hash the device computed (RSS, Toeplitz over the
+	 * addresses and ports it chose): valid when flags has SN_PKT_RSS_HASH.
+	 * It is the device's word, never checked: a number to spread work
+	 * by, not to trust for anything else. */
+	uint32_t rss_hash;
+	uint16_t flags;            /* SN_PKT_* set by the driver on receive; 0 after alloc */
 };
+
+#define SN_PKT_RSS_HASH (1u << 0)
 
 #define SN_POOL_DEFAULT_BUF_SIZE 2176u  /* 2048 bytes of frame room, as DPDK */
 #define SN_POOL_HEADROOM 128u
@@ -138,6 +146,18 @@ uint64_t sn_mempool_bad_frees(const struct sn_mempool *pool);
 
 #define SN_MAX_QUEUES 8
 
+/* What receive-side scaling hashes on (sn_dev_config.rss_types): the
+ * addresses, or the addresses and the TCP or UDP ports. A device hashes
+ * what it can of these (QEMU's e1000e has no UDP hash: UDP frames hash
+ * on their addresses alone). */
+#define SN_RSS_IPV4 (1u << 0)
+#define SN_RSS_IPV4_TCP (1u << 1)
+#define SN_RSS_IPV4_UDP (1u << 2)
+#define SN_RSS_IPV6 (1u << 3)
+#define SN_RSS_IPV6_TCP (1u << 4)
+#define SN_RSS_IPV6_UDP (1u << 5)
+#define SN_RSS_ALL 0x3fu
+
 struct sn_dev_config {
 	uint16_t rx_queues;        /* 0 = 1 */
 	uint16_t tx_queues;        /* 0 = 1 */
@@ -148,6 +168,11 @@ struct sn_dev_config {
 	/* Receive only frames addressed to the device's MAC (and broadcast).
 	 * Default (false): promiscuous, as DPDK's testpmd runs. */
 	bool unicast_filter;
+	/* With more than one receive queue the device spreads frames over
+	 * them by a hash of their flow (RSS: the well-known 40-byte Toeplitz
+	 * key, a redirection table taking the queues in turn), so that a
+	 * flow stays on one queue. Which fields count: SN_RSS_* bits, 0 = all. */
+	uint32_t rss_types;
 };
 
 struct sn_stats {
@@ -169,6 +194,16 @@ struct sn_stats {
 	/* The NIC's own counters, where it has them (Intel families). */
 	bool has_hw_counters;
 	uint64_t hw_rx_packets, hw_rx_bytes, hw_tx_packets, hw_tx_bytes;
+};
+
+/* One queue pair's software counters (receive queue q and transmit
+ * queue q), as in struct sn_stats. The device's own counters, and the
+ * frames it dropped for want of descriptors (in sn_stats.rx_drops), belong
+ * to no queue: the queues add up to sn_stats less those. */
+struct sn_queue_stats {
+	uint64_t rx_packets, rx_bytes, rx_drops, rx_errors, rx_starved;
+	uint64_t tx_packets, tx_bytes, tx_drops, tx_errors;
+	uint64_t device_errors;
 };
 
 struct sn_link {
@@ -248,6 +283,10 @@ static inline uint16_t sn_tx_burst(struct sn_dev *dev, uint16_t queue,
 	return dev->tx_burst(dev->txq[queue], pkts, n);
 }
 
+/* Queues the device was opened with. */
+uint16_t sn_dev_rx_queues(const struct sn_dev *dev);
+uint16_t sn_dev_tx_queues(const struct sn_dev *dev);
+
 const char *sn_dev_driver_name(const struct sn_dev *dev);
 const char *sn_dev_pci_addr(const struct sn_dev *dev);
 void sn_dev_mac(const struct sn_dev *dev, uint8_t mac[6]);
@@ -255,6 +294,12 @@ int sn_dev_link(struct sn_dev *dev, struct sn_link *link);
 /* Software counters of all queues, plus the device's own where it has
  * them. Control path: may read registers. */
 void sn_dev_stats(struct sn_dev *dev, struct sn_stats *stats);
+/* Counters of receive queue `queue` and transmit queue `queue` (zero for
+ * a direction the device has fewer queues in); -EINVAL when the device
+ * has neither. Reads only memory: may be called from any thread while
+ * others run the bursts (the figures are each a recent value, not one
+ * snapshot of all of them). */
+int sn_dev_queue_stats(struct sn_dev *dev, uint16_t queue, struct sn_queue_stats *st);
 /* Health check for the control loop (call about once a second, from the
  * thread that runs the device's bursts: it may reset a queue). Compares
  * the driver's view of every queue with the device's own head register or
@@ -267,6 +312,16 @@ enum sn_dev_state sn_dev_check(struct sn_dev *dev);
  * re-armed"; "" after SN_DEV_OK. The string belongs to the device: valid
  * until the next sn_dev_check on it or sn_dev_close. */
 const char *sn_dev_check_message(const struct sn_dev *dev);
+/* sn_dev_check for one thread's share of a device: receive queue `queue`
+ * and transmit queue `queue`, plus the signs that concern the whole
+ * device (gone, needs a reset). Call it from the thread that runs that
+ * queue pair's bursts; several threads may each check their own queue
+ * at once. sn_dev_check (all queues) is for single-threaded users. */
+enum sn_dev_state sn_dev_check_queue(struct sn_dev *dev, uint16_t queue);
+/* What the last sn_dev_check_queue on that queue found ("" after
+ * SN_DEV_OK, or for a queue the device does not have); valid until the
+ * next sn_dev_check_queue on that queue. */
+const char *sn_dev_check_queue_message(const struct sn_dev *dev, uint16_t queue);
 const char *sn_dev_state_name(enum sn_dev_state state);
 /* Whether the kernel has asked for the device back (hot-unplug, or an
  * unbind from vfio-pci). One non-blocking read, no register access: cheap

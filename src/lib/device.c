@@ -54,6 +54,16 @@ static void unlink_device(struct sn_device *dev)
 static int start_device(struct sn_device *dev, const struct sn_dev_config *cfg,
 			struct sn_error *err)
 {
+	/* The driver names its device's own maximum; this is the library's,
+	 * the size of the queue arrays. */
+	if (dev->rx_queues > SN_MAX_QUEUES)
+		return sn_fail(err, EINVAL, "%s (%s) can be given at most %d receive queues; "
+			       "ask for 1 to %d", dev->pci.addr, dev->driver->name,
+			       SN_MAX_QUEUES, SN_MAX_QUEUES);
+	if (dev->tx_queues > SN_MAX_QUEUES)
+		return sn_fail(err, EINVAL, "%s (%s) can be given at most %d transmit queues; "
+			       "ask for 1 to %d", dev->pci.addr, dev->driver->name,
+			       SN_MAX_QUEUES, SN_MAX_QUEUES);
 	if (cfg->rx_pool && (cfg->rx_pool->flags & SN_POOL_DEVICE_READ_ONLY))
 		return sn_fail(err, EINVAL, "the receive pool is read-only for the device");
 	if (cfg->rx_pool && cfg->rx_pool->ctx != dev->ctx)
@@ -72,16 +82,12 @@ static int start_device(struct sn_device *dev, const struct sn_dev_config *cfg,
 	return dev->driver->start(dev, cfg, err);
 }
 
-/* A device with its queue counts checked; NULL (and err) when impossible. */
+/* A device with its queue counts (checked once the driver is known). */
 static struct sn_device *new_device(struct sn_ctx *ctx, const struct sn_dev_config *cfg,
 				    struct sn_error *err)
 {
 	uint16_t rxq = cfg->rx_queues ? cfg->rx_queues : 1;
 	uint16_t txq = cfg->tx_queues ? cfg->tx_queues : 1;
-	if (rxq > SN_MAX_QUEUES || txq > SN_MAX_QUEUES) {
-		sn_fail(err, EINVAL, "at most %d queues per direction", SN_MAX_QUEUES);
-		return NULL;
-	}
 	struct sn_device *dev = calloc(1, sizeof(*dev));
 	if (!dev) {
 		sn_fail(err, ENOMEM, "out of memory");
@@ -173,6 +179,16 @@ void sn_dev_close(struct sn_dev *handle)
 	free(dev);
 }
 
+uint16_t sn_dev_rx_queues(const struct sn_dev *dev)
+{
+	return ((const struct sn_device *)dev)->rx_queues;
+}
+
+uint16_t sn_dev_tx_queues(const struct sn_dev *dev)
+{
+	return ((const struct sn_device *)dev)->tx_queues;
+}
+
 const char *sn_dev_driver_name(const struct sn_dev *dev)
 {
 	return ((const struct sn_device *)dev)->driver->name;
@@ -199,6 +215,24 @@ void sn_dev_stats(struct sn_dev *dev, struct sn_stats *stats)
 	sn_device_of(dev)->driver->stats(sn_device_of(dev), stats);
 }
 
+/* A queue pair number the device has in at least one direction. */
+static bool has_queue(const struct sn_device *dev, uint16_t q)
+{
+	return q < SN_MAX_QUEUES && (q < dev->rx_queues || q < dev->tx_queues);
+}
+
+int sn_dev_queue_stats(struct sn_dev *handle, uint16_t q, struct sn_queue_stats *st)
+{
+	struct sn_device *dev = sn_device_of(handle);
+	memset(st, 0, sizeof(*st));
+	if (!has_queue(dev, q))
+		return -EINVAL;
+	if (!dev->driver->queue_stats)
+		return -ENOTSUP;
+	dev->driver->queue_stats(dev, q, st);
+	return 0;
+}
+
 /* How bad a state is: a note of a worse one replaces a milder one's. */
 static int severity(enum sn_dev_state state)
 {
@@ -213,16 +247,34 @@ static int severity(enum sn_dev_state state)
 	return 5;
 }
 
+static enum sn_dev_state note(enum sn_dev_state *worst, char *msg, size_t size,
+			      enum sn_dev_state state, const char *fmt, va_list ap)
+{
+	if (severity(state) <= severity(*worst) && msg[0])
+		return *worst;
+	vsnprintf(msg, size, fmt, ap);
+	*worst = state;
+	return state;
+}
+
 enum sn_dev_state sn_dev_note(struct sn_device *dev, enum sn_dev_state state,
 			      const char *fmt, ...)
 {
-	if (severity(state) <= severity(dev->check_state) && dev->check_msg[0])
-		return dev->check_state;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(dev->check_msg, sizeof(dev->check_msg), fmt, ap);
+	state = note(&dev->check_state, dev->check_msg, sizeof(dev->check_msg), state, fmt, ap);
 	va_end(ap);
-	dev->check_state = state;
+	return state;
+}
+
+enum sn_dev_state sn_dev_note_queue(struct sn_device *dev, uint16_t q,
+				    enum sn_dev_state state, const char *fmt, ...)
+{
+	struct sn_check_report *r = &dev->queue_check[q];
+	va_list ap;
+	va_start(ap, fmt);
+	state = note(&r->state, r->msg, sizeof(r->msg), state, fmt, ap);
+	va_end(ap);
 	return state;
 }
 
@@ -245,6 +297,45 @@ enum sn_dev_state sn_dev_check(struct sn_dev *handle)
 	if (state == SN_DEV_OK)
 		dev->check_msg[0] = '\0';
 	return state;
+}
+
+enum sn_dev_state sn_dev_check_queue(struct sn_dev *handle, uint16_t q)
+{
+	struct sn_device *dev = sn_device_of(handle);
+	if (!has_queue(dev, q))
+		return SN_DEV_OK; /* nothing of this device to check */
+	struct sn_check_report *r = &dev->queue_check[q];
+	r->state = SN_DEV_OK;
+	r->msg[0] = '\0';
+	if (sn_vfio_removal_requested(&dev->pci))
+		return sn_dev_note_queue(dev, q, SN_DEV_GONE, "the device is gone: the kernel "
+					 "asked for it back (hot-unplug, or an unbind from "
+					 "vfio-pci)");
+	enum sn_dev_state state;
+	if (dev->driver->check_queue) {
+		state = dev->driver->check_queue(dev, q);
+	} else if (dev->rx_queues == 1 && dev->tx_queues == 1) {
+		/* A driver without per-queue checks: with one pair, the
+		 * device's check is the queue's. */
+		state = sn_dev_check(handle);
+		snprintf(r->msg, sizeof(r->msg), "%s", dev->check_msg);
+	} else {
+		return SN_DEV_OK; /* the driver cannot check one queue alone */
+	}
+	if (severity(r->state) > severity(state))
+		state = r->state;
+	if (state != SN_DEV_OK && !r->msg[0])
+		snprintf(r->msg, sizeof(r->msg), "%s", sn_dev_state_name(state));
+	r->state = state;
+	if (state == SN_DEV_OK)
+		r->msg[0] = '\0';
+	return state;
+}
+
+const char *sn_dev_check_queue_message(const struct sn_dev *handle, uint16_t q)
+{
+	const struct sn_device *dev = (const struct sn_device *)handle;
+	return has_queue(dev, q) ? dev->queue_check[q].msg : "";
 }
 
 bool sn_dev_removal_requested(struct sn_dev *handle)

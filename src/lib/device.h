@@ -22,7 +22,22 @@ struct sn_driver {
 	int (*link)(struct sn_device *dev, struct sn_link *link);
 	void (*stats)(struct sn_device *dev, struct sn_stats *stats);
 	enum sn_dev_state (*check)(struct sn_device *dev);
+	/* One queue pair's counters (receive and transmit queue q; the core
+	 * zeroed st and checked that q is below one of the queue counts).
+	 * Called from any thread: reads only what sn_counter_read allows. */
+	void (*queue_stats)(struct sn_device *dev, uint16_t q, struct sn_queue_stats *st);
+	/* The check of receive and transmit queue q (each where the device
+	 * has it), plus the device-wide signs, from the thread running that
+	 * pair: notes what it finds in dev->queue_check[q] (sn_dev_note_queue)
+	 * and returns the worst. */
+	enum sn_dev_state (*check_queue)(struct sn_device *dev, uint16_t q);
 	const void *data;            /* the family's own table, if any */
+};
+
+/* What a check found: the worst state noted, and its message. */
+struct sn_check_report {
+	enum sn_dev_state state;
+	char msg[SN_ERROR_LEN];
 };
 
 struct sn_device {
@@ -40,6 +55,9 @@ struct sn_device {
 	 * its message (sn_dev_check_message). */
 	enum sn_dev_state check_state;
 	char check_msg[SN_ERROR_LEN];
+	/* The same for each queue pair's sn_dev_check_queue, apart so that
+	 * threads checking their own queues do not share one. */
+	struct sn_check_report queue_check[SN_MAX_QUEUES];
 	struct sn_device *next;
 };
 
@@ -56,6 +74,11 @@ struct sn_dev *sn_dev_open_model(struct sn_ctx *ctx, const struct sn_driver *dri
 __attribute__((format(printf, 3, 4)))
 enum sn_dev_state sn_dev_note(struct sn_device *dev, enum sn_dev_state state,
 			      const char *fmt, ...);
+
+/* The same for sn_dev_check_queue on queue pair q. */
+__attribute__((format(printf, 4, 5)))
+enum sn_dev_state sn_dev_note_queue(struct sn_device *dev, uint16_t q,
+				    enum sn_dev_state state, const char *fmt, ...);
 
 static inline struct sn_device *sn_device_of(struct sn_dev *dev)
 {

@@ -37,6 +37,8 @@ static const struct sn_ring_format e1000e_format = {
 	.tx_paylen = false,
 	/* Receive errors: CE | SE | SEQ | CXE | RXE. */
 	.rx_error_mask = 0x97000000u,
+	/* RSS type in bits 3:0 of the write-back's first dword. */
+	.rx_rss_type_mask = 0xf,
 };
 
 /* Initialization: mask interrupts, global reset, mask again, wait for the NVM. */

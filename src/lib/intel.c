@@ -1,9 +1,11 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "counter.h"
 #include "error.h"
 #include "intel.h"
 
@@ -178,9 +180,13 @@ int sn_intel_start(struct sn_device *dev, const struct sn_dev_config *cfg,
 	nic->tx_queues = dev->tx_queues;
 	if (!nic->bar)
 		return sn_fail(err, ENODEV, "%s: BAR 0 is not mapped", dev->pci.addr);
-	if (nic->rx_queues > f->max_queues || nic->tx_queues > f->max_queues)
-		return sn_fail(err, ENOTSUP, "%s: %s supports at most %u queues",
-			       dev->pci.addr, f->name, f->max_queues);
+	uint16_t max = f->max_queues_of ? f->max_queues_of(dev->pci.device) : f->max_queues;
+	if (nic->rx_queues > max)
+		return sn_fail(err, EINVAL, "%s (%s) has %u receive queues; ask for 1 to %u",
+			       dev->pci.addr, f->name, max, max);
+	if (nic->tx_queues > max)
+		return sn_fail(err, EINVAL, "%s (%s) has %u transmit queues; ask for 1 to %u",
+			       dev->pci.addr, f->name, max, max);
 	nic->counter_totals = calloc(f->num_registers, sizeof(uint64_t));
 	nic->counter_reads = calloc(f->num_registers, sizeof(uint64_t));
 	if (!nic->counter_totals || !nic->counter_reads)
@@ -236,24 +242,29 @@ int sn_intel_link(struct sn_device *dev, struct sn_link *link)
 	return 0;
 }
 
+/* The ring's counters, read while its own thread may be updating them. */
 static void add_ring(uint64_t *packets, uint64_t *bytes, uint64_t *drops, uint64_t *errors,
 		     uint64_t *device_errors, uint64_t *resets, const struct sn_ring *ring)
 {
-	*packets += ring->stats.packets;
-	*bytes += ring->stats.bytes;
-	*drops += ring->stats.drops;
-	*errors += ring->stats.errors;
-	*device_errors += ring->stats.device_errors;
-	*resets += ring->stats.resets;
+	*packets += sn_counter_read(&ring->stats.packets);
+	*bytes += sn_counter_read(&ring->stats.bytes);
+	*drops += sn_counter_read(&ring->stats.drops);
+	*errors += sn_counter_read(&ring->stats.errors);
+	*device_errors += sn_counter_read(&ring->stats.device_errors);
+	*resets += sn_counter_read(&ring->stats.resets);
 }
 
 /* STATUS is at offset 8 in all three families; a removed device (or one
- * whose link to the bus died) reads all-ones everywhere. */
+ * whose link to the bus died) reads all-ones everywhere. Threads checking
+ * their own queues may look at once: the flag only ever goes to true. */
 static bool device_gone(struct sn_intel_nic *nic)
 {
-	if (!nic->gone && sn_mmio_rd(nic->bar, 0x8) == 0xffffffffu)
-		nic->gone = true;
-	return nic->gone;
+	if (__atomic_load_n(&nic->gone, __ATOMIC_RELAXED))
+		return true;
+	if (sn_mmio_rd(nic->bar, 0x8) != 0xffffffffu)
+		return false;
+	__atomic_store_n(&nic->gone, true, __ATOMIC_RELAXED);
+	return true;
 }
 
 /* Adds the read-to-clear counters to the totals. A device that went away
@@ -263,7 +274,7 @@ static bool device_gone(struct sn_intel_nic *nic)
 static void accumulate_counters(struct sn_intel_nic *nic)
 {
 	const struct sn_intel_family *f = nic->family;
-	if (nic->gone)
+	if (__atomic_load_n(&nic->gone, __ATOMIC_RELAXED))
 		return;
 	memset(nic->counter_reads, 0, f->num_registers * sizeof(uint64_t));
 	sn_regs_accumulate(nic->bar, f->registers, f->num_registers, nic->counter_reads);
@@ -281,7 +292,7 @@ void sn_intel_stats(struct sn_device *dev, struct sn_stats *s)
 	for (unsigned q = 0; q < nic->rx_queues; q++) {
 		add_ring(&s->rx_packets, &s->rx_bytes, &s->rx_drops, &s->rx_errors,
 			 &s->device_errors, &s->queue_resets, &nic->rx[q]);
-		s->rx_starved += nic->rx[q].stats.starved;
+		s->rx_starved += sn_counter_read(&nic->rx[q].stats.starved);
 	}
 	for (unsigned q = 0; q < nic->tx_queues; q++)
 		add_ring(&s->tx_packets, &s->tx_bytes, &s->tx_drops, &s->tx_errors,
@@ -302,6 +313,20 @@ void sn_intel_stats(struct sn_device *dev, struct sn_stats *s)
 	s->hw_tx_bytes = sn_regs_total(f->registers, f->num_registers,
 				       nic->counter_totals, f->tx_bytes);
 	s->has_hw_counters = true;
+}
+
+void sn_intel_queue_stats(struct sn_device *dev, uint16_t q, struct sn_queue_stats *st)
+{
+	struct sn_intel_nic *nic = dev->priv;
+	uint64_t resets = 0;
+	if (q < nic->rx_queues) {
+		add_ring(&st->rx_packets, &st->rx_bytes, &st->rx_drops, &st->rx_errors,
+			 &st->device_errors, &resets, &nic->rx[q]);
+		st->rx_starved = sn_counter_read(&nic->rx[q].stats.starved);
+	}
+	if (q < nic->tx_queues)
+		add_ring(&st->tx_packets, &st->tx_bytes, &st->tx_drops, &st->tx_errors,
+			 &st->device_errors, &resets, &nic->tx[q]);
 }
 
 /* Re-arms one queue the way start-up armed it: stop it, take every
@@ -328,32 +353,47 @@ static int rearm_queue(struct sn_intel_nic *nic, bool receive, unsigned q)
 	return 0;
 }
 
+/* Where a check's findings go: the device's report (sn_dev_check), or
+ * queue pair `pair`'s own (sn_dev_check_queue, pair >= 0). */
+static enum sn_dev_state note_on(struct sn_intel_nic *nic, int pair, enum sn_dev_state state,
+				 const char *msg)
+{
+	if (pair < 0)
+		return sn_dev_note(nic->dev, state, "%s", msg);
+	return sn_dev_note_queue(nic->dev, (uint16_t)pair, state, "%s", msg);
+}
+
 /* The cross-check of one queue against its head register; what it finds
- * is noted on the device (sn_dev_note). */
-static enum sn_dev_state check_queue(struct sn_intel_nic *nic, bool receive, unsigned q)
+ * is noted where `pair` says. */
+static enum sn_dev_state check_queue(struct sn_intel_nic *nic, bool receive, unsigned q,
+				     int pair)
 {
 	struct sn_ring *ring = receive ? &nic->rx[q] : &nic->tx[q];
 	const char *dir = receive ? "receive" : "transmit";
 	uint32_t head = *ring->head;
 	uint16_t clean = ring->next_clean, in_flight = ring->in_flight;
+	char msg[SN_ERROR_LEN];
 
 	switch (sn_ring_check(ring, head, receive)) {
 	case SN_RING_OK:
 		return SN_DEV_OK;
 	case SN_RING_STALLED:
-		return sn_dev_note(nic->dev, SN_DEV_TX_STALLED, "transmit queue %u: %u frames "
-				   "waiting and the device took none for a second", q, in_flight);
+		snprintf(msg, sizeof(msg), "transmit queue %u: %u frames waiting and the "
+			 "device took none for a second", q, in_flight);
+		return note_on(nic, pair, SN_DEV_TX_STALLED, msg);
 	case SN_RING_OUT_OF_STEP:
 		break;
 	}
-	if (rearm_queue(nic, receive, q) < 0)
-		return sn_dev_note(nic->dev, SN_DEV_NEEDS_RESET, "%s queue %u was out of step "
-				   "with the device (its head at %u, the driver at %u with %u "
-				   "in flight) and did not restart", dir, q, head, clean, in_flight);
-	return sn_dev_note(nic->dev, SN_DEV_RECOVERED, "%s queue %u was out of step with the "
-			   "device (its head at %u, the driver at %u with %u in flight): "
-			   "reset and re-armed it, %u frames dropped", dir, q, head, clean,
-			   in_flight, in_flight);
+	if (rearm_queue(nic, receive, q) < 0) {
+		snprintf(msg, sizeof(msg), "%s queue %u was out of step with the device (its "
+			 "head at %u, the driver at %u with %u in flight) and did not restart",
+			 dir, q, head, clean, in_flight);
+		return note_on(nic, pair, SN_DEV_NEEDS_RESET, msg);
+	}
+	snprintf(msg, sizeof(msg), "%s queue %u was out of step with the device (its head "
+		 "at %u, the driver at %u with %u in flight): reset and re-armed it, %u "
+		 "frames dropped", dir, q, head, clean, in_flight, in_flight);
+	return note_on(nic, pair, SN_DEV_RECOVERED, msg);
 }
 
 enum sn_dev_state sn_intel_check(struct sn_device *dev)
@@ -362,8 +402,23 @@ enum sn_dev_state sn_intel_check(struct sn_device *dev)
 	if (device_gone(nic))
 		return SN_DEV_GONE;
 	for (unsigned q = 0; q < nic->rx_queues; q++)
-		check_queue(nic, true, q);
+		check_queue(nic, true, q, -1);
 	for (unsigned q = 0; q < nic->tx_queues; q++)
-		check_queue(nic, false, q);
+		check_queue(nic, false, q, -1);
 	return dev->check_state; /* the worst any queue noted */
+}
+
+/* Only this pair's rings and registers, and STATUS: nothing another
+ * thread's queue uses, so each thread may check its own pair. */
+enum sn_dev_state sn_intel_check_queue(struct sn_device *dev, uint16_t q)
+{
+	struct sn_intel_nic *nic = dev->priv;
+	if (device_gone(nic))
+		return sn_dev_note_queue(dev, q, SN_DEV_GONE, "%s",
+					 sn_dev_state_name(SN_DEV_GONE));
+	if (q < nic->rx_queues)
+		check_queue(nic, true, q, q);
+	if (q < nic->tx_queues)
+		check_queue(nic, false, q, q);
+	return dev->queue_check[q].state; /* the worst either queue noted */
 }

@@ -22,6 +22,9 @@ struct sn_intel_family {
 	const struct sn_reg_info *registers;
 	size_t num_registers;
 	uint16_t max_queues;
+	/* When models of the family differ: the queues (each way) of the
+	 * device with that PCI ID, at most SN_MAX_QUEUES. NULL: max_queues. */
+	uint16_t (*max_queues_of)(uint16_t device_id);
 	uint16_t default_ring;
 	/* Smallest receive data room the NIC can be given: the buffer size
 	 * field counts whole KiB and 0 is forbidden (igb, ixgbe), or the
@@ -85,6 +88,8 @@ void sn_intel_release(struct sn_device *dev);
 int sn_intel_link(struct sn_device *dev, struct sn_link *link);
 void sn_intel_stats(struct sn_device *dev, struct sn_stats *stats);
 enum sn_dev_state sn_intel_check(struct sn_device *dev);
+void sn_intel_queue_stats(struct sn_device *dev, uint16_t q, struct sn_queue_stats *st);
+enum sn_dev_state sn_intel_check_queue(struct sn_device *dev, uint16_t q);
 
 /* The device-core table of an Intel family: every operation is the
  * shared one; only the name, the ID match and the family differ. */
@@ -98,6 +103,8 @@ enum sn_dev_state sn_intel_check(struct sn_device *dev);
 		.link = sn_intel_link,                          \
 		.stats = sn_intel_stats,                        \
 		.check = sn_intel_check,                        \
+		.queue_stats = sn_intel_queue_stats,            \
+		.check_queue = sn_intel_check_queue,            \
 		.data = &(family),                              \
 	}
 

@@ -97,6 +97,8 @@ static const struct sn_ring_format ixgbe_format = {
 	.tx_paylen = true,
 	/* Receive errors: CE | LE | PE | OSE | USE. */
 	.rx_error_mask = 0x3B000000u,
+	/* RSS type in bits 3:0 of the write-back's first dword. */
+	.rx_rss_type_mask = 0xf,
 };
 
 static bool is_82599(const struct sn_intel_nic *nic)

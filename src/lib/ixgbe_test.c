@@ -1,6 +1,7 @@
 /* ixgbe on the host, against the model of the 82599 in ixgbe_model.c
  * (QEMU has no ixgbe). */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -279,6 +280,89 @@ static void a_fake_done_at_the_head_is_found_and_the_queue_rearmed(void **state)
 	assert_int_equal(sn_mempool_free_count(rx_pool), 512);
 }
 
+/* The same lie found by the check of one queue pair, as a worker thread
+ * runs it: the other pair's check sees nothing, the device-wide report is
+ * not touched, and the pair's counters add up to the device's. */
+static void a_queue_check_finds_its_own_queue_only(void **state)
+{
+	struct model *m = *state;
+	struct sn_error err = { 0 };
+	start_model(m);
+	struct sn_mempool *rx_pool = sn_mempool_create(m->ctx, 512, 0, 0, &err);
+	struct sn_mempool *pool = sn_mempool_create(m->ctx, 256, 0, 0, &err);
+	assert_non_null(rx_pool);
+	assert_non_null(pool);
+	struct sn_dev_config cfg = { .rx_ring_size = 128, .tx_ring_size = 128,
+				     .rx_pool = rx_pool, .tx_queues = 2 };
+	struct sn_dev *dev = model_open(m, &cfg, &err);
+	assert_non_null(dev);
+	assert_int_equal(sn_dev_rx_queues(dev), 1);
+	assert_int_equal(sn_dev_tx_queues(dev), 2);
+	struct sn_ring *rx = dev->rxq[0];
+	assert_int_equal(pump(dev, pool, 300), 300);
+	for (int i = 0; i < 200 && rx->in_flight != 127 - 31; i++)
+		assert_int_equal(pump(dev, pool, 1), 1);
+	atomic_store(&m->fake_done_at_head, true);
+	while (atomic_load(&m->fake_done_at_head))
+		sleep_ms(1);
+	struct sn_pkt *fake[4];
+	assert_int_equal(sn_rx_burst(dev, 0, fake, 4), 1);
+	sn_pkt_free_bulk(fake, 1);
+	assert_int_equal(pump(dev, pool, 64), 0);
+
+	for (int look = 0; look < 3; look++) {
+		assert_int_equal(sn_dev_check_queue(dev, 1), SN_DEV_OK);
+		assert_string_equal(sn_dev_check_queue_message(dev, 1), "");
+	}
+	assert_int_equal(sn_dev_check_queue(dev, 0), SN_DEV_OK); /* first look */
+	assert_int_equal(sn_dev_check_queue(dev, 0), SN_DEV_RECOVERED);
+	assert_non_null(strstr(sn_dev_check_queue_message(dev, 0),
+			       "receive queue 0 was out of step with the device"));
+	assert_string_equal(sn_dev_check_message(dev), "");
+	assert_int_equal(pump(dev, pool, 64), 64);   /* flowing again */
+	assert_int_equal(sn_dev_check_queue(dev, 0), SN_DEV_OK);
+	assert_string_equal(sn_dev_check_queue_message(dev, 0), "");
+	/* A queue the device does not have: nothing to check or count. */
+	assert_int_equal(sn_dev_check_queue(dev, 2), SN_DEV_OK);
+	assert_string_equal(sn_dev_check_queue_message(dev, 2), "");
+	struct sn_queue_stats q[3];
+	assert_int_equal(sn_dev_queue_stats(dev, 2, &q[2]), -EINVAL);
+	assert_int_equal(sn_dev_queue_stats(dev, 0, &q[0]), 0);
+	assert_int_equal(sn_dev_queue_stats(dev, 1, &q[1]), 0);
+	struct sn_stats st;
+	sn_dev_stats(dev, &st);
+	assert_int_equal(q[0].rx_packets + q[1].rx_packets, st.rx_packets);
+	assert_int_equal(q[0].rx_bytes + q[1].rx_bytes, st.rx_bytes);
+	assert_int_equal(q[0].tx_packets + q[1].tx_packets, st.tx_packets);
+	assert_int_equal(q[0].tx_bytes + q[1].tx_bytes, st.tx_bytes);
+	assert_int_equal(q[0].rx_errors + q[1].rx_errors, st.rx_errors);
+	assert_int_equal(q[0].device_errors + q[1].device_errors, st.device_errors);
+	assert_int_equal(q[0].rx_starved + q[1].rx_starved, st.rx_starved);
+	assert_int_equal(q[1].rx_packets, 0);         /* no receive queue 1 */
+	assert_true(q[0].rx_packets >= 300 + 64);
+	assert_string_equal(m->violation, "");
+	sn_dev_close(dev);
+}
+
+/* The 82599 has more queues than safenic uses: the library's own limit,
+ * named with the device. */
+static void too_many_queues_are_refused_naming_the_limit(void **state)
+{
+	struct model *m = *state;
+	struct sn_error err = { 0 };
+	start_model(m);
+	struct sn_dev_config cfg = { .rx_queues = SN_MAX_QUEUES + 1 };
+	assert_null(model_open(m, &cfg, &err));
+	assert_int_equal(err.code, -EINVAL);
+	assert_string_equal(err.msg, "model (ixgbe) can be given at most 8 receive queues; "
+			    "ask for 1 to 8");
+	cfg = (struct sn_dev_config){ .tx_queues = 200 };
+	assert_null(model_open(m, &cfg, &err));
+	assert_int_equal(err.code, -EINVAL);
+	assert_non_null(strstr(err.msg, "at most 8 transmit queues"));
+	assert_string_equal(m->violation, "");
+}
+
 static void a_reset_that_never_finishes_is_reported(void **state)
 {
 	struct model *m = *state;
@@ -298,6 +382,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(a_reset_that_never_finishes_is_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_fake_done_at_the_head_is_found_and_the_queue_rearmed,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(a_queue_check_finds_its_own_queue_only, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(too_many_queues_are_refused_naming_the_limit, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -39,6 +39,7 @@ static void reset_pkt(struct sn_pkt *pkt)
 	pkt->data = home->va + SN_POOL_HEADROOM;
 	pkt->iova = home->iova + SN_POOL_HEADROOM;
 	pkt->len = 0;
+	pkt->flags = 0;
 }
 
 static void compute_homes(struct sn_mempool *pool)
@@ -202,10 +203,12 @@ uint32_t sn_pkt_alloc_bulk(struct sn_mempool *pool, struct sn_pkt **pkts, uint32
 {
 	if (n > pool->num_free)
 		n = pool->num_free;
-	/* Frees restored the default headroom; only the length is left over. */
+	/* Frees restored the default headroom; only the length and the
+	 * receive flags are left over. */
 	for (uint32_t i = 0; i < n; i++) {
 		struct sn_pkt *pkt = sn_mempool_pop(pool);
 		pkt->len = 0;
+		pkt->flags = 0;
 		pkts[i] = pkt;
 	}
 	return n;

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "counter.h"
 #include "mempool.h"
 #include "ring.h"
 
@@ -122,7 +123,7 @@ static bool rx_skipped_by_device(struct sn_ring *ring)
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	if (desc_done(&ring->desc[ring->next_clean], true))
 		return false; /* it completed meanwhile: in order after all */
-	ring->stats.device_errors++;
+	sn_count(&ring->stats.device_errors, 1);
 	struct sn_pkt *pkt = take_slot(ring);
 	sn_pkt_free_from_ring(&pkt, 1);
 	return true;
@@ -139,22 +140,26 @@ static void rx_reject(struct sn_ring *ring, struct sn_pkt *pkt, uint32_t status,
 	 * and including the one marked end-of-packet. */
 	ring->discarding = !(status & SN_DESC_EOP);
 	if (multi || len < 14 || len > ring->rx_room) {
-		ring->stats.device_errors++;
-		ring->stats.errors++;
+		sn_count(&ring->stats.device_errors, 1);
+		sn_count(&ring->stats.errors, 1);
 	} else {
-		ring->stats.errors++; /* a bad frame on the wire, not a lying device */
+		sn_count(&ring->stats.errors, 1); /* a bad frame on the wire, not a lying device */
 	}
 	sn_pkt_free_from_ring(&pkt, 1);
 }
 
 /* Harvests completed descriptors in order. Kept in locals, since stores
- * through pkts[] could otherwise alias the ring's fields. */
-static uint16_t rx_harvest(struct sn_ring *ring, struct sn_pkt **pkts, uint16_t n)
+ * through pkts[] could otherwise alias the ring's fields. Compiled twice,
+ * with and without RSS (rss a constant), so that a ring without RSS pays
+ * nothing for it per frame. */
+static inline __attribute__((always_inline)) uint16_t
+rx_harvest_as(struct sn_ring *ring, struct sn_pkt **pkts, uint16_t n, const bool rss)
 {
 	volatile union sn_desc *desc = ring->desc;
 	struct sn_pkt **slots = ring->slots;
 	const uint32_t reject = SN_DESC_EOP | ring->fmt->rx_error_mask;
 	const uint32_t room = ring->rx_room - 14; /* frame length - 14 must fit */
+	const uint64_t rss_type = ring->rss_type_mask;
 	unsigned clean = ring->next_clean, mask = ring->mask;
 	unsigned pending = ring->in_flight, taken = 0, got = 0;
 	/* At most n descriptors a call, even when some are dropped. */
@@ -177,6 +182,15 @@ static uint16_t rx_harvest(struct sn_ring *ring, struct sn_pkt **pkts, uint16_t 
 		 * inside a dropped frame, 14 <= len <= room (unsigned wrap). */
 		if ((status & reject) == SN_DESC_EOP && !discarding && len - 14 <= room) {
 			pkt->len = (uint16_t)len;
+			/* The hash is the device's word, passed on unchecked: any
+			 * value is a valid hash (see sn_pkt.rss_hash). */
+			if (rss) {
+				uint64_t info_hash = desc[(clean - 1) & mask].rx_wb64.info_hash;
+				pkt->rss_hash = (uint32_t)(info_hash >> 32);
+				pkt->flags = (info_hash & rss_type) ? SN_PKT_RSS_HASH : 0;
+			} else {
+				pkt->flags = 0;
+			}
 			bytes += len;
 			pkts[got++] = pkt;
 		} else {
@@ -186,9 +200,15 @@ static uint16_t rx_harvest(struct sn_ring *ring, struct sn_pkt **pkts, uint16_t 
 	}
 	ring->next_clean = (uint16_t)clean;
 	ring->in_flight = (uint16_t)(pending - taken);
-	ring->stats.packets += got;
-	ring->stats.bytes += bytes;
+	sn_count(&ring->stats.packets, got);
+	sn_count(&ring->stats.bytes, bytes);
 	return (uint16_t)got;
+}
+
+static uint16_t rx_harvest(struct sn_ring *ring, struct sn_pkt **pkts, uint16_t n)
+{
+	return ring->rss_type_mask ? rx_harvest_as(ring, pkts, n, true)
+				   : rx_harvest_as(ring, pkts, n, false);
 }
 
 uint16_t sn_ring_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
@@ -198,7 +218,7 @@ uint16_t sn_ring_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 	 * descriptor read a burst, not a frame; see sn_stats.rx_starved). */
 	if (ring->in_flight &&
 	    desc_done(&ring->desc[(ring->next_use - 1) & ring->mask], true))
-		ring->stats.starved++;
+		sn_count(&ring->stats.starved, 1);
 	uint16_t got = rx_harvest(ring, pkts, n);
 
 	/* Stopped early at a descriptor not done: is the device past it? */
@@ -238,7 +258,7 @@ static uint16_t tx_done_count(struct sn_ring *ring)
 		return 0;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	if (!desc_done(&ring->desc[last], false))
-		ring->stats.device_errors++;
+		sn_count(&ring->stats.device_errors, 1);
 	return len;
 }
 
@@ -281,7 +301,7 @@ uint16_t sn_ring_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 		struct sn_pkt *p = pkts[sent];
 		uint64_t len = p->len, iova = p->iova;
 		if (!sn_pkt_tx_ok(p, ring->ctx, 0)) {
-			ring->stats.errors++;
+			sn_count(&ring->stats.errors, 1);
 			break;
 		}
 		word = cmd | len | ((len << 46) & paylen_mask);
@@ -300,8 +320,8 @@ uint16_t sn_ring_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 	ring->burst_last[first] = (uint16_t)last;
 	ring->next_use = (uint16_t)use;
 	ring->in_flight = (uint16_t)(ring->in_flight + sent);
-	ring->stats.packets += sent;
-	ring->stats.bytes += bytes;
+	sn_count(&ring->stats.packets, sent);
+	sn_count(&ring->stats.bytes, bytes);
 	ring_doorbell(ring);
 	return (uint16_t)sent;
 }
@@ -345,7 +365,7 @@ void sn_ring_rearm(struct sn_ring *ring, bool receive)
 	 * us hand out lies outside it and is the application's now. */
 	sn_ring_drain(ring);
 	if (!receive)
-		ring->stats.drops += returned;
+		sn_count(&ring->stats.drops, returned);
 	for (uint16_t i = 0; i < ring->size; i++) {
 		ring->desc[i].read.addr = 0;
 		ring->desc[i].read.cmd = 0;
@@ -357,5 +377,5 @@ void sn_ring_rearm(struct sn_ring *ring, bool receive)
 	ring->check_head = 0;
 	ring->check_waiting = false;
 	ring->check_suspect = false;
-	ring->stats.resets++;
+	sn_count(&ring->stats.resets, 1);
 }

@@ -26,12 +26,16 @@ union sn_desc {
 		uint64_t cmd;      /* transmit: length, command, type */
 	} read;
 	struct {
-		uint32_t info;
-		uint32_t hash;
+		uint32_t info;     /* RSS type in bits 3:0 (all three families) */
+		uint32_t hash;     /* the RSS hash, when the NIC computes one */
 		uint32_t status;   /* DD, EOP, errors in the top bits */
 		uint16_t length;
 		uint16_t vlan;
 	} rx_wb;
+	struct {
+		uint64_t info_hash; /* info | hash << 32: both in one read */
+		uint64_t status_length;
+	} rx_wb64;
 	struct {
 		uint64_t reserved;
 		uint32_t cmd_len;  /* what we wrote: length, command */
@@ -54,8 +58,13 @@ struct sn_ring_format {
 	uint64_t tx_cmd;
 	bool tx_paylen;
 	uint32_t rx_error_mask;  /* status bits that mark a bad frame */
+	/* Bits of the write-back's first dword that hold the RSS type: not 0
+	 * when the NIC hashed the frame, the hash then in the second dword. */
+	uint32_t rx_rss_type_mask;
 };
 
+/* Written only by the thread that runs the ring, read by any: updated
+ * with sn_count, read with sn_counter_read (counter.h). */
 struct sn_ring_counters {
 	uint64_t packets, bytes, drops, errors, device_errors;
 	uint64_t starved;       /* receive: every posted buffer was filled */
@@ -77,6 +86,9 @@ struct sn_ring {
 	const struct sn_ctx *ctx;       /* transmit takes only this context's buffers */
 	struct sn_mempool *pool;        /* receive rings */
 	uint32_t rx_room;
+	/* fmt->rx_rss_type_mask once the NIC is told to hash (RSS), else 0:
+	 * without RSS the second dword carries other things. */
+	uint32_t rss_type_mask;
 	/* The health check's last look: our position, the device's head, and
 	 * whether we were waiting for the device or out of step with it. */
 	uint16_t check_clean;

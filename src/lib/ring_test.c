@@ -108,6 +108,46 @@ static void rx_good_frames(void **state)
 	all_buffers_accounted(b);
 }
 
+/* With RSS on, the NIC's hash reaches the packet, flagged, where the
+ * write-back names an RSS type; a frame it did not hash (type 0), and
+ * every frame while RSS is off (the dword then holds other things), has
+ * no flag, whatever the buffer held before. */
+static void rx_rss_hash_reaches_the_packet(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[4];
+	b->ring.rss_type_mask = b->family->format->rx_rss_type_mask;
+	assert_int_equal(b->ring.rss_type_mask, 0xf);
+	sn_ring_rx_refill(&b->ring);
+	b->desc[0].rx_wb.info = 0x1;          /* a TCP/IPv4 hash */
+	b->desc[0].rx_wb.hash = 0x51ccc178u;
+	b->desc[1].rx_wb.info = 0x0;          /* not hashed (not IP) */
+	b->desc[1].rx_wb.hash = 0x12345678u;
+	rx_writeback(b, 0, SN_DESC_DD | SN_DESC_EOP, 60);
+	rx_writeback(b, 1, SN_DESC_DD | SN_DESC_EOP, 60);
+	assert_int_equal(sn_ring_rx_burst(&b->ring, pkts, 4), 2);
+	assert_int_equal(pkts[0]->flags, SN_PKT_RSS_HASH);
+	assert_int_equal(pkts[0]->rss_hash, 0x51ccc178u);
+	assert_int_equal(pkts[1]->flags, 0);
+	sn_pkt_free_bulk(pkts, 2);
+
+	b->ring.rss_type_mask = 0;            /* RSS off: the dword is an IP id */
+	b->desc[2].rx_wb.info = 0x2;
+	b->desc[2].rx_wb.hash = 0xabcd;
+	rx_writeback(b, 2, SN_DESC_DD | SN_DESC_EOP, 60);
+	assert_int_equal(sn_ring_rx_burst(&b->ring, pkts, 4), 1);
+	assert_int_equal(pkts[0]->flags, 0);
+	sn_pkt_free_bulk(pkts, 1);
+	/* A buffer that carried a flag comes out of the pool without it. */
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 1), 1);
+	pkts[0]->flags = SN_PKT_RSS_HASH;
+	sn_pkt_free_bulk(pkts, 1);
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 1), 1);
+	assert_int_equal(pkts[0]->flags, 0);
+	sn_pkt_free_bulk(pkts, 1);
+	all_buffers_accounted(b);
+}
+
 static void rx_hostile_lengths(void **state)
 {
 	struct bench *b = *state;
@@ -533,6 +573,7 @@ static void tx_head_past_an_unwritten_burst_is_out_of_step(void **state)
 #define ALL_TESTS(family)                                                   \
 	FOR_FAMILY(rx_refill_posts_buffers_and_rings_once, family),         \
 	FOR_FAMILY(rx_good_frames, family),                                 \
+	FOR_FAMILY(rx_rss_hash_reaches_the_packet, family),                 \
 	FOR_FAMILY(rx_hostile_lengths, family),                             \
 	FOR_FAMILY(rx_frame_over_several_descriptors_is_dropped, family),   \
 	FOR_FAMILY(rx_error_bits_drop_the_frame, family),                   \
