@@ -45,6 +45,7 @@ struct gen_queue {
 	uint64_t generated;              /* frames stamped */
 	uint64_t sent;                   /* frames the driver accepted */
 	uint64_t last_sent;              /* at the last tick */
+	struct sn_queue_stats base;      /* the library's, at the start */
 	uint16_t pending;                /* stamped, not yet accepted */
 	struct sn_pkt *pkts[CLI_MAX_BATCH];
 };
@@ -269,14 +270,27 @@ static const char *const gen_q_key[SN_MAX_QUEUES] = {
 	"q4_tx_packets", "q5_tx_packets", "q6_tx_packets", "q7_tx_packets",
 };
 
+static const char *const gen_q_lib_key[SN_MAX_QUEUES] = {
+	"q0_lib_tx_packets", "q1_lib_tx_packets", "q2_lib_tx_packets",
+	"q3_lib_tx_packets", "q4_lib_tx_packets", "q5_lib_tx_packets",
+	"q6_lib_tx_packets", "q7_lib_tx_packets",
+};
+
+/* The tool's per-queue counts, and the library's (sn_dev_queue_stats,
+ * which only reads memory). */
 static void gen_json_queues(const struct gen_run *g, struct json_record *r)
 {
+	struct sn_queue_stats st;
 	uint16_t i;
 
 	json_u64(r, "queues", g->queues);
 	json_u64(r, "flows", g->flows);
-	for (i = 0; i < g->queues; i++)
+	for (i = 0; i < g->queues; i++) {
 		json_u64(r, gen_q_key[i], g->q[i].sent);
+		if (sn_dev_queue_stats(g->dev, i, &st) == 0)
+			json_u64(r, gen_q_lib_key[i],
+				 st.tx_packets - g->q[i].base.tx_packets);
+	}
 }
 
 /* With several queues, the frames each took in the last interval. */
@@ -437,8 +451,17 @@ static void gen_summarize(struct gen_run *g, double seconds)
 	sum.seconds = seconds;
 	sum.hw = session_hw_counts(&end, &g->base);
 	sum.queues = g->queues;
-	for (i = 0; i < g->queues; i++)
+	sum.has_queue_stats = true;
+	for (i = 0; i < g->queues; i++) {
+		struct sn_queue_stats st;
+
 		sum.q_tx_packets[i] = g->q[i].sent;
+		if (sn_dev_queue_stats(g->dev, i, &st) < 0)
+			sum.has_queue_stats = false;
+		else
+			sum.q_lib_tx_packets[i] = st.tx_packets -
+						  g->q[i].base.tx_packets;
+	}
 	report_gen_summary(g->session.info, &sum);
 	if (g->session.json)
 		gen_json(g, &end, &g->base, true, seconds, seconds);
@@ -455,6 +478,8 @@ static int run_generator(struct gen_run *g, const struct gen_options *o)
 	g->count = o->count;
 	gen_queues_init(g);
 	sn_dev_stats(g->dev, &g->base);
+	for (i = 0; i < g->queues; i++)
+		sn_dev_queue_stats(g->dev, i, &g->q[i].base);
 	g->last = g->base;
 	rc = gen_loop(g, o->duration_ns);
 	seconds = (double)(gen_clock(g) - g->start_ns) / (double)NS_PER_SEC;

@@ -47,6 +47,7 @@ struct recv_queue {
 	uint64_t rx_packets, rx_bytes;
 	uint64_t last_packets;           /* rx_packets at the last tick */
 	uint64_t flows;                  /* flows with a frame on it */
+	struct sn_queue_stats base;      /* the library's, at the start */
 };
 
 struct recv_run {
@@ -180,14 +181,25 @@ static const char *const recv_q_flows_key[SN_MAX_QUEUES] = {
 	"q4_flows", "q5_flows", "q6_flows", "q7_flows",
 };
 
+static const char *const recv_q_lib_key[SN_MAX_QUEUES] = {
+	"q0_lib_packets", "q1_lib_packets", "q2_lib_packets", "q3_lib_packets",
+	"q4_lib_packets", "q5_lib_packets", "q6_lib_packets", "q7_lib_packets",
+};
+
+/* The tool's per-queue counts, and the library's (sn_dev_queue_stats,
+ * which only reads memory). */
 static void recv_json_queues(const struct recv_run *r, struct json_record *j)
 {
+	struct sn_queue_stats st;
 	uint16_t q;
 
 	json_u64(j, "queues", r->queues);
 	for (q = 0; q < r->queues; q++) {
 		json_u64(j, recv_q_packets_key[q], r->q[q].rx_packets);
 		json_u64(j, recv_q_flows_key[q], r->q[q].flows);
+		if (sn_dev_queue_stats(r->dev, q, &st) == 0)
+			json_u64(j, recv_q_lib_key[q],
+				 st.rx_packets - r->q[q].base.rx_packets);
 	}
 	json_u64(j, "flows_split", r->flows_split);
 }
@@ -377,6 +389,16 @@ static void recv_fill_summary(struct recv_run *r, double seconds,
 		sum->q[q].flows = r->q[q].flows;
 	}
 	sum->flows_split = r->flows_split;
+	sum->has_queue_stats = true;
+	for (q = 0; q < r->queues; q++) {
+		struct sn_queue_stats st;
+
+		if (sn_dev_queue_stats(r->dev, q, &st) < 0) {
+			sum->has_queue_stats = false;
+			break;
+		}
+		sum->q[q].lib_packets = st.rx_packets - r->q[q].base.rx_packets;
+	}
 	sum->rx_drops = end.rx_drops - r->base.rx_drops;
 	sum->device_errors = end.device_errors - r->base.device_errors;
 	sum->rx_starved = end.rx_starved - r->base.rx_starved;
@@ -407,9 +429,12 @@ static int run_receiver(struct recv_run *r)
 	struct recv_summary sum;
 	enum recv_stop stop;
 	double seconds;
+	uint16_t q;
 
 	sn_dev_stats(r->dev, &r->base);
 	r->last = r->base;
+	for (q = 0; q < r->queues; q++)
+		sn_dev_queue_stats(r->dev, q, &r->q[q].base);
 	stop = recv_loop(r);
 	seconds = (double)(clock_coarse_ns() - r->start_ns) / (double)NS_PER_SEC;
 	fprintf(r->session.info, "recv: stopped: %s\n", recv_stop_reason(stop));

@@ -110,6 +110,9 @@ static void print_gen_queue_keys(FILE *out, const struct gen_summary *s)
 	for (q = 0; q < n; q++)
 		fprintf(out, " q%u_tx_packets=%" PRIu64, q,
 			n == 1 && !s->queues ? s->tx_packets : s->q_tx_packets[q]);
+	for (q = 0; q < n && s->has_queue_stats; q++)
+		fprintf(out, " q%u_lib_tx_packets=%" PRIu64, q,
+			s->q_lib_tx_packets[q]);
 }
 
 static void print_recv_queues(FILE *out, const struct recv_summary *s)
@@ -137,6 +140,8 @@ static void print_recv_queue_keys(FILE *out, const struct recv_summary *s)
 		fprintf(out, " q%u_packets=%" PRIu64 " q%u_flows=%" PRIu64, q,
 			n == 1 && !s->queues ? s->rx_packets : s->q[q].packets,
 			q, s->q[q].flows);
+	for (q = 0; q < n && s->has_queue_stats; q++)
+		fprintf(out, " q%u_lib_packets=%" PRIu64, q, s->q[q].lib_packets);
 	fprintf(out, " flows_split=%" PRIu64, s->flows_split);
 }
 

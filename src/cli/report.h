@@ -57,9 +57,13 @@ struct gen_summary {
 	struct hw_counts hw;
 	uint64_t queue_resets;
 	const char *status;        /* the health: NULL = "ok" */
-	/* Transmit queues used (0 is taken as 1) and the frames each took. */
+	/* Transmit queues used (0 is taken as 1), the frames each took
+	 * (the tool's count), and the library's count of each queue
+	 * (sn_dev_queue_stats) when has_queue_stats. */
 	unsigned queues;
 	uint64_t q_tx_packets[REPORT_MAX_QUEUES];
+	bool has_queue_stats;
+	uint64_t q_lib_tx_packets[REPORT_MAX_QUEUES];
 };
 
 struct fwd_summary {
@@ -89,7 +93,9 @@ struct recv_summary {
 	unsigned queues;
 	struct recv_queue_summary {
 		uint64_t packets, flows;
+		uint64_t lib_packets;  /* the library's (sn_dev_queue_stats) */
 	} q[REPORT_MAX_QUEUES];
+	bool has_queue_stats;      /* lib_packets filled */
 	uint64_t flows_split;
 	uint64_t rx_drops;         /* counted by the device or driver */
 	uint64_t device_errors;

@@ -100,7 +100,7 @@ static void test_rate_line(void **state)
 static void test_gen_summary(void **state)
 {
 	const struct gen_summary s = { "0000:00:03.0", 1000, 60000, 2, 1,
-				       2.0, { false, 0, 0 }, 0, NULL, 0, { 0 } };
+				       2.0, { false, 0, 0 }, 0, NULL, 0, { 0 }, false, { 0 } };
 	char text[1024];
 
 	(void)state;
@@ -116,7 +116,7 @@ static void test_gen_summary_queues(void **state)
 {
 	struct gen_summary s = { "0000:00:03.0", 1000, 60000, 0, 0,
 				 2.0, { false, 0, 0 }, 0, NULL, 3,
-				 { 300, 400, 300 } };
+				 { 300, 400, 300 }, false, { 0 } };
 	char text[1024];
 
 	(void)state;
@@ -124,6 +124,16 @@ static void test_gen_summary_queues(void **state)
 	assert_non_null(strstr(summary_line(text, "SUMMARY gen "),
 			       " queues=3 q0_tx_packets=300 q1_tx_packets=400 "
 			       "q2_tx_packets=300\n"));
+	assert_null(strstr(text, "_lib_"));
+	/* The library's own per-queue counts, where it gave them. */
+	s.has_queue_stats = true;
+	s.q_lib_tx_packets[0] = 300;
+	s.q_lib_tx_packets[1] = 399;
+	s.q_lib_tx_packets[2] = 300;
+	CAPTURE(text, report_gen_summary(out_, &s));
+	assert_non_null(strstr(summary_line(text, "SUMMARY gen "),
+			       " q2_tx_packets=300 q0_lib_tx_packets=300 "
+			       "q1_lib_tx_packets=399 q2_lib_tx_packets=300\n"));
 	/* Never past the table, whatever the count says. */
 	s.queues = 100;
 	CAPTURE(text, report_gen_summary(out_, &s));
@@ -137,7 +147,7 @@ static void test_gen_summary_queues(void **state)
 static void test_gen_summary_says_why_it_stopped(void **state)
 {
 	struct gen_summary s = { "0000:00:03.0", 1000, 60000, 0, 0,
-				 2.0, { false, 0, 0 }, 2, "needs-reset", 0, { 0 } };
+				 2.0, { false, 0, 0 }, 2, "needs-reset", 0, { 0 }, false, { 0 } };
 	char text[1024];
 
 	(void)state;
@@ -219,6 +229,14 @@ static void test_recv_summary(void **state)
 	assert_non_null(strstr(summary_line(text, "SUMMARY recv "),
 			       " queues=2 q0_packets=60 q0_flows=30 q1_packets=50 "
 			       "q1_flows=34 flows_split=1"));
+	assert_null(strstr(text, "_lib_"));
+	s.has_queue_stats = true;
+	s.q[0].lib_packets = 60;
+	s.q[1].lib_packets = 51;
+	CAPTURE(text, report_recv_summary(out_, &s));
+	assert_non_null(strstr(summary_line(text, "SUMMARY recv "),
+			       " q1_flows=34 q0_lib_packets=60 q1_lib_packets=51 "
+			       "flows_split=1"));
 	/* --count-only: says so, and prints no verdict on the contents. */
 	s.checked = false;
 	CAPTURE(text, report_recv_summary(out_, &s));
@@ -230,7 +248,7 @@ static void test_recv_summary(void **state)
 static void test_zero_seconds_no_division(void **state)
 {
 	const struct gen_summary s = { "x", 5, 300, 0, 0, 0.0, { false, 0, 0 }, 0,
-				       NULL, 0, { 0 } };
+				       NULL, 0, { 0 }, false, { 0 } };
 	char text[1024];
 
 	(void)state;
