@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mempool.h"
 #include "virtqueue.h"
@@ -58,7 +59,7 @@ void sn_virtq_drain(struct sn_virtq *vq)
 	}
 }
 
-/* Clears the virtio-net header in front of a frame: no offloads. Two
+/* Clears the virtio-net header in front of a frame: no offloads. Three
  * fixed sizes, so the compiler writes it with plain stores. The frame is
  * found from the buffer's own address, not from the application's data
  * pointer. */
@@ -67,8 +68,29 @@ static inline void zero_header(const struct sn_pkt *pkt, uint32_t hdr_len)
 	uint8_t *frame = pkt->pool->home[pkt->index].va + pkt->headroom;
 	if (hdr_len == 12)
 		memset(frame - 12, 0, 12);
+	else if (hdr_len == SN_VIRTIO_HDR_HASH_LEN)
+		memset(frame - SN_VIRTIO_HDR_HASH_LEN, 0, SN_VIRTIO_HDR_HASH_LEN);
 	else
 		memset(frame - 10, 0, 10);
+}
+
+/* The hash report of a received frame (virtio_net_hdr_v1_hash: le32
+ * hash_value at 12, le16 hash_report at 16), read once each from memory
+ * the device writes. A report type past the last one the spec defines is
+ * a lie: false. */
+static inline bool take_hash(struct sn_pkt *pkt)
+{
+	const volatile uint8_t *h = pkt->pool->home[pkt->index].va + pkt->headroom -
+				    SN_VIRTIO_HDR_HASH_LEN;
+	uint32_t value = (uint32_t)h[12] | (uint32_t)h[13] << 8 | (uint32_t)h[14] << 16 |
+			 (uint32_t)h[15] << 24;
+	uint16_t report = (uint16_t)(h[16] | h[17] << 8);
+
+	if (report > SN_VIRTIO_HASH_REPORT_MAX)
+		return false;
+	pkt->rss_hash = report ? value : 0;
+	pkt->flags = report ? SN_PKT_RSS_HASH : 0;
+	return true;
 }
 
 /* The queue's indices live in locals throughout: stores through the
@@ -208,6 +230,11 @@ uint16_t sn_virtq_harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n)
 				continue;
 			}
 			pkt->len = (uint16_t)(len - hdr);
+			pkt->flags = 0;
+			if (hdr == SN_VIRTIO_HDR_HASH_LEN && !take_hash(pkt)) {
+				harvest_reject(vq, pkt);
+				continue;
+			}
 		}
 		pkts[got++] = pkt;
 	}
@@ -293,4 +320,147 @@ enum sn_virtq_health sn_virtq_check(struct sn_virtq *vq, struct sn_virtq_look *l
 	vq->check_suspect = suspect;
 	*look = (struct sn_virtq_look){ device_idx, vq->used_idx, in_flight };
 	return verdict;
+}
+
+/* ---- the control virtqueue ------------------------------------------- */
+
+/* The one chain's descriptors: header, data, ack. */
+#define CTRL_HEAD 0
+
+int sn_vctrl_init(struct sn_vctrl *cq, uint16_t size, void *desc, void *avail,
+		  void *used, uint8_t *data, uint64_t data_iova, uint8_t *ack,
+		  uint64_t ack_iova)
+{
+	if (size < 4 || (size & (size - 1)))
+		return -EINVAL;
+	memset(cq, 0, sizeof(*cq));
+	cq->desc = desc;
+	cq->avail = avail;
+	cq->used = used;
+	cq->data = data;
+	cq->data_iova = data_iova;
+	cq->ack = ack;
+	cq->ack_iova = ack_iova;
+	cq->size = size;
+	cq->mask = (uint16_t)(size - 1);
+	cq->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+	for (uint16_t i = 0; i < size; i++)
+		cq->used->ring[i].id = SN_VIRTQ_STALE_ID;
+	return 0;
+}
+
+int sn_vctrl_post(struct sn_vctrl *cq, uint8_t class, uint8_t cmd, const void *data,
+		  size_t len)
+{
+	if (cq->broken)
+		return -EPROTO;
+	if (cq->pending)
+		return -EBUSY;
+	if (len == 0 || len > SN_VCTRL_DATA_ROOM - 2)
+		return -EMSGSIZE;
+	cq->data[0] = class;
+	cq->data[1] = cmd;
+	memcpy(cq->data + 2, data, len);
+	/* Neither OK nor ERR: an answer the device never wrote is visible. */
+	*cq->ack = 0xff;
+	cq->desc[0] = (struct vring_desc){ cq->data_iova, 2, VRING_DESC_F_NEXT, 1 };
+	cq->desc[1] = (struct vring_desc){ cq->data_iova + 2, (uint32_t)len,
+					   VRING_DESC_F_NEXT, 2 };
+	cq->desc[2] = (struct vring_desc){ cq->ack_iova, 1, VRING_DESC_F_WRITE, 0 };
+	cq->avail->ring[cq->avail_idx & cq->mask] = CTRL_HEAD;
+	cq->avail_idx++;
+	cq->pending = true;
+	/* Release: the chain and its data before the index. */
+	__atomic_store_n(&cq->avail->idx, cq->avail_idx, __ATOMIC_RELEASE);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	/* The control queue is always kicked: its NO_NOTIFY flag is the
+	 * device's, and a command must not wait on a lie about it. */
+	if (cq->notify_regs)
+		sn_regs_write16(cq->notify_regs, cq->notify_off, cq->queue_index);
+	return 0;
+}
+
+int sn_vctrl_poll(struct sn_vctrl *cq, struct sn_vctrl_why *why)
+{
+	uint16_t device_idx = __atomic_load_n(&cq->used->idx, __ATOMIC_ACQUIRE);
+	uint16_t done = (uint16_t)(device_idx - cq->used_idx);
+
+	*why = (struct sn_vctrl_why){ .device_idx = device_idx };
+	if (cq->broken)
+		return -EPROTO;
+	if (!cq->pending)
+		return -EINVAL;
+	if (done == 0)
+		return -EAGAIN;
+	volatile struct vring_used_elem *e = &cq->used->ring[cq->used_idx & cq->mask];
+	why->id = e->id;
+	why->len = e->len;
+	why->ack = *cq->ack;
+	e->id = SN_VIRTQ_STALE_ID;
+	cq->used_idx++;
+	cq->pending = false;
+	/* One command out: one completion, of its chain, of one byte. */
+	if (done != 1 || why->id != CTRL_HEAD || why->len != 1 ||
+	    (why->ack != VIRTIO_NET_OK && why->ack != VIRTIO_NET_ERR)) {
+		cq->broken = true;
+		return -EPROTO;
+	}
+	return why->ack == VIRTIO_NET_OK ? 0 : -EIO;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int sn_vctrl_send(struct sn_vctrl *cq, uint8_t class, uint8_t cmd, const void *data,
+		  size_t len, unsigned timeout_ms, struct sn_vctrl_why *why)
+{
+	int rc = sn_vctrl_post(cq, class, cmd, data, len);
+	if (rc < 0) {
+		*why = (struct sn_vctrl_why){ 0 };
+		return rc;
+	}
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+	/* QEMU answers within the notify write; a real device may take a
+	 * while: look often at first, then every millisecond. */
+	for (unsigned spins = 0;; spins++) {
+		rc = sn_vctrl_poll(cq, why);
+		if (rc != -EAGAIN)
+			return rc;
+		if (now_ns() >= deadline)
+			return -ETIMEDOUT;
+		if (spins >= 100)
+			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+}
+
+static uint8_t *put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	return p + 2;
+}
+
+size_t sn_virtio_rss_encode(uint8_t *out, size_t room, uint32_t hash_types,
+			    uint16_t table_len, uint16_t rx_queues, uint16_t pairs,
+			    const uint8_t *key, uint8_t key_len)
+{
+	size_t need = 4 + 2 + 2 + 2u * table_len + 2 + 1 + key_len;
+	if (need > room || table_len == 0 || (table_len & (table_len - 1)) ||
+	    rx_queues == 0)
+		return 0;
+	uint8_t *p = out;
+	for (unsigned i = 0; i < 4; i++)
+		*p++ = (uint8_t)(hash_types >> (8 * i));
+	p = put16(p, (uint16_t)(table_len - 1));   /* indirection_table_mask */
+	p = put16(p, 0);                           /* unclassified_queue */
+	for (uint16_t i = 0; i < table_len; i++)
+		p = put16(p, (uint16_t)(i % rx_queues));
+	p = put16(p, pairs);                       /* max_tx_vq */
+	*p++ = key_len;
+	memcpy(p, key, key_len);
+	return need;
 }

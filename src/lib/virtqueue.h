@@ -14,6 +14,7 @@
 #include "pci.h"
 #include "safenic/safenic.h"
 
+#define VRING_DESC_F_NEXT 1
 #define VRING_DESC_F_WRITE 2
 #define VRING_AVAIL_F_NO_INTERRUPT 1
 #define VRING_USED_F_NO_NOTIFY 1
@@ -132,6 +133,81 @@ struct sn_virtq_look {
 
 /* The control path's cross-check, about once a second. */
 enum sn_virtq_health sn_virtq_check(struct sn_virtq *vq, struct sn_virtq_look *look);
+
+/* ---- the control virtqueue (virtio 1.2, 5.1.6.5) ---------------------
+ *
+ * One command at a time, as a chain of three descriptors: the class and
+ * command byte, the command's data (both read by the device) and one ack
+ * byte the device writes. Everything the device writes back (its used
+ * index, the used entry, the ack byte) is checked before it is believed,
+ * and the wait for it is bounded. */
+
+#define VIRTIO_NET_OK 0
+#define VIRTIO_NET_ERR 1
+#define VIRTIO_NET_CTRL_MQ 4
+#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 0
+#define VIRTIO_NET_CTRL_MQ_RSS_CONFIG 1
+#define VIRTIO_NET_CTRL_MQ_HASH_CONFIG 2
+
+/* Room for the largest command we send: an RSS configuration with a
+ * 128-entry indirection table and a 40-byte key is 309 bytes. */
+#define SN_VCTRL_DATA_ROOM 512u
+
+struct sn_vctrl {
+	struct vring_desc *desc;     /* device reads */
+	struct vring_avail *avail;   /* device reads */
+	struct vring_used *used;     /* device writes */
+	uint8_t *data;               /* header + command: device reads */
+	volatile uint8_t *ack;       /* device writes */
+	uint64_t data_iova, ack_iova;
+	uint16_t size, mask;
+	uint16_t avail_idx, used_idx;
+	bool pending;                /* a command is with the device */
+	bool broken;                 /* the device lied: no more commands */
+	const struct sn_regs *notify_regs;
+	size_t notify_off;
+	uint16_t queue_index;
+};
+
+/* What sn_vctrl_poll found wrong, for the caller's message. */
+struct sn_vctrl_why {
+	uint16_t device_idx;         /* the device's used index */
+	uint32_t id, len;            /* its used entry */
+	uint8_t ack;
+};
+
+/* size: the queue size (a power of two, at least 4). */
+int sn_vctrl_init(struct sn_vctrl *cq, uint16_t size, void *desc, void *avail,
+		  void *used, uint8_t *data, uint64_t data_iova, uint8_t *ack,
+		  uint64_t ack_iova);
+/* Publishes one command and notifies the device. -EBUSY while one is
+ * pending, -EMSGSIZE past SN_VCTRL_DATA_ROOM, -EPROTO once broken. */
+int sn_vctrl_post(struct sn_vctrl *cq, uint8_t class, uint8_t cmd, const void *data,
+		  size_t len);
+/* One look at the device's answer: -EAGAIN not yet; 0 the device said OK;
+ * -EIO it said ERR; -EPROTO it wrote something impossible (a used index
+ * past the one command, an entry that is not the command's, a length
+ * other than the ack byte's, an ack that is neither OK nor ERR): *why
+ * says what, and the queue takes no more commands. */
+int sn_vctrl_poll(struct sn_vctrl *cq, struct sn_vctrl_why *why);
+/* Post and wait at most timeout_ms for the answer: as sn_vctrl_poll, or
+ * -ETIMEDOUT (the queue then stays busy: the device still holds the
+ * command's buffers until it is reset). */
+int sn_vctrl_send(struct sn_vctrl *cq, uint8_t class, uint8_t cmd, const void *data,
+		  size_t len, unsigned timeout_ms, struct sn_vctrl_why *why);
+
+/* The RSS command's data (virtio 1.2, 5.1.6.5.7.1, struct
+ * virtio_net_rss_config): hash types, a table of table_len entries
+ * (a power of two) spreading round-robin over rx_queues receive queues,
+ * unclassified frames to queue 0, max_tx_vq = pairs, and the key. Returns
+ * its length, or 0 when it does not fit room. */
+size_t sn_virtio_rss_encode(uint8_t *out, size_t room, uint32_t hash_types,
+			    uint16_t table_len, uint16_t rx_queues, uint16_t pairs,
+			    const uint8_t *key, uint8_t key_len);
+
+/* The hash report in a received virtio_net_hdr_v1_hash (20 bytes). */
+#define SN_VIRTIO_HDR_HASH_LEN 20u
+#define SN_VIRTIO_HASH_REPORT_MAX 9u   /* VIRTIO_NET_HASH_REPORT_UDPv6_EX */
 
 uint16_t sn_virtio_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n);
 uint16_t sn_virtio_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n);

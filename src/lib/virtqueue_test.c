@@ -2,12 +2,16 @@
  * the buffer, ids out of range or not in flight, a used index that jumps.
  * Each lie must cost one dropped packet and a counter, never an access
  * outside the ring or the buffer (run under ASan to prove the latter). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "ctx.h"
@@ -466,6 +470,325 @@ static void tx_frames_waiting_and_no_progress_is_a_stall(void **state)
 	assert_int_equal(sn_virtq_check(&b->vq, &look), SN_VIRTQ_OK);
 }
 
+/* ---- the hash report in a 20-byte header ----------------------------- */
+
+static int setup_rx_hash(void **state)
+{
+	int rc = setup_queue(state, true);
+	if (rc == 0) {
+		struct bench *b = *state;
+		b->vq.hdr_len = SN_VIRTIO_HDR_HASH_LEN;
+	}
+	return rc;
+}
+
+/* The device writes a frame with the given hash value and report type
+ * into the buffer in available slot `slot`. */
+static void device_complete_hashed(struct bench *b, uint16_t slot, uint32_t value,
+				   uint16_t report)
+{
+	uint16_t id = avail_id(b, slot);
+	const struct vring_desc *d = &((struct vring_desc *)b->desc)[id];
+	uint8_t *h = dev_iova_to_va(b, d->addr, SN_VIRTIO_HDR_HASH_LEN + 60);
+	if (!h)
+		return;
+	memset(h, 0, SN_VIRTIO_HDR_HASH_LEN);
+	for (unsigned i = 0; i < 4; i++)
+		h[12 + i] = (uint8_t)(value >> (8 * i));
+	h[16] = (uint8_t)report;
+	h[17] = (uint8_t)(report >> 8);
+	memset(h + SN_VIRTIO_HDR_HASH_LEN, 0xab, 60);
+	device_complete(b, slot, id, SN_VIRTIO_HDR_HASH_LEN + 60);
+}
+
+static void rx_hash_report_fills_the_packet(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[RING];
+	assert_int_equal(sn_ctx_emulate_iommu(b->ctx, (1ull << 39) - 1), 0);
+	sn_virtq_refill(&b->vq);
+	struct vring_desc *d = &((struct vring_desc *)b->desc)[avail_id(b, 0)];
+	assert_int_equal(d->len, SN_VIRTIO_HDR_HASH_LEN + sn_mempool_data_room(b->pool));
+	device_complete_hashed(b, 0, 0x12345678u, 2);   /* TCPv4 */
+	device_complete_hashed(b, 1, 0xdeadbeefu, 0);   /* none: no hash */
+	device_complete_hashed(b, 2, 0x0badcafeu, 9);   /* UDPv6_EX, the last type */
+	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), 3);
+	assert_int_equal(pkts[0]->len, 60);
+	assert_int_equal(pkts[0]->data[0], 0xab);
+	assert_int_equal(pkts[0]->flags, SN_PKT_RSS_HASH);
+	assert_int_equal(pkts[0]->rss_hash, 0x12345678u);
+	assert_int_equal(pkts[1]->flags, 0);
+	assert_int_equal(pkts[2]->flags, SN_PKT_RSS_HASH);
+	assert_int_equal(pkts[2]->rss_hash, 0x0badcafeu);
+	assert_int_equal(b->vq.stats.device_errors, 0);
+	sn_pkt_free_bulk(pkts, 3);
+}
+
+/* A report type the spec does not define is a lie: the frame is dropped
+ * and counted, as for any other impossible value. */
+static void rx_bad_hash_report_is_rejected(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[RING];
+	assert_int_equal(sn_ctx_emulate_iommu(b->ctx, (1ull << 39) - 1), 0);
+	sn_virtq_refill(&b->vq);
+	device_complete_hashed(b, 0, 1, 10);
+	device_complete_hashed(b, 1, 2, 0xffff);
+	device_complete_hashed(b, 2, 3, 1);
+	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), 1);
+	assert_int_equal(pkts[0]->rss_hash, 3);
+	assert_int_equal(b->vq.stats.device_errors, 2);
+	assert_int_equal(b->vq.stats.errors, 2);
+	sn_pkt_free_bulk(pkts, 1);
+	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.num_free), POOL);
+}
+
+/* Transmit with the hash report negotiated: a 20-byte header, zeroed. */
+static void tx_with_hash_header_clears_twenty_bytes(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *p;
+	b->vq.hdr_len = SN_VIRTIO_HDR_HASH_LEN;
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, &p, 1), 1);
+	memset(p->data - SN_VIRTIO_HDR_HASH_LEN, 0x55, SN_VIRTIO_HDR_HASH_LEN);
+	p->len = 60;
+	assert_int_equal(sn_virtio_tx_burst(&b->vq, &p, 1), 1);
+	struct vring_desc *d = &((struct vring_desc *)b->desc)[avail_id(b, 0)];
+	assert_int_equal(d->addr, p->iova - SN_VIRTIO_HDR_HASH_LEN);
+	assert_int_equal(d->len, SN_VIRTIO_HDR_HASH_LEN + 60);
+	for (unsigned i = 0; i < SN_VIRTIO_HDR_HASH_LEN; i++)
+		assert_int_equal(p->data[(int)i - (int)SN_VIRTIO_HDR_HASH_LEN], 0);
+}
+
+/* ---- the control queue ------------------------------------------------ */
+
+#define CQ_RING 8
+#define DATA_IOVA 0x10000u
+#define ACK_IOVA 0x20000u
+
+struct ctrl_bench {
+	struct sn_vctrl cq;
+	void *desc, *avail, *used;
+	uint8_t data[SN_VCTRL_DATA_ROOM];
+	uint8_t ack;
+	uint16_t notify[8];
+	struct sn_regs notify_regs;
+};
+
+static int setup_ctrl(void **state)
+{
+	struct ctrl_bench *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -1;
+	c->desc = calloc(1, sn_vring_desc_bytes(CQ_RING));
+	c->avail = calloc(1, sn_vring_avail_bytes(CQ_RING));
+	c->used = calloc(1, sn_vring_used_bytes(CQ_RING));
+	if (!c->desc || !c->avail || !c->used ||
+	    sn_vctrl_init(&c->cq, CQ_RING, c->desc, c->avail, c->used, c->data, DATA_IOVA,
+			  &c->ack, ACK_IOVA) != 0) {
+		free(c->desc);
+		free(c->avail);
+		free(c->used);
+		free(c);
+		return -1;
+	}
+	c->notify_regs = (struct sn_regs){ .mmio = (volatile uint8_t *)c->notify, .fd = -1 };
+	c->cq.notify_regs = &c->notify_regs;
+	c->cq.notify_off = 4;
+	c->cq.queue_index = 8;
+	*state = c;
+	return 0;
+}
+
+static int teardown_ctrl(void **state)
+{
+	struct ctrl_bench *c = *state;
+	free(c->desc);
+	free(c->avail);
+	free(c->used);
+	free(c);
+	return 0;
+}
+
+/* The device's answer: a used entry, the ack byte, then the index. */
+static void ctrl_answer(struct ctrl_bench *c, uint32_t id, uint32_t len, uint8_t ack,
+			uint16_t more)
+{
+	struct vring_used *used = c->used;
+	used->ring[used->idx % CQ_RING] = (struct vring_used_elem){ id, len };
+	c->ack = ack;
+	__atomic_store_n(&used->idx, (uint16_t)(used->idx + more), __ATOMIC_RELEASE);
+}
+
+static const uint8_t two_pairs[2] = { 2, 0 };
+
+static void ctrl_command_is_a_three_descriptor_chain(void **state)
+{
+	struct ctrl_bench *c = *state;
+	struct sn_vctrl_why why;
+	const struct vring_desc *d = c->desc;
+	const struct vring_avail *avail = c->avail;
+	assert_int_equal(sn_vctrl_post(&c->cq, VIRTIO_NET_CTRL_MQ,
+				       VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, two_pairs, 2), 0);
+	assert_int_equal(c->data[0], VIRTIO_NET_CTRL_MQ);
+	assert_int_equal(c->data[1], VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET);
+	assert_memory_equal(c->data + 2, two_pairs, 2);
+	assert_int_equal(d[0].addr, DATA_IOVA);
+	assert_int_equal(d[0].len, 2);
+	assert_int_equal(d[0].flags, VRING_DESC_F_NEXT);
+	assert_int_equal(d[0].next, 1);
+	assert_int_equal(d[1].addr, DATA_IOVA + 2);
+	assert_int_equal(d[1].len, 2);
+	assert_int_equal(d[1].flags, VRING_DESC_F_NEXT);
+	assert_int_equal(d[1].next, 2);
+	assert_int_equal(d[2].addr, ACK_IOVA);
+	assert_int_equal(d[2].len, 1);
+	assert_int_equal(d[2].flags, VRING_DESC_F_WRITE);
+	assert_int_equal(avail->idx, 1);
+	assert_int_equal(avail->ring[0], 0);
+	assert_int_equal(c->notify[2], 8);          /* kicked, with its index */
+	assert_int_equal(c->ack, 0xff);             /* no answer yet is visible */
+	assert_int_equal(sn_vctrl_poll(&c->cq, &why), -EAGAIN);
+	/* One command at a time. */
+	assert_int_equal(sn_vctrl_post(&c->cq, VIRTIO_NET_CTRL_MQ, 0, two_pairs, 2), -EBUSY);
+	ctrl_answer(c, 0, 1, VIRTIO_NET_OK, 1);
+	assert_int_equal(sn_vctrl_poll(&c->cq, &why), 0);
+	/* The next command goes in the next available slot. */
+	assert_int_equal(sn_vctrl_post(&c->cq, VIRTIO_NET_CTRL_MQ, 0, two_pairs, 2), 0);
+	assert_int_equal(avail->idx, 2);
+	ctrl_answer(c, 0, 1, VIRTIO_NET_OK, 1);
+	assert_int_equal(sn_vctrl_poll(&c->cq, &why), 0);
+	/* Too much data for the buffer, or none. */
+	uint8_t big[SN_VCTRL_DATA_ROOM] = { 0 };
+	assert_int_equal(sn_vctrl_post(&c->cq, 4, 1, big, sizeof(big)), -EMSGSIZE);
+	assert_int_equal(sn_vctrl_post(&c->cq, 4, 1, big, 0), -EMSGSIZE);
+}
+
+static void ctrl_device_error_is_reported(void **state)
+{
+	struct ctrl_bench *c = *state;
+	struct sn_vctrl_why why;
+	assert_int_equal(sn_vctrl_post(&c->cq, VIRTIO_NET_CTRL_MQ, 0, two_pairs, 2), 0);
+	ctrl_answer(c, 0, 1, VIRTIO_NET_ERR, 1);
+	assert_int_equal(sn_vctrl_poll(&c->cq, &why), -EIO);
+	assert_int_equal(why.ack, VIRTIO_NET_ERR);
+	/* An honest refusal leaves the queue usable. */
+	assert_int_equal(sn_vctrl_post(&c->cq, VIRTIO_NET_CTRL_MQ, 0, two_pairs, 2), 0);
+}
+
+static uint64_t elapsed_ms(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (uint64_t)((t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/* A device that never answers: the wait ends at its bound. */
+static void ctrl_device_that_never_acks_times_out(void **state)
+{
+	struct ctrl_bench *c = *state;
+	struct sn_vctrl_why why;
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(sn_vctrl_send(&c->cq, VIRTIO_NET_CTRL_MQ, 0, two_pairs, 2, 50, &why),
+			 -ETIMEDOUT);
+	uint64_t took = elapsed_ms(&t0);
+	assert_true(took >= 50);
+	assert_true(took < 2000);
+	/* The device still holds the buffers: nothing is posted over them. */
+	assert_int_equal(sn_vctrl_post(&c->cq, VIRTIO_NET_CTRL_MQ, 0, two_pairs, 2), -EBUSY);
+}
+
+/* Answers no honest device gives: each is named and none believed, and
+ * the queue takes no more commands. */
+static void ctrl_impossible_answers_are_not_believed(void **state)
+{
+	struct ctrl_bench *c = *state;
+	struct sn_vctrl_why why;
+	const struct { uint32_t id, len; uint8_t ack; uint16_t more; } lies[] = {
+		{ 5, 1, VIRTIO_NET_OK, 1 },             /* not the command's chain */
+		{ 0, 0, VIRTIO_NET_OK, 1 },             /* wrote no ack byte */
+		{ 0, 4096, VIRTIO_NET_OK, 1 },          /* wrote more than it was given */
+		{ 0, 1, 0x7f, 1 },                      /* neither OK nor ERR */
+		{ 0, 1, VIRTIO_NET_OK, 3 },             /* three answers to one command */
+		{ SN_VIRTQ_STALE_ID, 1, VIRTIO_NET_OK, 1 }, /* index moved, entry unwritten */
+	};
+	for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
+		/* A fresh queue and device for each lie. */
+		memset(c->desc, 0, sn_vring_desc_bytes(CQ_RING));
+		memset(c->avail, 0, sn_vring_avail_bytes(CQ_RING));
+		memset(c->used, 0, sn_vring_used_bytes(CQ_RING));
+		assert_int_equal(sn_vctrl_init(&c->cq, CQ_RING, c->desc, c->avail, c->used, c->data,
+					       DATA_IOVA, &c->ack, ACK_IOVA), 0);
+		c->cq.notify_regs = &c->notify_regs;
+		assert_int_equal(sn_vctrl_post(&c->cq, VIRTIO_NET_CTRL_MQ, 0, two_pairs, 2), 0);
+		ctrl_answer(c, lies[i].id, lies[i].len, lies[i].ack, lies[i].more);
+		assert_int_equal(sn_vctrl_poll(&c->cq, &why), -EPROTO);
+		assert_int_equal(why.id, lies[i].id);
+		assert_int_equal(why.len, lies[i].len);
+		assert_int_equal(why.device_idx, lies[i].more);
+		assert_int_equal(sn_vctrl_post(&c->cq, VIRTIO_NET_CTRL_MQ, 0, two_pairs, 2),
+				 -EPROTO);
+		assert_int_equal(sn_vctrl_send(&c->cq, VIRTIO_NET_CTRL_MQ, 0, two_pairs, 2, 10,
+					       &why), -EPROTO);
+	}
+}
+
+/* A device on another thread that answers some time after the kick:
+ * sn_vctrl_send waits for it. */
+static void *slow_device(void *arg)
+{
+	struct ctrl_bench *c = arg;
+	const struct vring_avail *avail = c->avail;
+	while (__atomic_load_n(&avail->idx, __ATOMIC_ACQUIRE) == 0)
+		nanosleep(&(struct timespec){ 0, 100000 }, NULL);
+	nanosleep(&(struct timespec){ 0, 5000000 }, NULL);
+	ctrl_answer(c, 0, 1, VIRTIO_NET_OK, 1);
+	return NULL;
+}
+
+static void ctrl_send_waits_for_a_slow_device(void **state)
+{
+	struct ctrl_bench *c = *state;
+	struct sn_vctrl_why why;
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, slow_device, c), 0);
+	assert_int_equal(sn_vctrl_send(&c->cq, VIRTIO_NET_CTRL_MQ, 0, two_pairs, 2, 2000, &why),
+			 0);
+	pthread_join(t, NULL);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+/* struct virtio_net_rss_config, little-endian, field by field. */
+static void rss_config_encoding(void **state)
+{
+	(void)state;
+	uint8_t key[40], out[SN_VCTRL_DATA_ROOM];
+	for (unsigned i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(i + 1);
+	size_t len = sn_virtio_rss_encode(out, sizeof(out), 0x3f, 8, 3, 4, key, 40);
+	assert_int_equal(len, 4 + 2 + 2 + 16 + 2 + 1 + 40);
+	assert_int_equal(out[0] | out[1] << 8 | out[2] << 16 | (uint32_t)out[3] << 24, 0x3f);
+	assert_int_equal(get16(out + 4), 7);              /* indirection_table_mask */
+	assert_int_equal(get16(out + 6), 0);              /* unclassified_queue */
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(get16(out + 8 + 2 * i), i % 3);
+	assert_int_equal(get16(out + 24), 4);             /* max_tx_vq */
+	assert_int_equal(out[26], 40);                    /* hash_key_length */
+	assert_memory_equal(out + 27, key, 40);
+	/* Refused: no room, a table that is not a power of two, no queues. */
+	assert_int_equal(sn_virtio_rss_encode(out, len - 1, 0x3f, 8, 3, 4, key, 40), 0);
+	assert_int_equal(sn_virtio_rss_encode(out, sizeof(out), 0x3f, 6, 3, 4, key, 40), 0);
+	assert_int_equal(sn_virtio_rss_encode(out, sizeof(out), 0x3f, 8, 0, 4, key, 40), 0);
+	/* The largest we send fits the command buffer with its header. */
+	assert_true(sn_virtio_rss_encode(out, SN_VCTRL_DATA_ROOM - 2, 0x3f, 128, 8, 8, key, 40) >
+		    0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -490,6 +813,23 @@ int main(void)
 		cmocka_unit_test_setup_teardown(tx_rejects_oversized_frame, setup_tx, teardown),
 		cmocka_unit_test_setup_teardown(tx_takes_only_its_contexts_own_buffers, setup_tx,
 						teardown),
+		cmocka_unit_test_setup_teardown(rx_hash_report_fills_the_packet, setup_rx_hash,
+						teardown),
+		cmocka_unit_test_setup_teardown(rx_bad_hash_report_is_rejected, setup_rx_hash,
+						teardown),
+		cmocka_unit_test_setup_teardown(tx_with_hash_header_clears_twenty_bytes, setup_tx,
+						teardown),
+		cmocka_unit_test_setup_teardown(ctrl_command_is_a_three_descriptor_chain, setup_ctrl,
+						teardown_ctrl),
+		cmocka_unit_test_setup_teardown(ctrl_device_error_is_reported, setup_ctrl,
+						teardown_ctrl),
+		cmocka_unit_test_setup_teardown(ctrl_device_that_never_acks_times_out, setup_ctrl,
+						teardown_ctrl),
+		cmocka_unit_test_setup_teardown(ctrl_impossible_answers_are_not_believed, setup_ctrl,
+						teardown_ctrl),
+		cmocka_unit_test_setup_teardown(ctrl_send_waits_for_a_slow_device, setup_ctrl,
+						teardown_ctrl),
+		cmocka_unit_test(rss_config_encoding),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
