@@ -1,6 +1,8 @@
 /* virtio-net over PCI: modern (virtio 1.x, "Virtio PCI Card Specification"
  * section 4.1.4, capabilities in config space) and legacy (I/O BAR 0, for
- * guests without an IOMMU). One receive and one transmit split virtqueue. */
+ * guests without an IOMMU). Split virtqueues: one receive and one transmit
+ * queue per queue pair; with more than one pair (modern only), the control
+ * queue sets the pair count, or RSS (virtio 1.2, 5.1.6.5.6-7). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -21,9 +23,36 @@
 /* Feature bits. */
 #define F_NET_MAC 5
 #define F_NET_STATUS 16
+#define F_NET_CTRL_VQ 17
+#define F_NET_MQ 22
 #define F_VERSION_1 32
 #define F_ACCESS_PLATFORM 33
+#define F_NET_HASH_REPORT 57
+#define F_NET_RSS 60
 #define NET_S_LINK_UP 1
+
+/* Net device configuration (virtio 1.2, 5.1.4): offsets of the fields
+ * past mac and status. */
+#define NCFG_MAX_PAIRS 8              /* le16, with MQ or RSS */
+#define NCFG_RSS_MAX_KEY 17           /* u8, with RSS or HASH_REPORT */
+#define NCFG_RSS_MAX_TABLE 18         /* le16 */
+#define NCFG_HASH_TYPES 20            /* le32 */
+#define NCFG_RSS_END 24
+#define MAX_PAIRS_SPEC 0x8000         /* VIRTIO_NET_CTRL_MQ_VQ_PAIRS_MAX */
+
+#define RSS_KEY_LEN 40
+#define RSS_TABLE_MAX 128             /* entries we program at most */
+#define CTRL_RING 16
+#define CTRL_TIMEOUT_MS 1000
+
+/* The well-known default Toeplitz key (Microsoft's RSS verification
+ * suite, also the Intel NICs' and DPDK's default). */
+static const uint8_t rss_key[RSS_KEY_LEN] = {
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67,
+	0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
+	0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
+	0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+};
 
 /* Modern common configuration (4.1.4.3). */
 #define CC_DEVICE_FEATURE_SELECT 0x00
@@ -57,10 +86,10 @@
 #define LEG_DEVICE_STATUS 0x12
 #define LEG_DEVICE_CONFIG 0x14
 
-#define RX_QUEUE 0
-#define TX_QUEUE 1
 #define DEFAULT_RING 256
 #define NO_VECTOR 0xffff
+/* Memory slots: virtqueue i of the pairs at i, the control queue last. */
+#define CTRL_SLOT (2 * SN_MAX_QUEUES)
 
 struct virtio_net {
 	bool modern;
@@ -71,9 +100,17 @@ struct virtio_net {
 	struct sn_regs legacy;       /* legacy: BAR 0 */
 	uint64_t features;
 	uint32_t hdr_len;
-	struct sn_virtq rxq, txq;
-	struct sn_dma_region *driver_mem[2]; /* descriptors + avail: device reads */
-	struct sn_dma_region *device_mem[2]; /* used ring: device writes */
+	uint16_t max_pairs;          /* the device's maximum */
+	uint16_t pairs;              /* queue pairs set up (receive i = 2i) */
+	bool use_rss;                /* RSS configured, else VQ_PAIRS_SET */
+	uint32_t hash_types;         /* virtio hash types RSS uses */
+	uint16_t rss_table_len;
+	struct sn_virtq rxq[SN_MAX_QUEUES], txq[SN_MAX_QUEUES];
+	struct sn_vctrl ctrl;
+	/* descriptors + avail (+ command data): device reads */
+	struct sn_dma_region *driver_mem[CTRL_SLOT + 1];
+	/* used ring (+ ack byte): device writes */
+	struct sn_dma_region *device_mem[CTRL_SLOT + 1];
 };
 
 static const char *virtio_match(uint16_t vendor, uint16_t device)
@@ -148,11 +185,95 @@ static bool has(uint64_t features, unsigned bit)
 	return (features >> bit) & 1;
 }
 
-static int negotiate(struct sn_device *dev, struct virtio_net *vn, struct sn_error *err)
+static uint16_t cfg_read16(const struct virtio_net *vn, size_t off)
+{
+	return vn->devcfg.size >= off + 2 ? sn_regs_read16(&vn->devcfg, off) : 0;
+}
+
+/* The SN_RSS_* bits are the virtio hash types' first six bits, in the
+ * same order (virtio 1.2, 5.1.6.5.6.4: IPv4, TCPv4, UDPv4, IPv6, TCPv6,
+ * UDPv6). */
+static uint32_t wanted_hash_types(const struct sn_dev_config *cfg)
+{
+	uint32_t all = SN_RSS_IPV4 | SN_RSS_IPV4_TCP | SN_RSS_IPV4_UDP | SN_RSS_IPV6 |
+		       SN_RSS_IPV6_TCP | SN_RSS_IPV6_UDP;
+	return cfg->rss_types ? cfg->rss_types & all : all;
+}
+
+/* Whether the device's RSS limits (read before FEATURES_OK, as 3.1.1
+ * allows) fit what we program: the default 40-byte key, a table with a
+ * slot for every receive queue, and one of the hash types asked for. */
+static bool rss_usable(struct virtio_net *vn, const struct sn_dev_config *cfg,
+		       uint16_t rx_queues)
+{
+	if (vn->devcfg.size < NCFG_RSS_END)
+		return false;
+	uint8_t max_key = sn_regs_read8(&vn->devcfg, NCFG_RSS_MAX_KEY);
+	uint16_t max_table = sn_regs_read16(&vn->devcfg, NCFG_RSS_MAX_TABLE);
+	uint32_t types = sn_regs_read32(&vn->devcfg, NCFG_HASH_TYPES) &
+			 wanted_hash_types(cfg);
+	uint16_t len = max_table < RSS_TABLE_MAX ? max_table : RSS_TABLE_MAX;
+	while (len & (len - 1))
+		len &= (uint16_t)(len - 1);
+	if (max_key < RSS_KEY_LEN || len < rx_queues || types == 0)
+		return false;
+	vn->hash_types = types;
+	vn->rss_table_len = len;
+	return true;
+}
+
+/* Multi-queue features, when more than one pair is asked for and the
+ * device can take the commands (all need the control queue). */
+static uint64_t mq_features(struct virtio_net *vn, const struct sn_dev_config *cfg,
+			    uint64_t offered, uint16_t rx_queues, uint16_t pairs)
+{
+	uint64_t want = 0;
+	if (pairs < 2 || !has(offered, F_NET_CTRL_VQ))
+		return 0;
+	want |= 1ull << F_NET_CTRL_VQ | 1ull << F_NET_MQ;
+	if (rx_queues > 1 && has(offered, F_NET_RSS) && rss_usable(vn, cfg, rx_queues)) {
+		want |= 1ull << F_NET_RSS;
+		/* The hash rides in a 20-byte header; QEMU offers it only with
+		 * a backend that carries virtio-net headers (tap). */
+		want |= 1ull << F_NET_HASH_REPORT;
+	}
+	return want;
+}
+
+/* The device's queue pairs: max_virtqueue_pairs with MQ or RSS, else
+ * one. Asking for more is the caller's mistake, and says the maximum. */
+static int pick_pairs(struct sn_device *dev, struct virtio_net *vn, uint16_t pairs,
+		      struct sn_error *err)
+{
+	vn->max_pairs = 1;
+	if (has(vn->features, F_NET_MQ) || has(vn->features, F_NET_RSS)) {
+		vn->max_pairs = cfg_read16(vn, NCFG_MAX_PAIRS);
+		if (vn->max_pairs == 0 || vn->max_pairs > MAX_PAIRS_SPEC)
+			return sn_fail(err, EIO, "%s: the device reports %u queue pairs, "
+				       "outside 1..%u", dev->pci.addr, vn->max_pairs,
+				       MAX_PAIRS_SPEC);
+	}
+	if (pairs > vn->max_pairs)
+		return sn_fail(err, EINVAL, "%s: %u queues asked for; this virtio-net "
+			       "device has at most %u (QEMU: mq=on on virtio-net-pci and a "
+			       "multi-queue backend such as -netdev tap,queues=N)",
+			       dev->pci.addr, pairs, vn->max_pairs);
+	/* Without RSS the device receives on every pair it has. */
+	if (pairs > 1 && !vn->use_rss && dev->rx_queues < pairs)
+		return sn_fail(err, EINVAL, "%s: this virtio-net device has no RSS, so it "
+			       "receives on all %u queue pairs: ask for %u receive queues",
+			       dev->pci.addr, pairs, pairs);
+	vn->pairs = pairs;
+	return 0;
+}
+
+static int negotiate(struct sn_device *dev, struct virtio_net *vn,
+		     const struct sn_dev_config *cfg, struct sn_error *err)
 {
 	bool fenced = !dev->ctx->cfg.unsafe_no_iommu;
 	uint64_t offered = device_features(vn);
 	uint64_t wanted = 1ull << F_NET_MAC | 1ull << F_NET_STATUS;
+	uint16_t pairs = dev->rx_queues > dev->tx_queues ? dev->rx_queues : dev->tx_queues;
 
 	if (vn->modern) {
 		if (!has(offered, F_VERSION_1))
@@ -166,6 +287,7 @@ static int negotiate(struct sn_device *dev, struct virtio_net *vn, struct sn_err
 				       "iommu_platform=on,disable-legacy=on", dev->pci.addr);
 		if (fenced)
 			wanted |= 1ull << F_ACCESS_PLATFORM;
+		wanted |= mq_features(vn, cfg, offered, dev->rx_queues, pairs);
 	} else if (fenced) {
 		return sn_fail(err, ENOTSUP,
 			       "%s: a legacy virtio device does not go through the IOMMU; use "
@@ -180,9 +302,13 @@ static int negotiate(struct sn_device *dev, struct virtio_net *vn, struct sn_err
 			return sn_fail(err, EIO, "%s: the device refused our features",
 				       dev->pci.addr);
 	}
-	/* virtio 1.x always carries num_buffers: 12 bytes; legacy 10. */
+	/* virtio 1.x always carries num_buffers: 12 bytes; legacy 10; with
+	 * the hash report 20, in both directions (5.1.6). */
 	vn->hdr_len = vn->modern ? 12 : 10;
-	return 0;
+	if (has(vn->features, F_NET_HASH_REPORT))
+		vn->hdr_len = SN_VIRTIO_HDR_HASH_LEN;
+	vn->use_rss = has(vn->features, F_NET_RSS);
+	return pick_pairs(dev, vn, pairs, err);
 }
 
 /* ---- finding the modern interface ----------------------------------- */
@@ -237,46 +363,102 @@ static void write64(const struct sn_regs *r, size_t off, uint64_t v)
 	sn_regs_write32(r, off + 4, (uint32_t)(v >> 32));
 }
 
-/* Modern: descriptors and available ring in memory the device may only
- * read; the used ring in memory it may write. */
-static int setup_modern_queue(struct sn_device *dev, struct virtio_net *vn,
-			      uint16_t index, uint16_t requested, struct sn_virtq *vq,
-			      struct sn_error *err)
+/* One ring's memory and what the device was told. */
+struct ring_mem {
+	uint16_t size;
+	uint8_t *drv, *devm;         /* device reads / device writes */
+	uint64_t drv_iova, devm_iova;
+	size_t desc_bytes, used_bytes;
+};
+
+/* Modern: descriptors and available ring (and extra_read bytes after
+ * them) in memory the device may only read; the used ring (and
+ * extra_write bytes) in memory it may write. Everything but the enable. */
+static int map_modern_ring(struct sn_device *dev, struct virtio_net *vn, uint16_t index,
+			   unsigned slot, uint16_t requested, size_t extra_read,
+			   size_t extra_write, struct ring_mem *m, struct sn_error *err)
 {
 	sn_regs_write16(&vn->common, CC_QUEUE_SELECT, index);
 	uint16_t max = sn_regs_read16(&vn->common, CC_QUEUE_SIZE);
 	if (max == 0)
 		return sn_fail(err, ENODEV, "%s: queue %u does not exist", dev->pci.addr,
 			       index);
-	uint16_t size = pick_ring_size(requested, max);
-	size_t desc_bytes = sn_vring_desc_bytes(size);
-	struct sn_dma_region **drv = &vn->driver_mem[index], **devm = &vn->device_mem[index];
-	int rc = sn_dma_alloc(dev->ctx, desc_bytes + sn_vring_avail_bytes(size),
-			      SN_DMA_DEVICE_READS, drv, err);
+	m->size = pick_ring_size(requested, max);
+	m->desc_bytes = sn_vring_desc_bytes(m->size);
+	/* The ack byte after the used ring, 8-byte aligned. */
+	m->used_bytes = (sn_vring_used_bytes(m->size) + 7) & ~(size_t)7;
+	struct sn_dma_region **drv = &vn->driver_mem[slot], **devm = &vn->device_mem[slot];
+	int rc = sn_dma_alloc(dev->ctx, m->desc_bytes + sn_vring_avail_bytes(m->size) +
+			      extra_read, SN_DMA_DEVICE_READS, drv, err);
 	if (rc == 0)
-		rc = sn_dma_alloc(dev->ctx, sn_vring_used_bytes(size), SN_DMA_DEVICE_RW,
+		rc = sn_dma_alloc(dev->ctx, m->used_bytes + extra_write, SN_DMA_DEVICE_RW,
 				  devm, err);
 	if (rc < 0)
 		return rc;
-	rc = sn_virtq_init(vq, dev->ctx, size, (*drv)->va, (*drv)->va + desc_bytes, (*devm)->va,
-			   vn->hdr_len, index == RX_QUEUE);
-	if (rc < 0)
-		return sn_fail(err, rc, "out of memory for queue %u", index);
-	sn_regs_write16(&vn->common, CC_QUEUE_SIZE, size);
+	m->drv = (*drv)->va;
+	m->devm = (*devm)->va;
+	m->drv_iova = sn_dma_iova(*drv, 0);
+	m->devm_iova = sn_dma_iova(*devm, 0);
+	sn_regs_write16(&vn->common, CC_QUEUE_SIZE, m->size);
 	sn_regs_write16(&vn->common, CC_QUEUE_MSIX_VECTOR, NO_VECTOR);
-	write64(&vn->common, CC_QUEUE_DESC, sn_dma_iova(*drv, 0));
-	write64(&vn->common, CC_QUEUE_DRIVER, sn_dma_iova(*drv, desc_bytes));
-	write64(&vn->common, CC_QUEUE_DEVICE, sn_dma_iova(*devm, 0));
+	write64(&vn->common, CC_QUEUE_DESC, m->drv_iova);
+	write64(&vn->common, CC_QUEUE_DRIVER, m->drv_iova + m->desc_bytes);
+	write64(&vn->common, CC_QUEUE_DEVICE, m->devm_iova);
+	return 0;
+}
+
+/* The queue's notify address, then the enable (4.1.4.3.2: last). */
+static int enable_modern_ring(struct sn_device *dev, struct virtio_net *vn, uint16_t index,
+			      size_t *notify_at, struct sn_error *err)
+{
+	sn_regs_write16(&vn->common, CC_QUEUE_SELECT, index);
 	uint16_t notify_off = sn_regs_read16(&vn->common, CC_QUEUE_NOTIFY_OFF);
 	size_t at = (size_t)notify_off * vn->notify_multiplier;
 	if (at + 2 > vn->notify.size)
 		return sn_fail(err, ENODEV, "%s: notify offset outside its window",
 			       dev->pci.addr);
-	vq->notify_regs = &vn->notify;
-	vq->notify_off = at;
-	vq->queue_index = index;
+	*notify_at = at;
 	sn_regs_write16(&vn->common, CC_QUEUE_ENABLE, 1);
 	return 0;
+}
+
+static int setup_modern_queue(struct sn_device *dev, struct virtio_net *vn,
+			      uint16_t index, uint16_t requested, struct sn_virtq *vq,
+			      struct sn_error *err)
+{
+	struct ring_mem m = { 0 };
+	int rc = map_modern_ring(dev, vn, index, index, requested, 0, 0, &m, err);
+	if (rc < 0)
+		return rc;
+	rc = sn_virtq_init(vq, dev->ctx, m.size, m.drv, m.drv + m.desc_bytes, m.devm,
+			   vn->hdr_len, !(index & 1));
+	if (rc < 0)
+		return sn_fail(err, rc, "out of memory for queue %u", index);
+	vq->notify_regs = &vn->notify;
+	vq->queue_index = index;
+	return enable_modern_ring(dev, vn, index, &vq->notify_off, err);
+}
+
+/* The control queue: after the last pair's queues of the device's
+ * maximum (5.1.2), with room for a command and its ack. */
+static int setup_ctrl_queue(struct sn_device *dev, struct virtio_net *vn,
+			    struct sn_error *err)
+{
+	uint16_t index = (uint16_t)(2 * vn->max_pairs);
+	struct ring_mem m = { 0 };
+	int rc = map_modern_ring(dev, vn, index, CTRL_SLOT, CTRL_RING, SN_VCTRL_DATA_ROOM, 8,
+				 &m, err);
+	if (rc < 0)
+		return rc;
+	size_t data_at = m.desc_bytes + sn_vring_avail_bytes(m.size);
+	if (sn_vctrl_init(&vn->ctrl, m.size, m.drv, m.drv + m.desc_bytes, m.devm,
+			  m.drv + data_at, m.drv_iova + data_at, m.devm + m.used_bytes,
+			  m.devm_iova + m.used_bytes) < 0)
+		return sn_fail(err, ENODEV, "%s: the control queue's size %u is too small",
+			       dev->pci.addr, m.size);
+	vn->ctrl.notify_regs = &vn->notify;
+	vn->ctrl.queue_index = index;
+	return enable_modern_ring(dev, vn, index, &vn->ctrl.notify_off, err);
 }
 
 /* Legacy: one physically contiguous block, used ring on the next 4 KiB
@@ -299,7 +481,7 @@ static int setup_legacy_queue(struct sn_device *dev, struct virtio_net *vn,
 	if ((*mem)->phys && used_at + sn_vring_used_bytes(size) > (*mem)->page_size)
 		return sn_fail(err, EINVAL, "ring does not fit one page");
 	rc = sn_virtq_init(vq, dev->ctx, size, (*mem)->va, (*mem)->va + desc_bytes,
-			   (*mem)->va + used_at, vn->hdr_len, index == RX_QUEUE);
+			   (*mem)->va + used_at, vn->hdr_len, !(index & 1));
 	if (rc < 0)
 		return sn_fail(err, rc, "out of memory for queue %u", index);
 	sn_regs_write32(&vn->legacy, LEG_QUEUE_PFN, (uint32_t)(sn_dma_iova(*mem, 0) >> 12));
@@ -316,6 +498,23 @@ static int setup_queue(struct sn_device *dev, struct virtio_net *vn, uint16_t in
 			  : setup_legacy_queue(dev, vn, index, vq, err);
 }
 
+/* Every pair's queues, and the control queue when there is more than one
+ * pair. Receive queue i is virtqueue 2i, transmit queue i 2i + 1. */
+static int setup_queues(struct sn_device *dev, struct virtio_net *vn,
+			const struct sn_dev_config *cfg, struct sn_error *err)
+{
+	for (uint16_t i = 0; i < vn->pairs; i++) {
+		int rc = setup_queue(dev, vn, (uint16_t)(2 * i), cfg->rx_ring_size,
+				     &vn->rxq[i], err);
+		if (rc == 0)
+			rc = setup_queue(dev, vn, (uint16_t)(2 * i + 1), cfg->tx_ring_size,
+					 &vn->txq[i], err);
+		if (rc < 0)
+			return rc;
+	}
+	return vn->pairs > 1 ? setup_ctrl_queue(dev, vn, err) : 0;
+}
+
 static void read_mac(struct sn_device *dev, struct virtio_net *vn)
 {
 	const struct sn_regs *cfg = vn->modern ? &vn->devcfg : &vn->legacy;
@@ -328,6 +527,69 @@ static void read_mac(struct sn_device *dev, struct virtio_net *vn)
 
 /* ---- driver operations ----------------------------------------------- */
 
+/* Sends one control command and names it in any failure: the device's
+ * answer is device data, so a wrong one is reported, not believed. */
+static int ctrl_command(struct sn_device *dev, struct virtio_net *vn, uint8_t cmd,
+			const char *name, const void *data, size_t len, struct sn_error *err)
+{
+	struct sn_vctrl_why why;
+	int rc = sn_vctrl_send(&vn->ctrl, VIRTIO_NET_CTRL_MQ, cmd, data, len,
+			       CTRL_TIMEOUT_MS, &why);
+	switch (rc) {
+	case 0:
+		return 0;
+	case -ETIMEDOUT:
+		return sn_fail(err, ETIMEDOUT, "%s: the device did not answer the control "
+			       "command %s within %u ms", dev->pci.addr, name,
+			       CTRL_TIMEOUT_MS);
+	case -EIO:
+		return sn_fail(err, EIO, "%s: the device refused the control command %s "
+			       "(VIRTIO_NET_ERR)", dev->pci.addr, name);
+	case -EPROTO:
+		return sn_fail(err, EPROTO, "%s: the device's answer to the control command "
+			       "%s is impossible (used index %u for one command, entry id %u "
+			       "length %u, ack byte 0x%02x); not believed", dev->pci.addr, name,
+			       why.device_idx, why.id, why.len, why.ack);
+	default:
+		return sn_fail(err, -rc, "%s: the control command %s could not be sent",
+			       dev->pci.addr, name);
+	}
+}
+
+/* After DRIVER_OK (the device uses pair 0 until told otherwise): RSS
+ * over the receive queues, or just the pair count. */
+static int configure_pairs(struct sn_device *dev, struct virtio_net *vn,
+			   struct sn_error *err)
+{
+	if (vn->pairs < 2)
+		return 0;
+	if (vn->use_rss) {
+		uint8_t data[SN_VCTRL_DATA_ROOM];
+		size_t len = sn_virtio_rss_encode(data, sizeof(data) - 2, vn->hash_types,
+						  vn->rss_table_len, dev->rx_queues, vn->pairs,
+						  rss_key, RSS_KEY_LEN);
+		return ctrl_command(dev, vn, VIRTIO_NET_CTRL_MQ_RSS_CONFIG,
+				    "VIRTIO_NET_CTRL_MQ_RSS_CONFIG", data, len, err);
+	}
+	uint8_t pairs[2] = { (uint8_t)vn->pairs, (uint8_t)(vn->pairs >> 8) };
+	return ctrl_command(dev, vn, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET,
+			    "VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET", pairs, sizeof(pairs), err);
+}
+
+/* Buffers may be posted before DRIVER_OK, kicks only after it. */
+static void post_rx_buffers(struct sn_device *dev, struct virtio_net *vn)
+{
+	for (uint16_t q = 0; q < dev->rx_queues; q++) {
+		struct sn_virtq *vq = &vn->rxq[q];
+		struct sn_pkt *fresh[256];
+		vq->rx_pool = dev->rx_pool;
+		vq->rx_room = sn_mempool_data_room(dev->rx_pool);
+		uint16_t n = (uint16_t)sn_pkt_alloc_bulk(dev->rx_pool, fresh,
+							 vq->size > 256 ? 256 : vq->size);
+		sn_virtq_post(vq, fresh, n);
+	}
+}
+
 static int virtio_start(struct sn_device *dev, const struct sn_dev_config *cfg,
 			struct sn_error *err)
 {
@@ -337,9 +599,6 @@ static int virtio_start(struct sn_device *dev, const struct sn_dev_config *cfg,
 	if (!vn)
 		return sn_fail(err, ENOMEM, "out of memory");
 	dev->priv = vn;
-	if (dev->rx_queues > 1 || dev->tx_queues > 1)
-		return sn_fail(err, ENOTSUP, "%s: virtio-net supports one queue pair here",
-			       dev->pci.addr);
 	vn->modern = dev->pci.device == 0x1041 ||
 		     (!dev->ctx->cfg.unsafe_no_iommu && sn_pci_find_cap(&dev->pci, PCI_CAP_VENDOR, 0));
 	if (vn->modern) {
@@ -356,25 +615,24 @@ static int virtio_start(struct sn_device *dev, const struct sn_dev_config *cfg,
 			       dev->pci.addr);
 	sn_pci_set_bus_master(&dev->pci, true);   /* only now: see sn_pci_open */
 	add_status(vn, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
-	if ((rc = negotiate(dev, vn, err)) < 0 ||
-	    (rc = setup_queue(dev, vn, RX_QUEUE, cfg->rx_ring_size, &vn->rxq, err)) < 0 ||
-	    (rc = setup_queue(dev, vn, TX_QUEUE, cfg->tx_ring_size, &vn->txq, err)) < 0)
+	if ((rc = negotiate(dev, vn, cfg, err)) < 0 ||
+	    (rc = setup_queues(dev, vn, cfg, err)) < 0)
 		return rc;
 	read_mac(dev, vn);
-	vn->rxq.rx_pool = dev->rx_pool;
-	vn->rxq.rx_room = sn_mempool_data_room(dev->rx_pool);
-	/* Buffers may be posted before DRIVER_OK, kicks only after it. */
-	struct sn_pkt *fresh[256];
-	uint16_t n = (uint16_t)sn_pkt_alloc_bulk(dev->rx_pool, fresh,
-						 vn->rxq.size > 256 ? 256 : vn->rxq.size);
-	sn_virtq_post(&vn->rxq, fresh, n);
+	post_rx_buffers(dev, vn);
 	add_status(vn, STATUS_DRIVER_OK);
-	sn_virtq_refill(&vn->rxq);
-	sn_virtq_kick(&vn->rxq);
+	for (uint16_t q = 0; q < dev->rx_queues; q++) {
+		sn_virtq_refill(&vn->rxq[q]);
+		sn_virtq_kick(&vn->rxq[q]);
+	}
+	if ((rc = configure_pairs(dev, vn, err)) < 0)
+		return rc;
 	dev->fast.rx_burst = sn_virtio_rx_burst;
 	dev->fast.tx_burst = sn_virtio_tx_burst;
-	dev->fast.rxq[0] = &vn->rxq;
-	dev->fast.txq[0] = &vn->txq;
+	for (uint16_t q = 0; q < dev->rx_queues; q++)
+		dev->fast.rxq[q] = &vn->rxq[q];
+	for (uint16_t q = 0; q < dev->tx_queues; q++)
+		dev->fast.txq[q] = &vn->txq[q];
 	return 0;
 }
 
@@ -390,11 +648,13 @@ static void virtio_release(struct sn_device *dev)
 	struct virtio_net *vn = dev->priv;
 	if (!vn)
 		return;
-	sn_virtq_drain(&vn->rxq);
-	sn_virtq_drain(&vn->txq);
-	sn_virtq_fini(&vn->rxq);
-	sn_virtq_fini(&vn->txq);
-	for (unsigned i = 0; i < 2; i++) {
+	for (unsigned q = 0; q < SN_MAX_QUEUES; q++) {
+		sn_virtq_drain(&vn->rxq[q]);
+		sn_virtq_drain(&vn->txq[q]);
+		sn_virtq_fini(&vn->rxq[q]);
+		sn_virtq_fini(&vn->txq[q]);
+	}
+	for (unsigned i = 0; i <= CTRL_SLOT; i++) {
 		if (vn->driver_mem[i])
 			sn_dma_free(dev->ctx, vn->driver_mem[i]);
 		if (vn->device_mem[i])
@@ -431,11 +691,14 @@ static void add_counters(uint64_t *packets, uint64_t *bytes, uint64_t *drops,
 static void virtio_stats(struct sn_device *dev, struct sn_stats *s)
 {
 	struct virtio_net *vn = dev->priv;
-	add_counters(&s->rx_packets, &s->rx_bytes, &s->rx_drops, &s->rx_errors,
-		     &s->device_errors, &vn->rxq.stats);
-	s->rx_starved += vn->rxq.stats.starved;
-	add_counters(&s->tx_packets, &s->tx_bytes, &s->tx_drops, &s->tx_errors,
-		     &s->device_errors, &vn->txq.stats);
+	for (uint16_t q = 0; q < dev->rx_queues; q++) {
+		add_counters(&s->rx_packets, &s->rx_bytes, &s->rx_drops, &s->rx_errors,
+			     &s->device_errors, &vn->rxq[q].stats);
+		s->rx_starved += vn->rxq[q].stats.starved;
+	}
+	for (uint16_t q = 0; q < dev->tx_queues; q++)
+		add_counters(&s->tx_packets, &s->tx_bytes, &s->tx_drops, &s->tx_errors,
+			     &s->device_errors, &vn->txq[q].stats);
 }
 
 /* The cross-check of one virtqueue's used index against the driver's
@@ -443,26 +706,27 @@ static void virtio_stats(struct sn_device *dev, struct sn_stats *s)
 static void check_queue(struct sn_device *dev, struct sn_virtq *vq, const char *dir)
 {
 	struct sn_virtq_look l;
-	unsigned q = vq->queue_index;
+	unsigned v = vq->queue_index, q = v / 2;
 
 	switch (sn_virtq_check(vq, &l)) {
 	case SN_VIRTQ_OK:
 		break;
 	case SN_VIRTQ_STALLED:
-		sn_dev_note(dev, SN_DEV_TX_STALLED, "transmit queue 0 (virtqueue %u): %u frames "
-			    "waiting and the device completed none for a second", q, l.in_flight);
+		sn_dev_note(dev, SN_DEV_TX_STALLED, "transmit queue %u (virtqueue %u): %u frames "
+			    "waiting and the device completed none for a second", q, v,
+			    l.in_flight);
 		break;
 	case SN_VIRTQ_LIED:
-		sn_dev_note(dev, SN_DEV_RECOVERED, "%s queue 0 (virtqueue %u): the device wrote "
+		sn_dev_note(dev, SN_DEV_RECOVERED, "%s queue %u (virtqueue %u): the device wrote "
 			    "an impossible used index %u (the driver at %u, %u buffers in flight); "
 			    "entries it never wrote were rejected and counted, nothing stale was "
-			    "handed out", dir, q, l.device_idx, l.used_idx, l.in_flight);
+			    "handed out", dir, q, v, l.device_idx, l.used_idx, l.in_flight);
 		break;
 	case SN_VIRTQ_OUT_OF_STEP:
-		sn_dev_note(dev, SN_DEV_OUT_OF_STEP, "%s queue 0 (virtqueue %u) is out of step: "
+		sn_dev_note(dev, SN_DEV_OUT_OF_STEP, "%s queue %u (virtqueue %u) is out of step: "
 			    "the device wrote used index %u over entries it never wrote (the driver "
 			    "at %u, %u buffers in flight) and made no progress for a second; "
-			    "nothing stale was handed out", dir, q, l.device_idx, l.used_idx,
+			    "nothing stale was handed out", dir, q, v, l.device_idx, l.used_idx,
 			    l.in_flight);
 		break;
 	}
@@ -476,9 +740,11 @@ static enum sn_dev_state virtio_check(struct sn_device *dev)
 		return SN_DEV_GONE;
 	if (status & STATUS_NEEDS_RESET)
 		return SN_DEV_NEEDS_RESET;
-	check_queue(dev, &vn->rxq, "receive");
-	check_queue(dev, &vn->txq, "transmit");
-	return dev->check_state; /* the worst either queue noted */
+	for (uint16_t q = 0; q < dev->rx_queues; q++)
+		check_queue(dev, &vn->rxq[q], "receive");
+	for (uint16_t q = 0; q < dev->tx_queues; q++)
+		check_queue(dev, &vn->txq[q], "transmit");
+	return dev->check_state; /* the worst any queue noted */
 }
 
 const struct sn_driver sn_virtio_driver = {
