@@ -10,12 +10,14 @@
 #   --kernel FILE       bzImage (default: the one in bench/.cache/guest-kernel)
 #   --nic MODEL[,MODEL...]
 #                       NIC model: virtio (modern 1af4:1041, behind the
-#                       IOMMU; default), virtio-legacy (1af4:1000, needs
+#                       IOMMU; default), virtio-mq (the same with mq=on,
+#                       rss=on, hash=on: 4 queue pairs on a tap topology,
+#                       see below), virtio-legacy (1af4:1000, needs
 #                       --iommu off), igb (8086:10c9), e1000e (8086:10d3).
 #                       One model applies to every NIC; a list gives NIC1,
 #                       NIC2, ... in order and must name every NIC of the
 #                       topology (chain4: four), e.g. igb,igb,e1000e,e1000e
-#   --topology T        chain4 (default) or tap1, see below
+#   --topology T        chain4 (default), tap1 or tap2, see below
 #   --iommu on|off      emulated Intel IOMMU (default on)
 #   --aw-bits N         IOMMU address width (default: QEMU's, 48 in QEMU 10)
 #   --param KEY=VALUE   adds safenic.KEY=VALUE to the kernel command line
@@ -57,6 +59,17 @@
 #           before QEMU starts, with IPv6 off so the host kernel sends no
 #           frames of its own, and is up when the guest boots. The
 #           namespace and everything in it are removed on every exit path.
+#   tap2:   NIC1 <-> tap sfntap0 <-bridge sfnbr0-> tap sfntap1 <-> NIC2, in
+#           a namespace as for tap1 (the host kernel's bridge forwards
+#           between the two NICs; SAFENIC_TAP names sfntap0).
+#
+# Multi-queue virtio (--nic virtio-mq): QEMU gives virtio-net as many
+#   queue pairs as its backend has queues, and a hubport has one, so on
+#   chain4 a virtio-mq NIC has max_virtqueue_pairs 1. On tap1 and tap2 its
+#   tap is a multi-queue tap and the netdev has queues=$MQ_QUEUES (vnet_hdr on:
+#   QEMU offers the hash report only with a backend that carries
+#   virtio-net headers). Without RSS the tap's own flow steering picks the
+#   queue; with RSS (the driver programs it) QEMU's does.
 #
 # Host hook: CMD starts before QEMU (tap1: inside the namespace), with
 #   SAFENIC_CONSOLE (console log path, to watch for guest lines),
@@ -79,6 +92,8 @@ set -eu
 BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 REPO_DIR=$(dirname "$BENCH_DIR")
 TAP=sfntap0
+BRIDGE=sfnbr0
+MQ_QUEUES=4
 HOOK_GRACE=60
 
 SCENARIO="" INITRD="" KERNEL="" NIC=virtio TOPOLOGY=chain4 IOMMU=on
@@ -129,7 +144,7 @@ parse_args() {
     fi
     case $IOMMU in on|off) ;; *) die "--iommu must be on or off" ;; esac
     case $LOCK_WAIT in ''|*[!0-9]*) die "--lock-wait takes whole seconds, not '$LOCK_WAIT'" ;; esac
-    case $TOPOLOGY in chain4|tap1) ;; *) die "unknown topology '$TOPOLOGY' (chain4, tap1)" ;; esac
+    case $TOPOLOGY in chain4|tap1|tap2) ;; *) die "unknown topology '$TOPOLOGY' (chain4, tap1, tap2)" ;; esac
     parse_nic_models
     case $HOTPLUG_NIC in
         '') ;;
@@ -161,7 +176,7 @@ parse_nic_models() {
     [ ${#NIC_MODELS[@]} -gt 0 ] || die "--nic needs a model"
     for model in "${NIC_MODELS[@]}"; do
         [ -n "$(model_id "$model")" ] ||
-            die "unknown NIC model '$model' in --nic $NIC (virtio, virtio-legacy, igb, e1000e)"
+            die "unknown NIC model '$model' in --nic $NIC (virtio, virtio-mq, virtio-legacy, igb, e1000e)"
     done
     if [ ${#NIC_MODELS[@]} -eq 1 ]; then
         for ((n = 1; n < count; n++)); do
@@ -216,6 +231,9 @@ nic_device() {
     case ${NIC_MODELS[n - 1]} in
         # VIRTIO_F_ACCESS_PLATFORM: the device's DMA goes through the IOMMU.
         virtio) model="virtio-net-pci,disable-legacy=on,iommu_platform=on" ;;
+        # RSS and the hash report done by QEMU; one MSI-X vector per
+        # queue, the control queue and configuration changes.
+        virtio-mq) model="virtio-net-pci,disable-legacy=on,iommu_platform=on,mq=on,rss=on,hash=on,vectors=$((2 * MQ_QUEUES + 2))" ;;
         virtio-legacy) model="virtio-net-pci,disable-modern=on" ;;
         igb|e1000e) model=${NIC_MODELS[n - 1]} ;;
     esac
@@ -224,7 +242,7 @@ nic_device() {
 
 model_id() {
     case $1 in
-        virtio) echo 1af4:1041 ;;
+        virtio|virtio-mq) echo 1af4:1041 ;;
         virtio-legacy) echo 1af4:1000 ;;
         igb) echo 8086:10c9 ;;
         e1000e) echo 8086:10d3 ;;
@@ -241,7 +259,7 @@ nic_ids() {
 }
 
 nic_count() {
-    case $TOPOLOGY in chain4) echo 4 ;; tap1) echo 1 ;; esac
+    case $TOPOLOGY in chain4) echo 4 ;; tap1) echo 1 ;; tap2) echo 2 ;; esac
 }
 
 nic_args() {
@@ -258,11 +276,28 @@ nic_args() {
                 NIC_QEMU_ARGS+=(-netdev "hubport,id=net$n,hubid=$hub"
                             -device "$(nic_device $n net$n)")
             done ;;
-        tap1)
-            # vnet_hdr=off: frames cross the tap exactly as the NIC sends them.
-            NIC_QEMU_ARGS+=(-netdev "tap,id=net1,ifname=$TAP,script=no,downscript=no,vnet_hdr=off"
-                        -device "$(nic_device 1 net1)") ;;
+        tap1|tap2)
+            for ((n = 1; n <= $(nic_count); n++)); do
+                NIC_QEMU_ARGS+=(-netdev "$(tap_netdev "$n")" -device "$(nic_device "$n" "net$n")")
+            done ;;
     esac
+}
+
+# nic_tap N: the tap of NIC n on the tap topologies.
+nic_tap() { echo "sfntap$(($1 - 1))"; }
+
+# tap_netdev N: NIC n's tap backend. vnet_hdr=off: frames cross the tap
+# exactly as the NIC sends them; a multi-queue virtio NIC needs a queue
+# per pair, and vnet_hdr for the hash report (its headers carry no
+# offloads: safenic negotiates none).
+tap_netdev() {
+    local n=$1 netdev
+    netdev="tap,id=net$n,ifname=$(nic_tap "$n"),script=no,downscript=no"
+    if [ "${NIC_MODELS[n - 1]}" = virtio-mq ]; then
+        echo "$netdev,queues=$MQ_QUEUES,vnet_hdr=on"
+    else
+        echo "$netdev,vnet_hdr=off"
+    fi
 }
 
 build_qemu_args() {
@@ -301,13 +336,27 @@ build_qemu_args() {
 }
 
 setup_netns() {
+    local n tap mq
     NETNS=safenic-bench-$$
     ip netns add "$NETNS" || die "ip netns add $NETNS failed"
     in_netns sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    in_netns ip tuntap add dev "$TAP" mode tap
-    in_netns sysctl -qw "net.ipv6.conf.$TAP.disable_ipv6=1"
-    in_netns ip link set "$TAP" up
-    say "network namespace $NETNS with tap $TAP (IPv6 off, up)"
+    if [ "$TOPOLOGY" = tap2 ]; then
+        in_netns ip link add "$BRIDGE" type bridge
+        in_netns sysctl -qw "net.ipv6.conf.$BRIDGE.disable_ipv6=1"
+    fi
+    for ((n = 1; n <= $(nic_count); n++)); do
+        tap=$(nic_tap "$n")
+        mq=""
+        [ "${NIC_MODELS[n - 1]}" != virtio-mq ] || mq=multi_queue
+        # shellcheck disable=SC2086  # mq is one word or none
+        in_netns ip tuntap add dev "$tap" mode tap $mq
+        in_netns sysctl -qw "net.ipv6.conf.$tap.disable_ipv6=1"
+        [ "$TOPOLOGY" != tap2 ] || in_netns ip link set "$tap" master "$BRIDGE"
+        in_netns ip link set "$tap" up
+    done
+    [ "$TOPOLOGY" != tap2 ] || in_netns ip link set "$BRIDGE" up
+    say "network namespace $NETNS with $(nic_count) tap(s) (IPv6 off, up)" \
+        "$([ "$TOPOLOGY" != tap2 ] || echo "bridged by $BRIDGE")"
 }
 
 in_netns() { ip netns exec "$NETNS" "$@"; }
@@ -435,7 +484,7 @@ main() {
     trap 'exit 143' TERM
     build_qemu_args
     take_guest_lock
-    [ "$TOPOLOGY" != tap1 ] || setup_netns
+    [ "$TOPOLOGY" = chain4 ] || setup_netns
     [ -z "$HOST_HOOK" ] || start_host_hook
     say "booting: scenario=$SCENARIO nic=$NIC topology=$TOPOLOGY iommu=$IOMMU" \
         "${AW_BITS:+aw-bits=$AW_BITS }timeout=${TIMEOUT}s log=$LOG"

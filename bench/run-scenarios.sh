@@ -39,6 +39,10 @@
 #                     NIC4 hot-unplugged (device_del) under recv
 #                     The faults cases act through QEMU's monitor, driven by
 #                     host-monitor.py as run-guest.sh's host hook.
+#   mq-virtio         safenic-mqcheck: NIC1 (virtio) sends 64 UDP flows to
+#                     NIC2 (virtio-mq: mq, rss, hash on a 4-queue tap) over
+#                     the tap2 topology's bridge; NIC2 receives on 4 queues
+#                     with RSS (guest/programs/mqcheck.c)
 #   hostile-virtio    gen -> fwd -> recv while safenic-hostile writes random
 #                     bytes into fwd's device-writable DMA memory (virtio);
 #                     the e1000e variant is not listed: in 2 of 6 runs the
@@ -217,6 +221,7 @@ safenic_cases() {
     run_case faults-virtio zero --scenario faults --nic virtio --hotplug-nic 4 \
         --param faults=link,kill9,unplug --host-hook "$monitor_hook"
     run_case hostile-virtio zero --scenario hostile --nic virtio
+    run_case mq-virtio zero --scenario mq-virtio --nic virtio,virtio-mq --topology tap2
 }
 
 selftest_cases() {
