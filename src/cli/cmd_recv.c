@@ -47,6 +47,7 @@ struct recv_queue {
 	uint64_t rx_packets, rx_bytes;
 	uint64_t last_packets;           /* rx_packets at the last tick */
 	uint64_t flows;                  /* flows with a frame on it */
+	uint64_t rss_hashed;             /* frames with the device's hash */
 	struct sn_queue_stats base;      /* the library's, at the start */
 };
 
@@ -62,6 +63,11 @@ struct recv_run {
 	 * RSS keeps a flow on one queue, so a flow seen on two is counted. */
 	uint8_t *flow_queue;
 	uint64_t flows_split;
+	/* Hashed frames on another queue than the redirection table the
+	 * library programs (entry i -> queue i % queues) gives their hash:
+	 * judged when the queue count is a power of two, which makes that
+	 * queue hash % queues for any table of a power-of-two size. */
+	uint64_t rss_misplaced;
 	struct seq_tracker seqs;
 	bool rx_since_clock;             /* frames since the last clock read */
 	uint64_t start_ns, last_rx_ns;   /* last_rx_ns 0: nothing yet */
@@ -88,11 +94,24 @@ static void recv_note_flow_queue(struct recv_run *r, uint32_t flow,
 	}
 }
 
+/* Where the device's RSS hash says the frame belongs. */
+static void recv_note_hash(struct recv_run *r, const struct sn_pkt *pkt,
+			   uint16_t queue)
+{
+	if (!(pkt->flags & SN_PKT_RSS_HASH))
+		return;
+	r->q[queue].rss_hashed++;
+	if ((r->queues & (r->queues - 1)) == 0 &&
+	    pkt->rss_hash % r->queues != queue)
+		r->rss_misplaced++;
+}
+
 static void recv_classify(struct recv_run *r, const struct sn_pkt *pkt,
 			  uint16_t queue)
 {
 	struct pkt_stamp_info info;
 
+	recv_note_hash(r, pkt, queue);
 	r->counts.rx_packets++;
 	r->counts.rx_bytes += pkt->len;
 	switch (pkt_check(pkt->data, pkt->len, &info)) {
@@ -171,6 +190,16 @@ static uint64_t recv_missing_now(const struct recv_run *r)
 	return upto > r->seqs.unique ? upto - r->seqs.unique : 0;
 }
 
+static uint64_t recv_rss_hashed(const struct recv_run *r)
+{
+	uint64_t sum = 0;
+	uint16_t q;
+
+	for (q = 0; q < r->queues; q++)
+		sum += r->q[q].rss_hashed;
+	return sum;
+}
+
 /* Keys must outlive the record: one static name per queue. */
 static const char *const recv_q_packets_key[SN_MAX_QUEUES] = {
 	"q0_packets", "q1_packets", "q2_packets", "q3_packets",
@@ -202,6 +231,8 @@ static void recv_json_queues(const struct recv_run *r, struct json_record *j)
 				 st.rx_packets - r->q[q].base.rx_packets);
 	}
 	json_u64(j, "flows_split", r->flows_split);
+	json_u64(j, "rss_hashed", recv_rss_hashed(r));
+	json_u64(j, "rss_misplaced", r->rss_misplaced);
 }
 
 /* One JSON Lines record: counters since the start; rates over the last
@@ -389,6 +420,8 @@ static void recv_fill_summary(struct recv_run *r, double seconds,
 		sum->q[q].flows = r->q[q].flows;
 	}
 	sum->flows_split = r->flows_split;
+	sum->rss_hashed = recv_rss_hashed(r);
+	sum->rss_misplaced = r->rss_misplaced;
 	sum->has_queue_stats = true;
 	for (q = 0; q < r->queues; q++) {
 		struct sn_queue_stats st;

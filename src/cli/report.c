@@ -129,6 +129,9 @@ static void print_recv_queues(FILE *out, const struct recv_summary *s)
 	if (s->flows_split)
 		fprintf(out, "  %" PRIu64 " flows came on more than one queue "
 			"(RSS should keep a flow on one)\n", s->flows_split);
+	if (s->rss_misplaced)
+		fprintf(out, "  %" PRIu64 " frames came on another queue than "
+			"their RSS hash selects\n", s->rss_misplaced);
 }
 
 static void print_recv_queue_keys(FILE *out, const struct recv_summary *s)
@@ -142,7 +145,9 @@ static void print_recv_queue_keys(FILE *out, const struct recv_summary *s)
 			q, s->q[q].flows);
 	for (q = 0; q < n && s->has_queue_stats; q++)
 		fprintf(out, " q%u_lib_packets=%" PRIu64, q, s->q[q].lib_packets);
-	fprintf(out, " flows_split=%" PRIu64, s->flows_split);
+	fprintf(out, " flows_split=%" PRIu64 " rss_hashed=%" PRIu64
+		" rss_misplaced=%" PRIu64, s->flows_split, s->rss_hashed,
+		s->rss_misplaced);
 }
 
 void report_gen_summary(FILE *out, const struct gen_summary *s)

@@ -97,6 +97,10 @@ struct recv_summary {
 	} q[REPORT_MAX_QUEUES];
 	bool has_queue_stats;      /* lib_packets filled */
 	uint64_t flows_split;
+	/* Frames that carried the device's RSS hash, and those of them on
+	 * another queue than their hash selects (power-of-two queue counts
+	 * only; see cmd_recv.c). */
+	uint64_t rss_hashed, rss_misplaced;
 	uint64_t rx_drops;         /* counted by the device or driver */
 	uint64_t device_errors;
 	uint64_t rx_starved;       /* the receive ring ran dry (sn_stats) */

@@ -202,7 +202,8 @@ static void test_recv_summary(void **state)
 			    "device_errors=0 rx_drops=0 out_of_range=0 rx_starved=9 "
 			    "flows=1 interleaved=0 mixed_flows=0 "
 			    "queue_resets=0 status=ok queues=1 "
-			    "q0_packets=110 q0_flows=0 flows_split=0\n");
+			    "q0_packets=110 q0_flows=0 flows_split=0 rss_hashed=0 "
+			    "rss_misplaced=0\n");
 	assert_null(strstr(text, "flows, order judged"));
 	/* Several flows: said in words, and the keys carry them. */
 	s.flows = 64;
@@ -222,7 +223,13 @@ static void test_recv_summary(void **state)
 	s.q[1].packets = 50;
 	s.q[1].flows = 34;
 	s.flows_split = 1;
+	s.rss_hashed = 110;
+	s.rss_misplaced = 3;
 	CAPTURE(text, report_recv_summary(out_, &s));
+	assert_non_null(strstr(text, "3 frames came on another queue than their "
+			       "RSS hash selects"));
+	assert_non_null(strstr(summary_line(text, "SUMMARY recv "),
+			       " rss_hashed=110 rss_misplaced=3"));
 	assert_non_null(strstr(text, "per receive queue: q0 60 frames (30 flows), "
 			       "q1 50 frames (34 flows)\n"));
 	assert_non_null(strstr(text, "1 flows came on more than one queue"));
