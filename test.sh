@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of safenic, as CI does: installs what the tests need,
 # builds with gcc, with clang and with ASan+UBSan, runs the unit tests of
-# each build, the static analyzers (tools/static-analysis.sh) and each
-# libFuzzer harness for 20 s (fuzz/run.sh), then
+# each build (the threaded ones under TSan too), the static analyzers
+# (tools/static-analysis.sh) and each libFuzzer harness for 20 s (fuzz/run.sh), then
 # boots the QEMU guest bench and runs its scenarios, and a few seconds of
 # each guest benchmark (so that they cannot rot; these never fail on a
 # number).
@@ -47,6 +47,16 @@ bench_smoke() {
 		benchmarks/guest-smoke.sh --safenic build-static/src/cli/safenic build/bench-smoke
 }
 
+# The tests labelled `threads` (pools shared by several threads) under
+# ThreadSanitizer: only their executables are built (list them here).
+tsan_test() {
+	cmake -S . -B build-tsan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+		-DCMAKE_C_FLAGS="-fsanitize=thread -O1" \
+		-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=thread >/dev/null &&
+		cmake --build build-tsan -j2 --target mempool_threads_test >/dev/null &&
+		TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan -L threads --output-on-failure
+}
+
 static_build() {
 	cmake -S . -B build-static -DSAFENIC_STATIC=ON -DSAFENIC_TESTS=OFF >/dev/null &&
 		cmake --build build-static -j2 >/dev/null
@@ -68,6 +78,8 @@ record clang build_and_test clang build-clang -DCMAKE_C_COMPILER=clang
 step "unit tests, gcc with AddressSanitizer and UndefinedBehaviorSanitizer"
 record sanitizers build_and_test sanitizers build-asan -DCMAKE_C_COMPILER=gcc \
 	-DSAFENIC_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+step "threaded tests, clang with ThreadSanitizer"
+record thread-sanitizer tsan_test
 step "static analysis (gcc -fanalyzer, clang scan-build)"
 record static-analysis tools/static-analysis.sh build-analysis
 step "fuzzing (libFuzzer, 20 s per harness; fuzz/run.sh)"

@@ -14,6 +14,28 @@
  * mapped into the IOMMU, so a device writing garbage into DMA memory cannot
  * corrupt a pointer, an index or a length the driver relies on.
  *
+ * Threads: one queue per thread. A queue's sn_rx_burst or sn_tx_burst is
+ * only ever called by one thread at a time (different queues of one
+ * device may run in different threads). sn_pkt_alloc_bulk and
+ * sn_pkt_free_bulk may be called from any thread on any pool, and a
+ * buffer received on one queue may be sent or freed on another queue, of
+ * another device, by another thread (handing it over is the
+ * application's own synchronisation, e.g. a locked queue). Each thread
+ * keeps a cache of free buffers of each pool, so the common case takes no
+ * lock; see sn_mempool_free_count.
+ * Control calls of a context (sn_dev_open, sn_dev_close, sn_dev_check,
+ * sn_mempool_create, sn_mempool_destroy, sn_ctx_destroy) come from one
+ * thread at a time, which may also run bursts. sn_dev_close only when no
+ * thread is inside a burst on that device and none will start one.
+ * sn_dev_check may reset queues: call it from the thread that runs all
+ * the device's bursts, or while they are paused (a queue's own thread
+ * checks its queue with sn_dev_check_queue). sn_dev_stats may run while
+ * bursts do; it reads their counters unsynchronised, so figures may be a
+ * burst old. After sn_mempool_destroy no thread may allocate from the
+ * pool, any may still free its buffers; whichever frees the last one
+ * frees the pool. sn_ctx_destroy only when no other thread uses the
+ * context.
+ *
  * Errors: functions that can fail take a `struct sn_error *` (may be NULL)
  * and return NULL or a negative errno; the message names the problem and
  * the fix. The library never exits and never prints, except warnings passed
@@ -119,7 +141,9 @@ struct sn_mempool *sn_mempool_create(struct sn_ctx *ctx, uint32_t num_bufs,
  * is out (in a device's ring, or held by the application, which may still
  * free it) and while a device receives into it; it is freed when the last
  * of those ends, or by sn_ctx_destroy. So pools and devices may be
- * destroyed and closed in any order. */
+ * destroyed and closed in any order. Free buffers left in the cache of
+ * another thread that is still alive count as out until that thread next
+ * frees to the pool (or exits and the pool is looked at again). */
 void sn_mempool_destroy(struct sn_mempool *pool);
 
 /* Take up to n buffers; returns how many (fewer when the pool runs dry).
@@ -131,10 +155,19 @@ uint32_t sn_pkt_alloc_bulk(struct sn_mempool *pool, struct sn_pkt **pkts,
 			   uint32_t n);
 /* Return buffers to their own pools (they may come from several). A
  * buffer already free (a double free) is refused and counted, never
- * handed out twice; see sn_mempool_bad_frees. A buffer must not be freed
- * after its pool was freed (after sn_ctx_destroy, or once destroyed and
- * all its buffers home). */
+ * handed out twice; see sn_mempool_bad_frees. (Two threads freeing the
+ * same buffer at the same instant are not guaranteed to be caught: the
+ * owner bit is checked and set without an atomic exchange, to keep the
+ * common path free of them.) A buffer must not be freed after its pool
+ * was freed (after sn_ctx_destroy, or once destroyed and all its buffers
+ * home). */
 void sn_pkt_free_bulk(struct sn_pkt **pkts, uint32_t n);
+/* Free buffers: in the pool's shared store plus in every thread's cache.
+ * Exact when no other thread is using the pool, approximate while one is.
+ * A thread may find the store dry while other live threads' caches hold
+ * buffers (each cache holds at most an eighth of the pool, and 256);
+ * buffers in the caches of threads that have exited are taken back when
+ * the store runs dry. */
 uint32_t sn_mempool_free_count(const struct sn_mempool *pool);
 uint32_t sn_mempool_size(const struct sn_mempool *pool);
 /* Room for frame data after the headroom. */

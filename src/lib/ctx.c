@@ -31,6 +31,11 @@ struct sn_ctx *sn_ctx_create(const struct sn_ctx_config *cfg, struct sn_error *e
 		return NULL;
 	}
 	ctx->container_fd = -1;
+	pthread_mutexattr_t attr;
+	pthread_mutexattr_init(&attr);
+	pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+	pthread_mutex_init(&ctx->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
 	if (ctx->cfg.unsafe_no_iommu)
 		sn_log(ctx, SN_LOG_WARN,
 		       "UNSAFE MODE: no IOMMU. Devices get physical addresses and can DMA "
@@ -60,6 +65,7 @@ void sn_ctx_destroy(struct sn_ctx *ctx)
 		free(g);
 	}
 	sn_vfio_close_container(ctx);
+	pthread_mutex_destroy(&ctx->lock);
 	free(ctx);
 }
 
@@ -76,6 +82,9 @@ void sn_ctx_mem_info(const struct sn_ctx *ctx, struct sn_mem_info *info)
 {
 	memset(info, 0, sizeof(*info));
 	info->unsafe = ctx->cfg.unsafe_no_iommu;
+	/* Another thread's free may be freeing a released pool's region. */
+	pthread_mutex_t *lock = (pthread_mutex_t *)&ctx->lock;
+	pthread_mutex_lock(lock);
 	for (const struct sn_dma_region *r = ctx->regions; r; r = r->next) {
 		info->regions++;
 		info->bytes += r->size;
@@ -85,4 +94,5 @@ void sn_ctx_mem_info(const struct sn_ctx *ctx, struct sn_mem_info *info)
 		if (r->page_size == SN_PAGE_4K)
 			info->small_pages = true;
 	}
+	pthread_mutex_unlock(lock);
 }

@@ -4,6 +4,8 @@
 #ifndef SN_CTX_H
 #define SN_CTX_H
 
+#include <pthread.h>
+
 #include "dma.h"
 #include "iova.h"
 #include "safenic/safenic.h"
@@ -19,6 +21,11 @@ struct sn_device;
 
 struct sn_ctx {
 	struct sn_ctx_config cfg;
+	/* Guards the lists of regions and pools, the IOVA space and the
+	 * IOMMU mappings: a thread's free of a released pool's last buffer
+	 * frees the pool while the control thread may open a device.
+	 * Recursive: freeing a pool frees its region. */
+	pthread_mutex_t lock;
 	int container_fd;              /* -1 until the first VFIO device */
 	bool iommu_ready;              /* VFIO_SET_IOMMU done */
 	uint64_t iommu_page_sizes;     /* bitmap from the IOMMU */

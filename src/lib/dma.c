@@ -159,20 +159,24 @@ int sn_dma_alloc(struct sn_ctx *ctx, size_t size, enum sn_dma_access access,
 		return rc;
 	}
 	memset(r->va, 0, r->size);
+	pthread_mutex_lock(&ctx->lock);
 	if (ctx->cfg.unsafe_no_iommu)
 		rc = lookup_phys(r, err);
 	else if (ctx->iommu_ready)
 		rc = sn_vfio_map_region(ctx, r, err);
 	/* else: mapped by sn_vfio_map_pending() once the first device has
 	 * set up the IOMMU (VFIO needs a group before it has an IOMMU). */
+	if (rc == 0) {
+		r->next = ctx->regions;
+		ctx->regions = r;
+	}
+	pthread_mutex_unlock(&ctx->lock);
 	if (rc < 0) {
 		free(r->phys);
 		munmap(r->va, r->size);
 		free(r);
 		return rc;
 	}
-	r->next = ctx->regions;
-	ctx->regions = r;
 	*out = r;
 	return 0;
 }
@@ -181,12 +185,14 @@ void sn_dma_free(struct sn_ctx *ctx, struct sn_dma_region *region)
 {
 	struct sn_dma_region **link = &ctx->regions;
 
+	pthread_mutex_lock(&ctx->lock);
 	while (*link && *link != region)
 		link = &(*link)->next;
 	if (*link)
 		*link = region->next;
 	if (region->iova)
 		sn_vfio_unmap_region(ctx, region);
+	pthread_mutex_unlock(&ctx->lock);
 	munmap(region->va, region->size);
 	free(region->phys);
 	free(region);

@@ -1,20 +1,36 @@
 /* Packet pools: the buffers (frame data) live in DMA memory, while their
- * metadata, the free stack and the owner bits live in ordinary memory the
+ * metadata, the free stacks and the owner bits live in ordinary memory the
  * device can never reach.
+ *
+ * Threads: each thread that uses a pool gets a cache of free buffers in
+ * front of the pool's shared store. Allocating and freeing from the own
+ * cache takes no lock and no atomic read-modify-write; a cache that runs
+ * dry or full moves a batch from or to the store under the pool's mutex.
+ * A thread has a slot number (thread_slot in mempool.c), the index of its
+ * cache in every pool; a slot freed at thread exit goes to the next new
+ * thread with its caches' contents, which are free buffers like any.
  *
  * Lifetime: a pool's memory stays mapped while any of its buffers is out
  * (in a ring of any device, or held by the application) and while a
  * device receives into it. sn_mempool_destroy only gives up the caller's
- * handle; the pool is freed when the last buffer comes home and the last
- * device using it has closed, so no descriptor ever points at unmapped
- * memory. */
+ * handle; the pool is freed when the last buffer is back in the store and
+ * the last device using it has closed, so no descriptor ever points at
+ * unmapped memory. Once released, frees bypass the caches; a buffer left
+ * in a live thread's cache comes home when that thread next touches the
+ * pool (or at sn_ctx_destroy), one in an exited thread's cache at once. */
 #ifndef SN_MEMPOOL_H
 #define SN_MEMPOOL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "dma.h"
 #include "safenic/safenic.h"
+
+/* Threads with a cache of their own at once; more go to the store. */
+#define SN_POOL_THREADS 64
+/* Largest cache; a small pool gets size / 8 so caches hoard little. */
+#define SN_POOL_CACHE_MAX 256
 
 /* Where a buffer starts, in the CPU's and in the device's view. */
 struct sn_buf_home {
@@ -22,22 +38,42 @@ struct sn_buf_home {
 	uint64_t iova;
 };
 
+/* One thread's free buffers. Only the owner touches the stack; count is
+ * read by others (sn_mempool_free_count), so it is a relaxed atomic. */
+struct sn_pool_cache {
+	uint32_t count;
+	struct sn_pkt **stack;         /* cache_cap entries */
+} __attribute__((aligned(64)));
+
 struct sn_mempool {
+	/* Read by every thread, written only at creation. */
 	struct sn_ctx *ctx;
 	struct sn_dma_region *region;
 	struct sn_pkt *pkts;           /* metadata, one per buffer */
 	struct sn_buf_home *home;      /* by buffer index */
-	uint8_t *in_pool;              /* owner bit: 1 while on the free stack */
-	struct sn_pkt **free_stack;
-	uint32_t num_free;
+	uint8_t *in_pool;              /* owner bit: 1 while free (store or a
+					* cache); relaxed atomic loads/stores */
+	struct sn_pool_cache *caches;  /* SN_POOL_THREADS, by thread slot */
 	uint32_t size;
 	uint32_t buf_size;
 	uint32_t bufs_per_page;
+	uint32_t cache_cap;            /* 0: no caches, all through the store */
+	uint32_t cache_batch;          /* moved at once to or from the store */
 	unsigned flags;
+	bool cached;                   /* caches in use: cache_cap > 0 and not
+					* released (relaxed atomic) */
+	bool released;                 /* sn_mempool_destroy was called
+					* (relaxed atomic: read unlocked) */
+	uint64_t bad_frees;            /* double frees and foreign buffers
+					* refused (relaxed atomic) */
+
+	/* The shared store, under lock. */
+	pthread_mutex_t lock;
+	struct sn_pkt **free_stack;
+	uint32_t num_free;             /* written under lock, read relaxed */
 	unsigned users;                /* devices receiving into the pool */
-	bool released;                 /* sn_mempool_destroy was called */
-	uint64_t bad_frees;            /* double frees and foreign buffers refused */
-	struct sn_mempool *next;       /* the context's list */
+	bool dying;                    /* a thread is about to free it */
+	struct sn_mempool *next;       /* the context's list (ctx->lock) */
 };
 
 /* The buffer's own device address at the given headroom: what every
@@ -73,13 +109,19 @@ static inline bool sn_pkt_tx_ok(const struct sn_pkt *pkt, const struct sn_ctx *c
  * headroom is put back. */
 void sn_pkt_free_from_ring(struct sn_pkt **pkts, uint32_t n);
 
-/* Takes the top of the free stack (the caller checked num_free > 0). The
- * ring engine's refill uses it to post buffers without an array copy. */
-static inline struct sn_pkt *sn_mempool_pop(struct sn_mempool *pool)
+/* Takes up to n free buffers for a receive ring: returns a pointer
+ * just past them and their number in *got (0: the pool is dry). They
+ * are at ptr[-1], ptr[-2] ... ptr[-got], still marked free: the caller
+ * clears each one's owner bit (sn_mempool_mark_out) as it posts it, and
+ * must use them before its thread's next call on any pool. Their len is
+ * stale (receive sets it). */
+struct sn_pkt **sn_mempool_take(struct sn_mempool *pool, uint32_t n, uint32_t *got);
+
+/* The buffer leaves the pool; in_pool is the pool's owner bits, which
+ * the caller keeps in a local across a loop. */
+static inline void sn_mempool_mark_out(uint8_t *in_pool, const struct sn_pkt *pkt)
 {
-	struct sn_pkt *pkt = pool->free_stack[--pool->num_free];
-	pool->in_pool[pkt->index] = 0;
-	return pkt;
+	__atomic_store_n(&in_pool[pkt->index], 0, __ATOMIC_RELAXED);
 }
 
 /* Recomputes every buffer's device address once the IOMMU has mapped the

@@ -62,36 +62,46 @@ static uint16_t free_slots(const struct sn_ring *ring)
 	return (uint16_t)(ring->size - 1 - ring->in_flight);
 }
 
-void sn_ring_rx_refill(struct sn_ring *ring)
+/* Straight from the thread's pool cache into the descriptors: no copy
+ * through an array, and no reset of len, which receive sets. */
+static __attribute__((noinline)) void post_fresh(struct sn_ring *ring, unsigned room)
 {
-	unsigned room = free_slots(ring);
-	if (room < RX_REFILL_BATCH && !(ring->in_flight == 0 && room > 0))
-		return;
-	/* Straight from the pool's free stack into the descriptors: no copy
-	 * through an array, and no reset of len, which receive sets. */
 	struct sn_mempool *pool = ring->pool;
-	unsigned count = room < pool->num_free ? room : pool->num_free;
-	if (count == 0)
-		return; /* pool dry: the application holds the buffers */
-	struct sn_pkt **stack = pool->free_stack + pool->num_free;
 	uint8_t *in_pool = pool->in_pool;
 	volatile union sn_desc *desc = ring->desc;
 	struct sn_pkt **slots = ring->slots;
-	unsigned use = ring->next_use, mask = ring->mask;
+	unsigned use = ring->next_use, mask = ring->mask, posted = 0;
 
-	pool->num_free -= count;
-	for (unsigned i = 0; i < count; i++) {
-		/* A free buffer has its own address at the default headroom. */
-		struct sn_pkt *pkt = *--stack;
-		in_pool[pkt->index] = 0;
-		desc[use].read.addr = pkt->iova;
-		desc[use].read.cmd = 0; /* clears DD of the old write-back */
-		slots[use] = pkt;
-		use = (use + 1) & mask;
+	while (posted < room) {
+		uint32_t got;
+		struct sn_pkt **stack = sn_mempool_take(pool, room - posted, &got);
+		unsigned count = got;
+		if (count == 0)
+			break; /* pool dry: the application holds the buffers */
+		for (unsigned i = 0; i < count; i++) {
+			/* A free buffer has its own address at the default
+			 * headroom. */
+			struct sn_pkt *pkt = *--stack;
+			sn_mempool_mark_out(in_pool, pkt);
+			desc[use].read.addr = pkt->iova;
+			desc[use].read.cmd = 0; /* clears DD of the old write-back */
+			slots[use] = pkt;
+			use = (use + 1) & mask;
+		}
+		posted += count;
 	}
+	if (posted == 0)
+		return;
 	ring->next_use = (uint16_t)use;
-	ring->in_flight = (uint16_t)(ring->in_flight + count);
+	ring->in_flight = (uint16_t)(ring->in_flight + posted);
 	ring_doorbell(ring);
+}
+
+void sn_ring_rx_refill(struct sn_ring *ring)
+{
+	unsigned room = free_slots(ring);
+	if (room >= RX_REFILL_BATCH || (ring->in_flight == 0 && room > 0))
+		post_fresh(ring, room);
 }
 
 /* Takes the buffer out of a completed descriptor and advances. Slots

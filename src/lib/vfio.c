@@ -119,17 +119,18 @@ static int read_iova_ranges(struct sn_ctx *ctx, struct sn_error *err)
 static int map_pending(struct sn_ctx *ctx, struct sn_error *err)
 {
 	bool new_iova = false;
-	for (struct sn_dma_region *r = ctx->regions; r; r = r->next) {
+	int rc = 0;
+	pthread_mutex_lock(&ctx->lock);
+	for (struct sn_dma_region *r = ctx->regions; r && rc == 0; r = r->next) {
 		if (r->mapped)
 			continue;
 		new_iova |= r->iova == 0;
-		int rc = sn_vfio_map_region(ctx, r, err);
-		if (rc < 0)
-			return rc;
+		rc = sn_vfio_map_region(ctx, r, err);
 	}
-	if (new_iova)
+	if (rc == 0 && new_iova)
 		sn_mempools_refresh_iova(ctx);
-	return 0;
+	pthread_mutex_unlock(&ctx->lock);
+	return rc;
 }
 
 int sn_ctx_emulate_iommu(struct sn_ctx *ctx, uint64_t last_iova)
@@ -212,9 +213,11 @@ static int open_group(struct sn_ctx *ctx, int number, struct sn_vfio_group **out
  * the regions back at the same IOVAs (map_pending). */
 static void container_lost(struct sn_ctx *ctx)
 {
+	pthread_mutex_lock(&ctx->lock);
 	ctx->iommu_ready = false;
 	for (struct sn_dma_region *r = ctx->regions; r; r = r->next)
 		r->mapped = false;
+	pthread_mutex_unlock(&ctx->lock);
 }
 
 static void put_group(struct sn_ctx *ctx, int number)
