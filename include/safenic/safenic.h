@@ -29,9 +29,9 @@
  * thread is inside a burst on that device and none will start one.
  * sn_dev_check may reset queues: call it from the thread that runs all
  * the device's bursts, or while they are paused (a queue's own thread
- * checks its queue with sn_dev_check_queue). sn_dev_stats may run while
- * bursts do; it reads their counters unsynchronised, so figures may be a
- * burst old. After sn_mempool_destroy no thread may allocate from the
+ * checks its queue with sn_dev_check_queue). sn_dev_stats and
+ * sn_dev_queue_stats may run while bursts do (figures may be a burst
+ * old). After sn_mempool_destroy no thread may allocate from the
  * pool, any may still free its buffers; whichever frees the last one
  * frees the pool. sn_ctx_destroy only when no other thread uses the
  * context.
