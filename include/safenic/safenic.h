@@ -206,6 +206,16 @@ struct sn_dev_config {
 	 * key, a redirection table taking the queues in turn), so that a
 	 * flow stays on one queue. Which fields count: SN_RSS_* bits, 0 = all. */
 	uint32_t rss_types;
+	/* Set up one MSI-X vector and eventfd per receive queue (MSI where the
+	 * device has no MSI-X), plus one for other causes (link changes): see
+	 * sn_rx_intr_fd and sn_dev_event_fd. Needs VFIO: an error in
+	 * unsafe mode. The interrupts start masked; polling is unchanged. */
+	bool rx_interrupts;
+	/* Interrupt throttling: at least this many microseconds between two
+	 * interrupts of a queue, where the device has it (igb, e1000e; not
+	 * virtio). 0 = the driver's default, 50 us. The first interrupt after
+	 * a quiet spell is not delayed. */
+	uint16_t itr_usec;
 };
 
 struct sn_stats {
@@ -362,6 +372,44 @@ const char *sn_dev_state_name(enum sn_dev_state state);
  * that a removal is noticed at once; sn_dev_check then says SN_DEV_GONE.
  * Always false in --unsafe mode (no VFIO). */
 bool sn_dev_removal_requested(struct sn_dev *dev);
+
+/* ---- interrupts --------------------------------------------------------
+ *
+ * For a thread that would rather sleep than spin when its queue is idle
+ * (sn_dev_config.rx_interrupts). The loop, NAPI-like:
+ *
+ *     for (;;) {
+ *         n = sn_rx_burst(dev, q, pkts, 32);
+ *         if (n) { handle(pkts, n); continue; }
+ *         if (sn_rx_intr_arm(dev, q))        // false: frames came meanwhile
+ *             poll(&(struct pollfd){ sn_rx_intr_fd(dev, q), POLLIN }, 1, -1);
+ *         sn_rx_intr_disarm(dev, q);         // poll again without interrupts
+ *     }
+ *
+ * Arm, disarm and the event functions are control path: a register write
+ * or two and a non-blocking read, never to be called per packet. They
+ * are for the thread that runs the queue (one queue per thread), except
+ * the event functions, for any one thread. */
+
+/* The eventfd that becomes readable when receive queue `queue` gets a
+ * frame while armed; -1 without rx_interrupts or for a queue not opened.
+ * It belongs to the device (closed by sn_dev_close). The caller need not
+ * read it: sn_rx_intr_arm drains it (reading it as well is harmless). */
+int sn_rx_intr_fd(struct sn_dev *dev, uint16_t queue);
+/* Unmasks the queue's interrupt, then looks at the ring once more. True:
+ * the ring is empty and the interrupt armed, sleep on the fd. False:
+ * frames arrived before the interrupt was armed (they may raise no
+ * interrupt): poll the queue instead of sleeping. So no frame is left
+ * waiting behind a sleeping thread. Also false without rx_interrupts. */
+bool sn_rx_intr_arm(struct sn_dev *dev, uint16_t queue);
+/* Masks the queue's interrupt again: call it once awake, so that frames
+ * received while polling cost the device no interrupts. */
+void sn_rx_intr_disarm(struct sn_dev *dev, uint16_t queue);
+/* The eventfd that becomes readable on a link change (and the device's
+ * other causes); -1 without rx_interrupts. After it fires, call
+ * sn_dev_link: it drains the fd, clears the cause in the device and
+ * re-enables it, then reads the link. */
+int sn_dev_event_fd(struct sn_dev *dev);
 
 /* ---- PCI discovery ---------------------------------------------------- */
 

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "device.h"
 #include "error.h"
@@ -51,6 +53,64 @@ static void unlink_device(struct sn_device *dev)
 		*link = dev->next;
 }
 
+/* One eventfd per receive queue and one for the other causes, wired to
+ * the device's MSI-X (or MSI) vectors through VFIO; the driver's start
+ * then points its queues at them. A host model gets the eventfds only. */
+static int setup_intr(struct sn_device *dev, const struct sn_dev_config *cfg,
+		      struct sn_error *err)
+{
+	struct sn_intr *in = &dev->intr;
+	unsigned count = dev->rx_queues + 1u;
+
+	if (!cfg->rx_interrupts)
+		return 0;
+	if (dev->ctx->cfg.unsafe_no_iommu)
+		return sn_fail(err, EINVAL, "%s: receive interrupts need VFIO, and unsafe "
+			       "mode has none: poll instead", dev->pci.addr);
+	if (!dev->driver->rx_intr_arm)
+		return sn_fail(err, ENOTSUP, "%s: the %s driver has no receive interrupts: "
+			       "poll instead", dev->pci.addr, dev->driver->name);
+	for (unsigned v = 0; v < count; v++) {
+		in->fd[v] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (in->fd[v] < 0)
+			return sn_fail(err, errno, "%s: eventfd failed: %s", dev->pci.addr,
+				       strerror(errno));
+	}
+	in->event_vector = dev->rx_queues;
+	in->itr_usec = cfg->itr_usec;
+	in->msix = true;
+	if (!dev->pci.model_bar) {
+		int rc = sn_vfio_irqs_enable(&dev->pci, count, in->fd, &in->msix, err);
+		if (rc < 0)
+			return rc;
+		in->vfio = true;
+	}
+	in->on = true;
+	return 0;
+}
+
+/* After the device was stopped: VFIO lets go of the eventfds, then they close. */
+static void release_intr(struct sn_device *dev)
+{
+	struct sn_intr *in = &dev->intr;
+	if (in->vfio)
+		sn_vfio_irqs_disable(&dev->pci, in->msix);
+	in->vfio = in->on = false;
+	for (unsigned v = 0; v <= SN_MAX_QUEUES; v++) {
+		if (in->fd[v] >= 0)
+			close(in->fd[v]);
+		in->fd[v] = -1;
+	}
+}
+
+/* Empties an eventfd (non-blocking): the wake-ups it held are spent. */
+static void drain_eventfd(int fd)
+{
+	uint64_t count;
+	if (fd >= 0)
+		(void)!read(fd, &count, sizeof(count));
+}
+
 static int start_device(struct sn_device *dev, const struct sn_dev_config *cfg,
 			struct sn_error *err)
 {
@@ -79,7 +139,8 @@ static int start_device(struct sn_device *dev, const struct sn_dev_config *cfg,
 	}
 	/* The pool outlives the device's receive ring: see sn_dev_close. */
 	sn_mempool_get(dev->rx_pool);
-	return dev->driver->start(dev, cfg, err);
+	int rc = setup_intr(dev, cfg, err);
+	return rc < 0 ? rc : dev->driver->start(dev, cfg, err);
 }
 
 /* A device with its queue counts (checked once the driver is known). */
@@ -96,6 +157,8 @@ static struct sn_device *new_device(struct sn_ctx *ctx, const struct sn_dev_conf
 	dev->ctx = ctx;
 	dev->rx_queues = rxq;
 	dev->tx_queues = txq;
+	for (unsigned v = 0; v <= SN_MAX_QUEUES; v++)
+		dev->intr.fd[v] = -1;
 	return dev;
 }
 
@@ -166,6 +229,7 @@ void sn_dev_close(struct sn_dev *handle)
 	 * sn_pci_close), and only then free the memory the device used. */
 	if (dev->priv)
 		dev->driver->stop(dev);
+	release_intr(dev);
 	sn_pci_close(dev->ctx, &dev->pci);
 	dev->driver->release(dev);
 	/* The rings gave their buffers back. A pool whose buffers are still
@@ -204,9 +268,47 @@ void sn_dev_mac(const struct sn_dev *dev, uint8_t mac[6])
 	memcpy(mac, ((const struct sn_device *)dev)->mac, 6);
 }
 
-int sn_dev_link(struct sn_dev *dev, struct sn_link *link)
+int sn_dev_link(struct sn_dev *handle, struct sn_link *link)
 {
-	return sn_device_of(dev)->driver->link(sn_device_of(dev), link);
+	struct sn_device *dev = sn_device_of(handle);
+	/* Re-enable the other causes before reading the link, so that a
+	 * change after the read raises a new event. */
+	if (dev->intr.on) {
+		drain_eventfd(dev->intr.fd[dev->intr.event_vector]);
+		if (dev->driver->event_ack)
+			dev->driver->event_ack(dev);
+	}
+	return dev->driver->link(dev, link);
+}
+
+int sn_rx_intr_fd(struct sn_dev *handle, uint16_t queue)
+{
+	struct sn_device *dev = sn_device_of(handle);
+	return dev->intr.on && queue < dev->rx_queues ? dev->intr.fd[queue] : -1;
+}
+
+bool sn_rx_intr_arm(struct sn_dev *handle, uint16_t queue)
+{
+	struct sn_device *dev = sn_device_of(handle);
+	if (!dev->intr.on || queue >= dev->rx_queues)
+		return false;
+	/* Wake-ups from before this point are spent: the caller polled the
+	 * ring since. Drained before unmasking, so none that follows is lost. */
+	drain_eventfd(dev->intr.fd[queue]);
+	return dev->driver->rx_intr_arm(dev, queue);
+}
+
+void sn_rx_intr_disarm(struct sn_dev *handle, uint16_t queue)
+{
+	struct sn_device *dev = sn_device_of(handle);
+	if (dev->intr.on && queue < dev->rx_queues)
+		dev->driver->rx_intr_disarm(dev, queue);
+}
+
+int sn_dev_event_fd(struct sn_dev *handle)
+{
+	struct sn_device *dev = sn_device_of(handle);
+	return dev->intr.on ? dev->intr.fd[dev->intr.event_vector] : -1;
 }
 
 void sn_dev_stats(struct sn_dev *dev, struct sn_stats *stats)

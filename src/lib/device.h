@@ -31,6 +31,14 @@ struct sn_driver {
 	 * pair: notes what it finds in dev->queue_check[q] (sn_dev_note_queue)
 	 * and returns the worst. */
 	enum sn_dev_state (*check_queue)(struct sn_device *dev, uint16_t q);
+	/* Receive interrupts (sn_dev_config.rx_interrupts); NULL where the
+	 * driver has none. start programs the vectors of dev->intr. Arm
+	 * unmasks queue q's interrupt and returns whether its ring is still
+	 * empty; disarm masks it; event_ack clears the other causes in the
+	 * device and enables them again (before the link is read). */
+	bool (*rx_intr_arm)(struct sn_device *dev, uint16_t q);
+	void (*rx_intr_disarm)(struct sn_device *dev, uint16_t q);
+	void (*event_ack)(struct sn_device *dev);
 	const void *data;            /* the family's own table, if any */
 };
 
@@ -38,6 +46,17 @@ struct sn_driver {
 struct sn_check_report {
 	enum sn_dev_state state;
 	char msg[SN_ERROR_LEN];
+};
+
+/* Interrupt vectors and their eventfds: vector q for receive queue q,
+ * vector rx_queues for the other causes (link changes). */
+struct sn_intr {
+	bool on;
+	bool msix;                   /* MSI-X, else MSI */
+	bool vfio;                   /* registered with VFIO (not a host model) */
+	uint16_t itr_usec;           /* throttling asked for; 0 = default */
+	uint16_t event_vector;       /* = rx_queues */
+	int fd[SN_MAX_QUEUES + 1];   /* by vector; -1 when unused */
 };
 
 struct sn_device {
@@ -50,6 +69,7 @@ struct sn_device {
 	uint16_t rx_queues, tx_queues;
 	struct sn_mempool *rx_pool;
 	struct sn_mempool *own_pool; /* made by the core when none was given */
+	struct sn_intr intr;
 	void *priv;                  /* the driver's state */
 	/* What the running sn_dev_check found: the worst state noted, and
 	 * its message (sn_dev_check_message). */

@@ -10,12 +10,28 @@
 
 /* Registers beyond the e1000 common set (intel.h). Queue 1 would need
  * multi-queue receive, which is not used here. */
+/* Interrupt registers, for receive interrupts in MSI-X mode (82574
+ * datasheet, "Interrupts" and "MSI-X"). ICR is read-to-clear, not a
+ * counter: RW here, so the counter sweep leaves it alone. */
+#define E1000E_IRQ_GLOBALS(X, fam)                                            \
+	X(fam, CTRL_EXT, 0x00018, RW, "Extended Device Control")             \
+	X(fam, ICR, 0x000C0, RW, "Interrupt Cause Read (write 1 clears)")    \
+	X(fam, ITR, 0x000C4, RW, "Interrupt Throttling")                     \
+	X(fam, IMS, 0x000D0, RW, "Interrupt Mask Set/Read")                  \
+	X(fam, EIAC, 0x000DC, RW, "Extended Interrupt Auto Clear")           \
+	X(fam, IAM, 0x000E0, RW, "Interrupt Acknowledge Auto Mask")          \
+	X(fam, IVAR, 0x000E4, RW, "Interrupt Vector Allocation")
+
+#define E1000E_IRQ_QUEUES(X, fam)                                             \
+	X(fam, EITR, 0x000E8, 0x4, RW, "Extended Interrupt Throttling, per vector")
+
 #define E1000E_GLOBALS(X, fam)                                                \
 	SN_E1000_COMMON_GLOBALS(X, fam)                                      \
+	E1000E_IRQ_GLOBALS(X, fam)                                           \
 	X(fam, TIPG, 0x00410, RW, "Transmit Inter-Packet Gap")               \
 	X(fam, RFCTL, 0x05008, RW, "Receive Filter Control")
 
-#define E1000E_QUEUES(X, fam) SN_E1000_COMMON_QUEUES(X, fam)
+#define E1000E_QUEUES(X, fam) SN_E1000_COMMON_QUEUES(X, fam) E1000E_IRQ_QUEUES(X, fam)
 
 SN_DEFINE_REGISTERS(e1000e, E1000E_GLOBALS, E1000E_QUEUES)
 
@@ -113,6 +129,72 @@ static void e1000e_queue_enable(struct sn_intel_nic *nic, bool receive, unsigned
 		sn_intel_sleep_ms(10);
 }
 
+/* ---- receive interrupts, MSI-X mode ---------------------------------- */
+
+#define ICR_LSC (1u << 2)
+#define ICR_RXQ(q) (1u << (20 + (q)))  /* receive queue 0 or 1 */
+#define ICR_OTHER (1u << 24)           /* any of the other causes */
+#define CTRL_EXT_EIAME (1u << 24)      /* IAM auto-masks a cause that fired */
+#define CTRL_EXT_IAME (1u << 27)
+#define CTRL_EXT_PBA_CLR (1u << 31)
+#define IVAR_VALID 0x8u                /* each entry: vector 2:0, valid 3 */
+#define IVAR_OTHER_SHIFT 16
+#define ITR_NS 256                     /* ITR and EITR count 256 ns */
+
+static uint32_t itr_units(uint16_t usec)
+{
+	uint32_t units = (uint32_t)usec * 1000u / ITR_NS;
+	return units > 0xffff ? 0xffff : units;
+}
+
+/* Setting up MSI-X: receive queue q on vector q (IVAR entries of 4 bits,
+ * queue 0 in bits 3:0, queue 1 in 7:4, the transmit ones left invalid),
+ * the other causes on the event vector; every cause that fires clears
+ * itself (EIAC) and, for the queues, masks itself (IAM with EIAME). */
+static int e1000e_irq_setup(struct sn_intel_nic *nic, const struct sn_intr *intr,
+			    uint16_t itr_usec, struct sn_error *err)
+{
+	volatile uint8_t *bar = nic->bar;
+	uint32_t ivar = (intr->event_vector | IVAR_VALID) << IVAR_OTHER_SHIFT, queues = 0;
+	(void)err;
+	for (unsigned q = 0; q < nic->rx_queues; q++) {
+		ivar |= (q | IVAR_VALID) << (4 * q);
+		queues |= ICR_RXQ(q);
+		e1000e_wr_EITR(bar, q, itr_units(itr_usec));
+	}
+	e1000e_wr_IVAR(bar, ivar);
+	e1000e_wr_ITR(bar, itr_units(itr_usec));
+	e1000e_wr_CTRL_EXT(bar, (e1000e_rd_CTRL_EXT(bar) & ~CTRL_EXT_IAME) |
+				CTRL_EXT_PBA_CLR | CTRL_EXT_EIAME);
+	e1000e_wr_EIAC(bar, queues | ICR_OTHER);
+	e1000e_wr_IAM(bar, queues);
+	e1000e_wr_IMC(bar, queues);
+	e1000e_wr_ICR(bar, ~0u);
+	e1000e_wr_IMS(bar, ICR_LSC | ICR_OTHER);
+	return 0;
+}
+
+static void e1000e_irq_queue(struct sn_intel_nic *nic, unsigned q, bool unmask)
+{
+	volatile uint8_t *bar = nic->bar;
+	if (!unmask) {
+		e1000e_wr_IMC(bar, ICR_RXQ(q));
+		return;
+	}
+	/* A cause left from frames already polled would fire at once. */
+	e1000e_wr_ICR(bar, ICR_RXQ(q));
+	e1000e_wr_IMS(bar, ICR_RXQ(q));
+	(void)e1000e_rd_STATUS(bar);  /* flush: both writes reached the NIC */
+}
+
+/* Writing OTHER to ICR clears every other cause with it. */
+static void e1000e_irq_ack(struct sn_intel_nic *nic, const struct sn_intr *intr)
+{
+	(void)intr;
+	e1000e_wr_ICR(nic->bar, ICR_OTHER | ICR_LSC);
+	e1000e_wr_IMS(nic->bar, ICR_LSC | ICR_OTHER);
+}
+
 static const char *e1000e_match(uint16_t vendor, uint16_t device)
 {
 	if (vendor == 0x8086 && (device == 0x10d3 || device == 0x10f6))
@@ -136,6 +218,9 @@ const struct sn_intel_family sn_e1000e_family = {
 	.enable = sn_intel_e1000_enable,
 	.disable = sn_intel_e1000_disable,
 	.link = sn_intel_e1000_link,
+	.irq_setup = e1000e_irq_setup,
+	.irq_queue = e1000e_irq_queue,
+	.irq_ack = e1000e_irq_ack,
 	.rx_packets = "GPRC",
 	.tx_packets = "GPTC",
 	.rx_bytes = "GORCL",

@@ -139,11 +139,20 @@ int fake_nic_open_intel_pair(struct fake_nic *m, const char *driver, uint16_t ri
 			     struct fake_nic_side rx_side[2], struct fake_nic_side tx_side[2],
 			     struct sn_error *err)
 {
+	struct sn_dev_config cfg = { .rx_ring_size = ring_size, .tx_ring_size = ring_size,
+				     .rx_pool = rx_pool };
+	return fake_nic_open_intel_pair_cfg(m, driver, &cfg, e, rx_side, tx_side, err);
+}
+
+int fake_nic_open_intel_pair_cfg(struct fake_nic *m, const char *driver,
+				 const struct sn_dev_config *cfg,
+				 struct fake_nic_endpoint *e[2],
+				 struct fake_nic_side rx_side[2], struct fake_nic_side tx_side[2],
+				 struct sn_error *err)
+{
 	const struct sn_driver *drv = fake_nic_intel_driver(driver);
 	const struct fake_nic_regs *regs = drv == &sn_ixgbe_driver ? &ixgbe_regs :
 					   drv == &sn_e1000e_driver ? &e1000e_regs : &igb_regs;
-	struct sn_dev_config cfg = { .rx_ring_size = ring_size, .tx_ring_size = ring_size,
-				     .rx_pool = rx_pool };
 	int rc = 0;
 
 	for (int i = 0; i < 2; i++) {
@@ -159,7 +168,7 @@ int fake_nic_open_intel_pair(struct fake_nic *m, const char *driver, uint16_t ri
 	fake_nic_start(m);
 	for (int i = 0; i < 2 && rc == 0; i++) {
 		e[i]->dev = sn_dev_open_model(m->ctx, drv, e[i]->bar, FAKE_NIC_BAR_SIZE, 0x10fb,
-					      &cfg, err);
+					      cfg, err);
 		if (!e[i]->dev)
 			rc = -1;
 	}

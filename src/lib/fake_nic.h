@@ -78,6 +78,12 @@ int fake_nic_open_intel_pair(struct fake_nic *m, const char *driver, uint16_t ri
 			     struct fake_nic_endpoint *e[2],
 			     struct fake_nic_side rx_side[2], struct fake_nic_side tx_side[2],
 			     struct sn_error *err);
+/* The same with the whole device configuration given. */
+int fake_nic_open_intel_pair_cfg(struct fake_nic *m, const char *driver,
+				 const struct sn_dev_config *cfg,
+				 struct fake_nic_endpoint *e[2],
+				 struct fake_nic_side rx_side[2], struct fake_nic_side tx_side[2],
+				 struct sn_error *err);
 /* Sets up a receive and a transmit virtqueue of ring_size as the modern
  * virtio driver lays them out: descriptors and available ring in memory
  * the device only reads, the used ring in memory it writes. Receives

@@ -163,6 +163,20 @@ static int setup_queues(struct sn_intel_nic *nic, const struct sn_dev_config *cf
 	return 0;
 }
 
+static int setup_interrupts(struct sn_intel_nic *nic, const struct sn_intr *intr,
+			    struct sn_error *err)
+{
+	const struct sn_intel_family *f = nic->family;
+	if (!f->irq_setup)
+		return sn_fail(err, ENOTSUP, "%s: the %s driver has no receive interrupts: "
+			       "poll instead", nic->dev->pci.addr, f->name);
+	if (!intr->msix)
+		return sn_fail(err, ENOTSUP, "%s: %s interrupts need MSI-X, which the device "
+			       "does not offer: poll instead", nic->dev->pci.addr, f->name);
+	uint16_t itr = intr->itr_usec ? intr->itr_usec : SN_INTEL_DEFAULT_ITR_USEC;
+	return f->irq_setup(nic, intr, itr, err);
+}
+
 int sn_intel_start(struct sn_device *dev, const struct sn_dev_config *cfg,
 		   struct sn_error *err)
 {
@@ -199,6 +213,8 @@ int sn_intel_start(struct sn_device *dev, const struct sn_dev_config *cfg,
 	memset(nic->counter_totals, 0, f->num_registers * sizeof(uint64_t));
 	read_mac(nic, dev->mac);
 	if ((rc = setup_queues(nic, cfg, err)) < 0)
+		return rc;
+	if (dev->intr.on && (rc = setup_interrupts(nic, &dev->intr, err)) < 0)
 		return rc;
 	f->enable(nic, !cfg->unicast_filter);
 	for (unsigned q = 0; q < nic->rx_queues; q++)
@@ -421,4 +437,29 @@ enum sn_dev_state sn_intel_check_queue(struct sn_device *dev, uint16_t q)
 	if (q < nic->tx_queues)
 		check_queue(nic, false, q, q);
 	return dev->queue_check[q].state; /* the worst either queue noted */
+}
+
+/* ---- receive interrupts -------------------------------------------------- */
+
+bool sn_intel_rx_intr_arm(struct sn_device *dev, uint16_t q)
+{
+	struct sn_intel_nic *nic = dev->priv;
+	/* irq_queue has flushed the unmask to the device: a frame written
+	 * before it shows in the ring now, one after it raises the interrupt. */
+	nic->family->irq_queue(nic, q, true);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return !sn_ring_rx_ready(&nic->rx[q]);
+}
+
+void sn_intel_rx_intr_disarm(struct sn_device *dev, uint16_t q)
+{
+	struct sn_intel_nic *nic = dev->priv;
+	nic->family->irq_queue(nic, q, false);
+}
+
+void sn_intel_event_ack(struct sn_device *dev)
+{
+	struct sn_intel_nic *nic = dev->priv;
+	if (!nic->gone)
+		nic->family->irq_ack(nic, &dev->intr);
 }

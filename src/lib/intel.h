@@ -48,6 +48,19 @@ struct sn_intel_family {
 	void (*enable)(struct sn_intel_nic *nic, bool promiscuous);
 	void (*disable)(struct sn_intel_nic *nic);
 	void (*link)(struct sn_intel_nic *nic, struct sn_link *link);
+	/* Receive interrupts, MSI-X only; NULL when the family has none.
+	 * irq_setup points receive queue q at vector q and the other causes
+	 * (link change) at intr->event_vector, throttles the queue vectors
+	 * to one interrupt per itr_usec, leaves the queue vectors masked and
+	 * the other causes enabled. irq_queue(unmask) clears queue q's stale
+	 * cause, unmasks it and flushes the writes (a register read), so that
+	 * a frame the ring does not show yet raises the interrupt;
+	 * irq_queue(mask) masks it. irq_ack clears the other causes and
+	 * enables them again. */
+	int (*irq_setup)(struct sn_intel_nic *nic, const struct sn_intr *intr,
+			 uint16_t itr_usec, struct sn_error *err);
+	void (*irq_queue)(struct sn_intel_nic *nic, unsigned q, bool unmask);
+	void (*irq_ack)(struct sn_intel_nic *nic, const struct sn_intr *intr);
 	/* Names of the counters in the register table. */
 	const char *rx_packets, *tx_packets, *rx_bytes, *tx_bytes, *rx_missed;
 	const char *rx_queue_drops;  /* NULL when the family has none */
@@ -90,6 +103,12 @@ void sn_intel_stats(struct sn_device *dev, struct sn_stats *stats);
 enum sn_dev_state sn_intel_check(struct sn_device *dev);
 void sn_intel_queue_stats(struct sn_device *dev, uint16_t q, struct sn_queue_stats *st);
 enum sn_dev_state sn_intel_check_queue(struct sn_device *dev, uint16_t q);
+bool sn_intel_rx_intr_arm(struct sn_device *dev, uint16_t q);
+void sn_intel_rx_intr_disarm(struct sn_device *dev, uint16_t q);
+void sn_intel_event_ack(struct sn_device *dev);
+
+/* Interrupt throttling when the caller leaves it to the driver. */
+#define SN_INTEL_DEFAULT_ITR_USEC 50
 
 /* The device-core table of an Intel family: every operation is the
  * shared one; only the name, the ID match and the family differ. */
@@ -105,6 +124,9 @@ enum sn_dev_state sn_intel_check_queue(struct sn_device *dev, uint16_t q);
 		.check = sn_intel_check,                        \
 		.queue_stats = sn_intel_queue_stats,            \
 		.check_queue = sn_intel_check_queue,            \
+		.rx_intr_arm = sn_intel_rx_intr_arm,            \
+		.rx_intr_disarm = sn_intel_rx_intr_disarm,      \
+		.event_ack = sn_intel_event_ack,                \
 		.data = &(family),                              \
 	}
 

@@ -239,6 +239,17 @@ uint16_t sn_ring_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 	return got;
 }
 
+bool sn_ring_rx_ready(const struct sn_ring *ring)
+{
+	if (ring->in_flight == 0)
+		return false;
+	/* The next descriptor, or the one after it should the device have
+	 * skipped the next (a burst then drops it and moves on). */
+	uint16_t next = ring->next_clean, after = (uint16_t)((next + 1) & ring->mask);
+	return desc_done(&ring->desc[next], true) ||
+	       (ring->in_flight > 1 && desc_done(&ring->desc[after], true));
+}
+
 /* Transmit asks for a write-back (RS) only on the last descriptor of each
  * burst, so the device writes one status per burst instead of one per
  * frame; it completes descriptors in order, so that one DD vouches for

@@ -111,6 +111,9 @@ void sn_ring_drain(struct sn_ring *ring);
 void sn_ring_rx_refill(struct sn_ring *ring);
 uint16_t sn_ring_rx_burst(void *ring, struct sn_pkt **pkts, uint16_t n);
 uint16_t sn_ring_tx_burst(void *ring, struct sn_pkt **pkts, uint16_t n);
+/* Whether a receive burst would find a frame: one look at the next
+ * descriptors, no register access (for the interrupt re-check). */
+bool sn_ring_rx_ready(const struct sn_ring *ring);
 enum sn_ring_health {
 	SN_RING_OK,
 	SN_RING_STALLED,       /* transmit: frames waiting, the device not moving */

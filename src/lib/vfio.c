@@ -341,6 +341,64 @@ void sn_vfio_close_device(struct sn_ctx *ctx, struct sn_pci_dev *pci)
 	put_group(ctx, pci->group);
 }
 
+/* How many vectors VFIO offers on an interrupt index; 0 for none. */
+static uint32_t irq_count(struct sn_pci_dev *pci, uint32_t index)
+{
+	struct vfio_irq_info irq = { .argsz = sizeof(irq), .index = index };
+	if (ioctl(pci->device_fd, VFIO_DEVICE_GET_IRQ_INFO, &irq) != 0 ||
+	    !(irq.flags & VFIO_IRQ_INFO_EVENTFD))
+		return 0;
+	return irq.count;
+}
+
+int sn_vfio_irqs_enable(struct sn_pci_dev *pci, unsigned count, const int *fds,
+			bool *msix, struct sn_error *err)
+{
+	uint32_t index = VFIO_PCI_MSIX_IRQ_INDEX;
+	uint32_t offered = irq_count(pci, index);
+	if (offered == 0) {
+		index = VFIO_PCI_MSI_IRQ_INDEX;
+		offered = irq_count(pci, index);
+	}
+	if (offered == 0)
+		return sn_fail(err, ENOTSUP, "%s has neither MSI-X nor MSI: no receive "
+			       "interrupts (poll instead)", pci->addr);
+	if (offered < count || count > SN_MAX_QUEUES + 1)
+		return sn_fail(err, ENOTSUP, "%s has %u %s vectors; %u are needed (one per "
+			       "receive queue and one for link changes): use fewer queues",
+			       pci->addr, offered, index == VFIO_PCI_MSIX_IRQ_INDEX ? "MSI-X" :
+			       "MSI", count);
+	_Alignas(struct vfio_irq_set) uint8_t buf[sizeof(struct vfio_irq_set) +
+						  sizeof(int32_t) * (SN_MAX_QUEUES + 1)];
+	struct vfio_irq_set *set = (struct vfio_irq_set *)buf;
+	*set = (struct vfio_irq_set){
+		.argsz = (uint32_t)(sizeof(*set) + sizeof(int32_t) * count),
+		.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+		.index = index, .start = 0, .count = count,
+	};
+	for (unsigned i = 0; i < count; i++) {
+		int32_t fd = fds[i];
+		memcpy(set->data + i * sizeof(fd), &fd, sizeof(fd));
+	}
+	if (ioctl(pci->device_fd, VFIO_DEVICE_SET_IRQS, set) != 0)
+		return sn_fail(err, errno, "%s: VFIO could not set up %u %s vectors: %s",
+			       pci->addr, count, index == VFIO_PCI_MSIX_IRQ_INDEX ? "MSI-X" :
+			       "MSI", strerror(errno));
+	*msix = index == VFIO_PCI_MSIX_IRQ_INDEX;
+	return 0;
+}
+
+void sn_vfio_irqs_disable(struct sn_pci_dev *pci, bool msix)
+{
+	struct vfio_irq_set set = {
+		.argsz = sizeof(set),
+		.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER,
+		.index = msix ? VFIO_PCI_MSIX_IRQ_INDEX : VFIO_PCI_MSI_IRQ_INDEX,
+	};
+	if (pci->device_fd >= 0)
+		(void)ioctl(pci->device_fd, VFIO_DEVICE_SET_IRQS, &set);
+}
+
 int sn_vfio_map_bar(struct sn_ctx *ctx, struct sn_pci_dev *pci, unsigned index,
 		    struct sn_regs *regs, struct sn_error *err)
 {

@@ -18,6 +18,13 @@ void sn_vfio_close_device(struct sn_ctx *ctx, struct sn_pci_dev *pci);
  * device. A non-blocking read of an eventfd: once a second, not per
  * packet. */
 bool sn_vfio_removal_requested(struct sn_pci_dev *pci);
+/* Interrupts: vectors 0 .. count-1 of MSI-X, or of MSI when the device
+ * has no MSI-X (*msix says which), each signalling its eventfd fds[i].
+ * Fails, naming the numbers, when the device has fewer vectors. */
+int sn_vfio_irqs_enable(struct sn_pci_dev *pci, unsigned count, const int *fds,
+			bool *msix, struct sn_error *err);
+/* Turns those vectors off again (the eventfds stay the caller's). */
+void sn_vfio_irqs_disable(struct sn_pci_dev *pci, bool msix);
 /* Maps a region of a VFIO device fd as an sn_regs window. */
 int sn_vfio_map_bar(struct sn_ctx *ctx, struct sn_pci_dev *pci, unsigned index,
 		    struct sn_regs *regs, struct sn_error *err);

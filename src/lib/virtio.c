@@ -55,6 +55,7 @@ static const uint8_t rss_key[RSS_KEY_LEN] = {
 };
 
 /* Modern common configuration (4.1.4.3). */
+#define CC_MSIX_CONFIG 0x10
 #define CC_DEVICE_FEATURE_SELECT 0x00
 #define CC_DEVICE_FEATURE 0x04
 #define CC_DRIVER_FEATURE_SELECT 0x08
@@ -371,6 +372,28 @@ struct ring_mem {
 	size_t desc_bytes, used_bytes;
 };
 
+/* The MSI-X vector of virtqueue `index`: receive queue q (virtqueue 2q)
+ * gets vector q; transmit and control queues none. */
+static uint16_t queue_vector(const struct sn_device *dev, uint16_t index)
+{
+	if (!dev->intr.on || index % 2 != 0 || index / 2 >= dev->rx_queues)
+		return NO_VECTOR;
+	return (uint16_t)(index / 2);
+}
+
+/* Writes a vector into a common-config field and reads it back: the
+ * device answers NO_VECTOR when it cannot use that vector (4.1.5.1.2). */
+static int set_vector(struct sn_device *dev, struct virtio_net *vn, size_t field,
+		      uint16_t vector, const char *what, struct sn_error *err)
+{
+	sn_regs_write16(&vn->common, field, vector);
+	uint16_t got = sn_regs_read16(&vn->common, field);
+	if (got != vector)
+		return sn_fail(err, EIO, "%s: the device refused MSI-X vector %u for %s "
+			       "(it answered %u)", dev->pci.addr, vector, what, got);
+	return 0;
+}
+
 /* Modern: descriptors and available ring (and extra_read bytes after
  * them) in memory the device may only read; the used ring (and
  * extra_write bytes) in memory it may write. Everything but the enable. */
@@ -400,7 +423,9 @@ static int map_modern_ring(struct sn_device *dev, struct virtio_net *vn, uint16_
 	m->drv_iova = sn_dma_iova(*drv, 0);
 	m->devm_iova = sn_dma_iova(*devm, 0);
 	sn_regs_write16(&vn->common, CC_QUEUE_SIZE, m->size);
-	sn_regs_write16(&vn->common, CC_QUEUE_MSIX_VECTOR, NO_VECTOR);
+	if ((rc = set_vector(dev, vn, CC_QUEUE_MSIX_VECTOR, queue_vector(dev, index),
+			     "a virtqueue", err)) < 0)
+		return rc;
 	write64(&vn->common, CC_QUEUE_DESC, m->drv_iova);
 	write64(&vn->common, CC_QUEUE_DRIVER, m->drv_iova + m->desc_bytes);
 	write64(&vn->common, CC_QUEUE_DEVICE, m->devm_iova);
@@ -527,6 +552,19 @@ static void read_mac(struct sn_device *dev, struct virtio_net *vn)
 
 /* ---- driver operations ----------------------------------------------- */
 
+/* Configuration changes (the link status) on the event vector. */
+static int setup_config_vector(struct sn_device *dev, struct virtio_net *vn,
+			       struct sn_error *err)
+{
+	if (!dev->intr.on)
+		return 0;
+	if (!vn->modern || !dev->intr.msix)
+		return sn_fail(err, ENOTSUP, "%s: virtio receive interrupts need the modern "
+			       "interface with MSI-X: poll instead", dev->pci.addr);
+	return set_vector(dev, vn, CC_MSIX_CONFIG, dev->intr.event_vector,
+			  "configuration changes", err);
+}
+
 /* Sends one control command and names it in any failure: the device's
  * answer is device data, so a wrong one is reported, not believed. */
 static int ctrl_command(struct sn_device *dev, struct virtio_net *vn, uint8_t cmd,
@@ -616,6 +654,7 @@ static int virtio_start(struct sn_device *dev, const struct sn_dev_config *cfg,
 	sn_pci_set_bus_master(&dev->pci, true);   /* only now: see sn_pci_open */
 	add_status(vn, STATUS_ACKNOWLEDGE | STATUS_DRIVER);
 	if ((rc = negotiate(dev, vn, cfg, err)) < 0 ||
+	    (rc = setup_config_vector(dev, vn, err)) < 0 ||
 	    (rc = setup_queues(dev, vn, cfg, err)) < 0)
 		return rc;
 	read_mac(dev, vn);
@@ -747,6 +786,20 @@ static enum sn_dev_state virtio_check(struct sn_device *dev)
 	return dev->check_state; /* the worst any queue noted */
 }
 
+/* Re-checks the used index after asking for interrupts: a buffer used
+ * before the device saw the request raised none. */
+static bool virtio_rx_intr_arm(struct sn_device *dev, uint16_t q)
+{
+	struct sn_virtq *vq = dev->fast.rxq[q];
+	sn_virtq_want_interrupts(vq, true);
+	return !sn_virtq_used_pending(vq);
+}
+
+static void virtio_rx_intr_disarm(struct sn_device *dev, uint16_t q)
+{
+	sn_virtq_want_interrupts(dev->fast.rxq[q], false);
+}
+
 const struct sn_driver sn_virtio_driver = {
 	.name = "virtio-net",
 	.match = virtio_match,
@@ -756,4 +809,6 @@ const struct sn_driver sn_virtio_driver = {
 	.link = virtio_link,
 	.stats = virtio_stats,
 	.check = virtio_check,
+	.rx_intr_arm = virtio_rx_intr_arm,
+	.rx_intr_disarm = virtio_rx_intr_disarm,
 };

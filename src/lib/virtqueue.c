@@ -164,6 +164,20 @@ void sn_virtq_kick(struct sn_virtq *vq)
 		sn_regs_write16(vq->notify_regs, vq->notify_off, vq->queue_index);
 }
 
+void sn_virtq_want_interrupts(struct sn_virtq *vq, bool on)
+{
+	__atomic_store_n(&vq->avail->flags, on ? 0 : VRING_AVAIL_F_NO_INTERRUPT,
+			 __ATOMIC_RELAXED);
+	/* The flag must be visible before the caller looks at the used index
+	 * again (virtio 1.1, 2.7.10): the device reads it after writing that
+	 * index, so one of the two sides sees the other. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+bool sn_virtq_used_pending(const struct sn_virtq *vq)
+{
+	return __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) != vq->used_idx;
+}
 
 /* A used entry the driver cannot accept costs the packet, never memory
  * safety: drop, count, and give the descriptor back. */

@@ -209,6 +209,15 @@ size_t sn_virtio_rss_encode(uint8_t *out, size_t room, uint32_t hash_types,
 #define SN_VIRTIO_HDR_HASH_LEN 20u
 #define SN_VIRTIO_HASH_REPORT_MAX 9u   /* VIRTIO_NET_HASH_REPORT_UDPv6_EX */
 
+/* Receive interrupts: ask the device to interrupt when it uses a buffer
+ * (clears VRING_AVAIL_F_NO_INTERRUPT), or not. Without EVENT_IDX, which
+ * is not negotiated, this flag is the whole of the suppression; the device
+ * may still interrupt when asked not to, never the other way round. */
+void sn_virtq_want_interrupts(struct sn_virtq *vq, bool on);
+/* Whether the device's used index is past ours: a harvest would find
+ * something. One read of shared memory. */
+bool sn_virtq_used_pending(const struct sn_virtq *vq);
+
 uint16_t sn_virtio_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n);
 uint16_t sn_virtio_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n);
 /* Refill a receive queue from its pool and kick once. */

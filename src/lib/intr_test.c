@@ -1,0 +1,275 @@
+/* Receive interrupts on the host: what the drivers program into igb's
+ * and e1000e's registers (register files in memory, fake_nic.c), and the
+ * arm / re-check / disarm logic against rings that have frames waiting or
+ * not. No interrupt fires here (there is no VFIO): the eventfds are
+ * written by the test where a device would signal them. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "ctx.h"
+#include "device.h"
+#include "fake_nic.h"
+#include "mempool.h"
+#include "virtqueue.h"
+
+#define RING 64
+#define REG(bar, off) (*(volatile uint32_t *)((bar) + (off)))
+
+struct bench {
+	struct sn_ctx *ctx;
+	struct fake_nic nic;
+	struct fake_nic_endpoint end[2];
+	struct fake_nic_side rx_side[2], tx_side[2];
+};
+
+static int setup(void **state)
+{
+	struct bench *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -1;
+	t->ctx = sn_ctx_create(NULL, NULL);
+	if (!t->ctx || sn_ctx_emulate_iommu(t->ctx, (1ull << 39) - 1) != 0) {
+		sn_ctx_destroy(t->ctx);
+		free(t);
+		return -1;
+	}
+	t->nic.ctx = t->ctx;
+	*state = t;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct bench *t = *state;
+	sn_ctx_destroy(t->ctx);
+	for (int i = 0; i < 2; i++)
+		free(t->end[i].bar);
+	free(t);
+	return 0;
+}
+
+/* Opens a pair of the named Intel family; returns the first device, or
+ * NULL with the library's error in err. */
+static struct sn_dev *open_pair(struct bench *t, const char *driver, bool interrupts,
+				uint16_t itr_usec, struct sn_error *err)
+{
+	struct sn_dev_config cfg = { .rx_ring_size = RING, .tx_ring_size = RING,
+				     .rx_interrupts = interrupts, .itr_usec = itr_usec };
+	struct fake_nic_endpoint *pair[2] = { &t->end[0], &t->end[1] };
+	if (fake_nic_open_intel_pair_cfg(&t->nic, driver, &cfg, pair, t->rx_side, t->tx_side,
+					 err) != 0)
+		return NULL;
+	return t->end[0].dev;
+}
+
+/* A device's write into an eventfd. */
+static void signal_fd(int fd)
+{
+	uint64_t one = 1;
+	assert_int_equal(write(fd, &one, sizeof(one)), sizeof(one));
+}
+
+static bool fd_readable(int fd)
+{
+	uint64_t count;
+	ssize_t n = read(fd, &count, sizeof(count));
+	if (n < 0)
+		assert_int_equal(errno, EAGAIN);
+	return n == (ssize_t)sizeof(count);
+}
+
+/* The device receives into every posted buffer, once. */
+static void deliver_frames(struct bench *t)
+{
+	t->nic.sides[0] = t->rx_side[0];
+	t->nic.num_sides = 1;
+	fake_nic_step(&t->nic);
+}
+
+static uint16_t drain_rx(struct sn_dev *dev)
+{
+	struct sn_pkt *pkts[RING];
+	uint16_t n = sn_rx_burst(dev, 0, pkts, RING), total = n;
+	while (n) {
+		sn_pkt_free_bulk(pkts, n);
+		n = sn_rx_burst(dev, 0, pkts, RING);
+		total = (uint16_t)(total + n);
+	}
+	return total;
+}
+
+/* Every queue gets its own eventfd, the other causes one more; none
+ * without rx_interrupts or for a queue not opened. */
+static void check_fds(struct sn_dev *dev)
+{
+	int q0 = sn_rx_intr_fd(dev, 0), ev = sn_dev_event_fd(dev);
+	assert_true(q0 >= 0);
+	assert_true(ev >= 0);
+	assert_int_not_equal(q0, ev);
+	assert_int_equal(sn_rx_intr_fd(dev, 1), -1);
+	assert_int_equal(sn_rx_intr_fd(dev, SN_MAX_QUEUES), -1);
+	assert_false(fd_readable(q0));
+}
+
+/* The re-check that prevents a lost wake-up: armed only on an empty
+ * ring; with frames waiting arm says so and the caller polls. */
+static void check_arm_recheck(struct bench *t, struct sn_dev *dev)
+{
+	int fd = sn_rx_intr_fd(dev, 0);
+	signal_fd(fd);                      /* a wake-up already spent by polling */
+	assert_true(sn_rx_intr_arm(dev, 0));
+	assert_false(fd_readable(fd));      /* arm drained it */
+	sn_rx_intr_disarm(dev, 0);
+	deliver_frames(t);                  /* frames arrive while disarmed */
+	assert_false(sn_rx_intr_arm(dev, 0));
+	sn_rx_intr_disarm(dev, 0);
+	assert_true(drain_rx(dev) > 0);
+	assert_true(sn_rx_intr_arm(dev, 0));
+	sn_rx_intr_disarm(dev, 0);
+}
+
+static void igb_registers(void **state)
+{
+	struct bench *t = *state;
+	struct sn_error err = { 0 };
+	struct sn_dev *dev = open_pair(t, "igb", true, 100, &err);
+	if (!dev)
+		fail_msg("open: %s", err.msg);
+	volatile uint8_t *bar = t->end[0].bar;
+
+	/* GPIE: NSICR, MSI-X mode, EIAME, PBA support. */
+	assert_int_equal(REG(bar, 0x1514), 0xc0000011u);
+	assert_int_equal(REG(bar, 0x1700) & 0xff, 0x80);         /* rx queue 0 -> vector 0 */
+	assert_int_equal(REG(bar, 0x1740), (0x80u | 1) << 8);  /* other causes -> vector 1 */
+	assert_int_equal(REG(bar, 0x1680), 100u << 2);          /* EITR0: 100 us */
+	assert_int_equal(REG(bar, 0x152C), 0x3u);               /* EIAC: both vectors */
+	assert_int_equal(REG(bar, 0x00D0), 1u << 2);            /* IMS: link change */
+	assert_int_equal(REG(bar, 0x1524), 1u << 1);            /* EIMS: other vector only */
+	check_fds(dev);
+
+	assert_true(sn_rx_intr_arm(dev, 0));
+	assert_int_equal(REG(bar, 0x1580), 1u);                 /* stale cause cleared */
+	assert_int_equal(REG(bar, 0x1524), 1u);                 /* queue vector unmasked */
+	sn_rx_intr_disarm(dev, 0);
+	assert_int_equal(REG(bar, 0x1528), 1u);                 /* EIMC: masked again */
+	check_arm_recheck(t, dev);
+
+	/* A link change: sn_dev_link drains the event fd and enables the
+	 * other vector again. */
+	REG(bar, 0x1524) = 0;
+	signal_fd(sn_dev_event_fd(dev));
+	struct sn_link link;
+	assert_int_equal(sn_dev_link(dev, &link), 0);
+	assert_false(fd_readable(sn_dev_event_fd(dev)));
+	assert_int_equal(REG(bar, 0x1524), 1u << 1);
+}
+
+static void e1000e_registers(void **state)
+{
+	struct bench *t = *state;
+	struct sn_error err = { 0 };
+	struct sn_dev *dev = open_pair(t, "e1000e", true, 0, &err);
+	if (!dev)
+		fail_msg("open: %s", err.msg);
+	volatile uint8_t *bar = t->end[0].bar;
+	const uint32_t rxq0 = 1u << 20, other = 1u << 24, lsc = 1u << 2;
+
+	/* IVAR: rx queue 0 -> vector 0, other causes -> vector 1, both valid. */
+	assert_int_equal(REG(bar, 0x00E4), (0x8u | 1) << 16 | 0x8u);
+	assert_int_equal(REG(bar, 0x00DC), rxq0 | other);       /* EIAC */
+	assert_int_equal(REG(bar, 0x00E0), rxq0);               /* IAM */
+	assert_int_equal(REG(bar, 0x0018) & 0x89000000u, 0x81000000u); /* PBA_CLR, EIAME, not IAME */
+	assert_int_equal(REG(bar, 0x00E8), 50u * 1000 / 256);   /* EITR0: the 50 us default */
+	assert_int_equal(REG(bar, 0x00C4), 50u * 1000 / 256);   /* ITR */
+	assert_int_equal(REG(bar, 0x00D0), lsc | other);        /* IMS */
+	check_fds(dev);
+
+	assert_true(sn_rx_intr_arm(dev, 0));
+	assert_int_equal(REG(bar, 0x00C0), rxq0);               /* ICR: stale cause cleared */
+	assert_int_equal(REG(bar, 0x00D0), rxq0);               /* IMS: unmasked */
+	sn_rx_intr_disarm(dev, 0);
+	assert_int_equal(REG(bar, 0x00D8), rxq0);               /* IMC: masked */
+	check_arm_recheck(t, dev);
+
+	signal_fd(sn_dev_event_fd(dev));
+	struct sn_link link;
+	assert_int_equal(sn_dev_link(dev, &link), 0);
+	assert_false(fd_readable(sn_dev_event_fd(dev)));
+	assert_int_equal(REG(bar, 0x00C0), other | lsc);        /* causes cleared */
+	assert_int_equal(REG(bar, 0x00D0), lsc | other);        /* and enabled again */
+}
+
+/* Without rx_interrupts nothing changes: no fds, arm says poll. */
+static void polling_device(void **state)
+{
+	struct bench *t = *state;
+	struct sn_error err = { 0 };
+	struct sn_dev *dev = open_pair(t, "igb", false, 0, &err);
+	if (!dev)
+		fail_msg("open: %s", err.msg);
+	assert_int_equal(sn_rx_intr_fd(dev, 0), -1);
+	assert_int_equal(sn_dev_event_fd(dev), -1);
+	assert_false(sn_rx_intr_arm(dev, 0));
+	sn_rx_intr_disarm(dev, 0);
+	assert_int_equal(REG(t->end[0].bar, 0x1514), 0);         /* GPIE untouched */
+}
+
+/* A family without interrupts refuses them at open, saying so. */
+static void ixgbe_refuses(void **state)
+{
+	struct bench *t = *state;
+	struct sn_error err = { 0 };
+	assert_null(open_pair(t, "ixgbe", true, 0, &err));
+	assert_int_equal(err.code, -ENOTSUP);
+	assert_non_null(strstr(err.msg, "no receive interrupts"));
+}
+
+/* virtio: arming clears NO_INTERRUPT in the available ring and the
+ * re-check looks at the used index. */
+static void virtq_flag_and_pending(void **state)
+{
+	struct bench *t = *state;
+	struct sn_mempool *pool = sn_mempool_create(t->ctx, 256, 0, 0, NULL);
+	assert_non_null(pool);
+	struct fake_nic_endpoint *e = &t->end[0];
+	assert_int_equal(fake_nic_open_virtio(&t->nic, e, RING, pool), 0);
+	assert_int_equal(e->rxq.avail->flags, VRING_AVAIL_F_NO_INTERRUPT); /* polling */
+	sn_virtq_refill(&e->rxq);
+	sn_virtq_want_interrupts(&e->rxq, true);
+	assert_int_equal(e->rxq.avail->flags, 0);
+	assert_false(sn_virtq_used_pending(&e->rxq));
+	t->nic.sides[0] = (struct fake_nic_side){ .vq = &e->rxq, .receive = true };
+	t->nic.num_sides = 1;
+	fake_nic_step(&t->nic);
+	assert_true(sn_virtq_used_pending(&e->rxq));
+	struct sn_pkt *pkts[RING];
+	uint16_t n = sn_virtq_harvest(&e->rxq, pkts, RING);
+	assert_true(n > 0);
+	sn_pkt_free_bulk(pkts, n);
+	assert_false(sn_virtq_used_pending(&e->rxq));
+	sn_virtq_want_interrupts(&e->rxq, false);
+	assert_int_equal(e->rxq.avail->flags, VRING_AVAIL_F_NO_INTERRUPT);
+	fake_nic_close_virtio(e);
+	sn_mempool_destroy(pool);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(igb_registers, setup, teardown),
+		cmocka_unit_test_setup_teardown(e1000e_registers, setup, teardown),
+		cmocka_unit_test_setup_teardown(polling_device, setup, teardown),
+		cmocka_unit_test_setup_teardown(ixgbe_refuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(virtq_flag_and_pending, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
