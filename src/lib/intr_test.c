@@ -142,8 +142,10 @@ static void igb_registers(void **state)
 	struct bench *t = *state;
 	struct sn_error err = { 0 };
 	struct sn_dev *dev = open_pair(t, "igb", true, 100, &err);
-	if (!dev)
+	if (!dev) {
 		fail_msg("open: %s", err.msg);
+		return;
+	}
 	volatile uint8_t *bar = t->end[0].bar;
 
 	/* GPIE: NSICR, MSI-X mode, EIAME, PBA support. */
@@ -178,8 +180,10 @@ static void e1000e_registers(void **state)
 	struct bench *t = *state;
 	struct sn_error err = { 0 };
 	struct sn_dev *dev = open_pair(t, "e1000e", true, 0, &err);
-	if (!dev)
+	if (!dev) {
 		fail_msg("open: %s", err.msg);
+		return;
+	}
 	volatile uint8_t *bar = t->end[0].bar;
 	const uint32_t rxq0 = 1u << 20, other = 1u << 24, lsc = 1u << 2;
 
@@ -214,8 +218,10 @@ static void polling_device(void **state)
 	struct bench *t = *state;
 	struct sn_error err = { 0 };
 	struct sn_dev *dev = open_pair(t, "igb", false, 0, &err);
-	if (!dev)
+	if (!dev) {
 		fail_msg("open: %s", err.msg);
+		return;
+	}
 	assert_int_equal(sn_rx_intr_fd(dev, 0), -1);
 	assert_int_equal(sn_dev_event_fd(dev), -1);
 	assert_false(sn_rx_intr_arm(dev, 0));
