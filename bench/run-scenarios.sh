@@ -42,13 +42,12 @@
 #   mq-virtio         safenic-mqcheck: NIC1 (virtio) sends 64 UDP flows to
 #                     NIC2 (virtio-mq: mq, rss, hash on a 4-queue tap) over
 #                     the tap2 topology's bridge; NIC2 receives on 4 queues
-#                     with RSS (guest/programs/mqcheck.c)
-#   multiqueue-virtio gen --flows 64 on NIC1 (virtio, one queue) -> recv
-#                     --queues 4 on NIC2 (virtio-mq, RSS) over tap2: every
-#                     queue gets a share of the flows, a flow stays on one
-#                     queue and lands where its RSS hash says, nothing
-#                     lost, no reordering inside a flow, per-queue counts
-#                     add up (multiqueue.sh)
+#                     with RSS (guest/programs/mqcheck.c); then, in the
+#                     same boot, multiqueue.sh: safenic gen --flows 64 on
+#                     NIC1 -> recv --queues 4 on NIC2: every queue gets a
+#                     share, a flow stays on one queue and lands where its
+#                     RSS hash says, nothing lost, no reordering inside a
+#                     flow, per-queue counts add up
 #   hostile-virtio    gen -> fwd -> recv while safenic-hostile writes random
 #                     bytes into fwd's device-writable DMA memory (virtio);
 #                     the e1000e variant is not listed: in 2 of 6 runs the
@@ -233,8 +232,6 @@ safenic_cases() {
         --param faults=link,kill9,unplug --host-hook "$monitor_hook"
     run_case hostile-virtio zero --scenario hostile --nic virtio
     run_case mq-virtio zero --scenario mq-virtio --nic virtio,virtio-mq --topology tap2
-    run_case multiqueue-virtio zero --scenario multiqueue --nic virtio,virtio-mq \
-        --topology tap2 --param pairs=1-2-4-1
     run_case irq zero --scenario irq --nic igb,e1000e,virtio,virtio \
         --host-hook "$monitor_hook"
 }

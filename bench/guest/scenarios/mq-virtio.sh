@@ -8,6 +8,8 @@
 # one queue and in order with nothing lost, that the per-queue counts add
 # up to the device's, and that QEMU's hash of every frame is the default
 # key's Toeplitz hash and picked the queue the driver's table says.
+# Then, in the same boot, the tools do the same through multiqueue.sh:
+# safenic gen --flows 64 on NIC1, safenic recv --queues QUEUES on NIC2.
 #
 # Knobs: safenic.queues (4), safenic.flows (64), safenic.count (50 frames
 # per flow).
@@ -25,4 +27,13 @@ RC=$?
 cat /tmp/mqcheck.log
 check mqcheck_exit "$RC" 0
 QUEUE_COUNTS=$(sed -n 's/^MQCHECK: queue [0-9]*: \([0-9]*\) frames.*/\1/p' /tmp/mqcheck.log | tr '\n' '/')
-verdict "$NAME" "queues=$QUEUES flows=$FLOWS per_queue=${QUEUE_COUNTS%/}"
+
+# Then the tools in the same boot: gen --flows on NIC1 (one queue), recv
+# --queues on NIC2 (multiqueue.sh, whose checks and numbers join ours).
+MQ_PAIRS=1-2-$QUEUES-1 MQ_FLOWS=$FLOWS MQ_COUNT=$((FLOWS * 100)) SCENARIO_NAME=tools \
+    /scenarios/multiqueue.sh > /tmp/multiqueue.log 2>&1
+RC=$?
+sed 's/^/[tools] /' /tmp/multiqueue.log
+check tools_exit "$RC" 0
+TOOLS=$(sed -n 's/^VERDICT tools //p' /tmp/multiqueue.log | tail -1)
+verdict "$NAME" "queues=$QUEUES flows=$FLOWS per_queue=${QUEUE_COUNTS%/} | tools: ${TOOLS:-no verdict}"

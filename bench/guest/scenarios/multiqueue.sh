@@ -27,8 +27,9 @@
 #   and, on Intel NICs, the NIC's own counters (hw_rx_packets,
 #   hw_tx_packets) equal the tool's totals.
 #
-# Kernel command line knobs (MQ_PAIRS in the environment overrides
-# safenic.pairs, for a scenario that runs this one too): safenic.pairs
+# Kernel command line knobs (MQ_PAIRS, MQ_FLOWS and MQ_COUNT in the
+# environment override the first three, for a scenario that runs this
+# one too, as mq-virtio.sh does): safenic.pairs
 # (1-2-4: gen on NIC1, recv on
 # NIC2, 4 queues; several comma-separated, e.g. 1-2-4,3-4-2; a fourth
 # field gives gen's transmit queues, default the same as recv's),
@@ -38,8 +39,8 @@
 
 NAME=${SCENARIO_NAME:-multiqueue}
 PAIRS=${MQ_PAIRS:-$(param pairs 1-2-4)}
-FLOWS=$(param flows 64)
-COUNT=$(param count 6400)
+FLOWS=${MQ_FLOWS:-$(param flows 64)}
+COUNT=${MQ_COUNT:-$(param count 6400)}
 RATE=$(param rate 2000)
 READY_WAIT=$(param ready_wait 30)
 GEN_LIMIT=$((COUNT / RATE * 2 + 60))
