@@ -5,10 +5,12 @@
  * queue sets the pair count, or RSS (virtio 1.2, 5.1.6.5.6-7). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "counter.h"
 #include "device.h"
 #include "error.h"
 #include "virtqueue.h"
@@ -716,15 +718,17 @@ static int virtio_link(struct sn_device *dev, struct sn_link *link)
 	return 0;
 }
 
+/* Counters are written by the thread that runs the queue and read here
+ * from any thread (counter.h). */
 static void add_counters(uint64_t *packets, uint64_t *bytes, uint64_t *drops,
 			 uint64_t *errors, uint64_t *device_errors,
 			 const struct sn_virtq_counters *c)
 {
-	*packets += c->packets;
-	*bytes += c->bytes;
-	*drops += c->drops;
-	*errors += c->errors;
-	*device_errors += c->device_errors;
+	*packets += sn_counter_read(&c->packets);
+	*bytes += sn_counter_read(&c->bytes);
+	*drops += sn_counter_read(&c->drops);
+	*errors += sn_counter_read(&c->errors);
+	*device_errors += sn_counter_read(&c->device_errors);
 }
 
 static void virtio_stats(struct sn_device *dev, struct sn_stats *s)
@@ -733,57 +737,106 @@ static void virtio_stats(struct sn_device *dev, struct sn_stats *s)
 	for (uint16_t q = 0; q < dev->rx_queues; q++) {
 		add_counters(&s->rx_packets, &s->rx_bytes, &s->rx_drops, &s->rx_errors,
 			     &s->device_errors, &vn->rxq[q].stats);
-		s->rx_starved += vn->rxq[q].stats.starved;
+		s->rx_starved += sn_counter_read(&vn->rxq[q].stats.starved);
 	}
 	for (uint16_t q = 0; q < dev->tx_queues; q++)
 		add_counters(&s->tx_packets, &s->tx_bytes, &s->tx_drops, &s->tx_errors,
 			     &s->device_errors, &vn->txq[q].stats);
 }
 
+static void virtio_queue_stats(struct sn_device *dev, uint16_t q, struct sn_queue_stats *st)
+{
+	struct virtio_net *vn = dev->priv;
+	if (q < dev->rx_queues) {
+		add_counters(&st->rx_packets, &st->rx_bytes, &st->rx_drops, &st->rx_errors,
+			     &st->device_errors, &vn->rxq[q].stats);
+		st->rx_starved = sn_counter_read(&vn->rxq[q].stats.starved);
+	}
+	if (q < dev->tx_queues)
+		add_counters(&st->tx_packets, &st->tx_bytes, &st->tx_drops, &st->tx_errors,
+			     &st->device_errors, &vn->txq[q].stats);
+}
+
+/* Where a check's findings go: the device's report (sn_dev_check), or
+ * queue pair `pair`'s own (sn_dev_check_queue, pair >= 0). */
+static enum sn_dev_state note_on(struct sn_device *dev, int pair, enum sn_dev_state state,
+				 const char *msg)
+{
+	if (pair < 0)
+		return sn_dev_note(dev, state, "%s", msg);
+	return sn_dev_note_queue(dev, (uint16_t)pair, state, "%s", msg);
+}
+
 /* The cross-check of one virtqueue's used index against the driver's
- * own record; what it finds is noted on the device (sn_dev_note). */
-static void check_queue(struct sn_device *dev, struct sn_virtq *vq, const char *dir)
+ * own record; what it finds is noted where `pair` says. */
+static void check_queue(struct sn_device *dev, struct sn_virtq *vq, const char *dir, int pair)
 {
 	struct sn_virtq_look l;
 	unsigned v = vq->queue_index, q = v / 2;
+	char msg[SN_ERROR_LEN];
 
 	switch (sn_virtq_check(vq, &l)) {
 	case SN_VIRTQ_OK:
 		break;
 	case SN_VIRTQ_STALLED:
-		sn_dev_note(dev, SN_DEV_TX_STALLED, "transmit queue %u (virtqueue %u): %u frames "
-			    "waiting and the device completed none for a second", q, v,
-			    l.in_flight);
+		snprintf(msg, sizeof(msg), "transmit queue %u (virtqueue %u): %u frames waiting "
+			 "and the device completed none for a second", q, v, l.in_flight);
+		note_on(dev, pair, SN_DEV_TX_STALLED, msg);
 		break;
 	case SN_VIRTQ_LIED:
-		sn_dev_note(dev, SN_DEV_RECOVERED, "%s queue %u (virtqueue %u): the device wrote "
-			    "an impossible used index %u (the driver at %u, %u buffers in flight); "
-			    "entries it never wrote were rejected and counted, nothing stale was "
-			    "handed out", dir, q, v, l.device_idx, l.used_idx, l.in_flight);
+		snprintf(msg, sizeof(msg), "%s queue %u (virtqueue %u): the device wrote an "
+			 "impossible used index %u (the driver at %u, %u buffers in flight); "
+			 "entries it never wrote were rejected and counted, nothing stale was "
+			 "handed out", dir, q, v, l.device_idx, l.used_idx, l.in_flight);
+		note_on(dev, pair, SN_DEV_RECOVERED, msg);
 		break;
 	case SN_VIRTQ_OUT_OF_STEP:
-		sn_dev_note(dev, SN_DEV_OUT_OF_STEP, "%s queue %u (virtqueue %u) is out of step: "
-			    "the device wrote used index %u over entries it never wrote (the driver "
-			    "at %u, %u buffers in flight) and made no progress for a second; "
-			    "nothing stale was handed out", dir, q, v, l.device_idx, l.used_idx,
-			    l.in_flight);
+		snprintf(msg, sizeof(msg), "%s queue %u (virtqueue %u) is out of step: the device "
+			 "wrote used index %u over entries it never wrote (the driver at %u, %u "
+			 "buffers in flight) and made no progress for a second; nothing stale was "
+			 "handed out", dir, q, v, l.device_idx, l.used_idx, l.in_flight);
+		note_on(dev, pair, SN_DEV_OUT_OF_STEP, msg);
 		break;
 	}
 }
 
-static enum sn_dev_state virtio_check(struct sn_device *dev)
+/* The device-wide signs in the status byte. */
+static enum sn_dev_state device_state(const struct virtio_net *vn)
 {
-	struct virtio_net *vn = dev->priv;
 	uint8_t status = get_status(vn);
 	if (status == 0xff)
 		return SN_DEV_GONE;
 	if (status & STATUS_NEEDS_RESET)
 		return SN_DEV_NEEDS_RESET;
+	return SN_DEV_OK;
+}
+
+static enum sn_dev_state virtio_check(struct sn_device *dev)
+{
+	struct virtio_net *vn = dev->priv;
+	enum sn_dev_state state = device_state(vn);
+	if (state != SN_DEV_OK)
+		return state;
 	for (uint16_t q = 0; q < dev->rx_queues; q++)
-		check_queue(dev, &vn->rxq[q], "receive");
+		check_queue(dev, &vn->rxq[q], "receive", -1);
 	for (uint16_t q = 0; q < dev->tx_queues; q++)
-		check_queue(dev, &vn->txq[q], "transmit");
+		check_queue(dev, &vn->txq[q], "transmit", -1);
 	return dev->check_state; /* the worst any queue noted */
+}
+
+/* Only this pair's virtqueues and the status byte: nothing another
+ * thread's queue uses, so each thread may check its own pair. */
+static enum sn_dev_state virtio_check_queue(struct sn_device *dev, uint16_t q)
+{
+	struct virtio_net *vn = dev->priv;
+	enum sn_dev_state state = device_state(vn);
+	if (state != SN_DEV_OK)
+		return sn_dev_note_queue(dev, q, state, "%s", sn_dev_state_name(state));
+	if (q < dev->rx_queues)
+		check_queue(dev, &vn->rxq[q], "receive", q);
+	if (q < dev->tx_queues)
+		check_queue(dev, &vn->txq[q], "transmit", q);
+	return dev->queue_check[q].state; /* the worst either queue noted */
 }
 
 /* Re-checks the used index after asking for interrupts: a buffer used
@@ -809,6 +862,8 @@ const struct sn_driver sn_virtio_driver = {
 	.link = virtio_link,
 	.stats = virtio_stats,
 	.check = virtio_check,
+	.queue_stats = virtio_queue_stats,
+	.check_queue = virtio_check_queue,
 	.rx_intr_arm = virtio_rx_intr_arm,
 	.rx_intr_disarm = virtio_rx_intr_disarm,
 };

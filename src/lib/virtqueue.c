@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "counter.h"
 #include "mempool.h"
 #include "virtqueue.h"
 
@@ -136,7 +137,7 @@ static uint16_t post_tx(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n,
 		struct sn_pkt *pkt = pkts[i];
 		uint32_t len = pkt->len;
 		if (!sn_pkt_tx_ok(pkt, vq->ctx, hdr)) {
-			vq->stats.errors++;
+			sn_count(&vq->stats.errors, 1);
 			break;
 		}
 		uint16_t id = free_ids[--num_free];
@@ -183,8 +184,8 @@ bool sn_virtq_used_pending(const struct sn_virtq *vq)
  * safety: drop, count, and give the descriptor back. */
 static void harvest_reject(struct sn_virtq *vq, struct sn_pkt *pkt)
 {
-	vq->stats.device_errors++;
-	vq->stats.errors++;
+	sn_count(&vq->stats.device_errors, 1);
+	sn_count(&vq->stats.errors, 1);
 	sn_pkt_free_from_ring(&pkt, 1);
 }
 
@@ -194,7 +195,7 @@ static void note_index(struct sn_virtq *vq, bool lie)
 {
 	if (lie && !vq->lying) {
 		vq->lies++;
-		vq->stats.device_errors++;
+		sn_count(&vq->stats.device_errors, 1);
 	}
 	vq->lying = lie;
 }
@@ -216,7 +217,7 @@ uint16_t sn_virtq_harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n)
 	if (lie)
 		pending = size - num_free;
 	if (receive && pending && pending == size - num_free)
-		vq->stats.starved++; /* every posted buffer used: see rx_starved */
+		sn_count(&vq->stats.starved, 1); /* every posted buffer used: see rx_starved */
 	for (unsigned i = 0; i < pending && got < n; i++) {
 		volatile struct vring_used_elem *e = &used[next & mask];
 		uint32_t id = e->id, len = e->len; /* read each once */
@@ -230,7 +231,7 @@ uint16_t sn_virtq_harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n)
 		e->id = SN_VIRTQ_STALE_ID; /* consumed: never taken again */
 		next++;
 		if (id >= size || !inflight[id]) {
-			vq->stats.device_errors++;
+			sn_count(&vq->stats.device_errors, 1);
 			continue;
 		}
 		struct sn_pkt *pkt = inflight[id];
@@ -277,10 +278,12 @@ uint16_t sn_virtio_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 {
 	struct sn_virtq *vq = queue;
 	uint16_t got = sn_virtq_harvest(vq, pkts, n);
+	uint64_t bytes = 0;
 
 	for (uint16_t i = 0; i < got; i++)
-		vq->stats.bytes += pkts[i]->len;
-	vq->stats.packets += got;
+		bytes += pkts[i]->len;
+	sn_count(&vq->stats.bytes, bytes);
+	sn_count(&vq->stats.packets, got);
 	sn_virtq_refill(vq);
 	return got;
 }
@@ -298,8 +301,8 @@ uint16_t sn_virtio_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 	uint16_t sent = post_tx(vq, pkts, n, &bytes);
 	if (sent == 0)
 		return 0;
-	vq->stats.packets += sent;
-	vq->stats.bytes += bytes;
+	sn_count(&vq->stats.packets, sent);
+	sn_count(&vq->stats.bytes, bytes);
 	sn_virtq_kick(vq);
 	return sent;
 }

@@ -6,7 +6,9 @@
  *     a message naming the maximum (printed);
  *   - every queue gets a share of the flows, and a flow stays on one queue;
  *   - frames of a flow arrive in order, none lost, none twice;
- *   - the per-queue counts add up to the device's rx_packets;
+ *   - the per-queue counts add up to the device's rx_packets, and each
+ *     is the library's own count of that queue (sn_dev_queue_stats),
+ *     and every queue's own check (sn_dev_check_queue) finds it well;
  *   - when the device reports hashes: every frame carries one, and it is
  *     the Toeplitz hash of the flow under the default key (so the key the
  *     driver programmed is the one the device uses), and the queue is the
@@ -137,7 +139,7 @@ struct flow_seen {
 };
 
 struct tally {
-	uint64_t per_queue[SN_MAX_QUEUES];
+	uint64_t per_queue[SN_MAX_QUEUES], foreign_per_queue[SN_MAX_QUEUES];
 	uint64_t received, foreign, moved, reordered, hashed, wrong_hash, wrong_queue;
 	struct flow_seen flows[MAX_FLOWS];
 };
@@ -151,12 +153,14 @@ static void take(struct tally *t, uint16_t q, const struct sn_pkt *p, unsigned n
 	if (p->len < FRAME_LEN || f[12] != 0x08 || f[13] != 0 || f[23] != 17 ||
 	    f[36] != DST_PORT >> 8 || f[37] != (DST_PORT & 0xff)) {
 		t->foreign++;
+		t->foreign_per_queue[q]++;
 		return;
 	}
 	memcpy(&flow, f + 42, sizeof(flow));
 	memcpy(&seq, f + 46, sizeof(seq));
 	if (flow >= nflows) {
 		t->foreign++;
+		t->foreign_per_queue[q]++;
 		return;
 	}
 	struct flow_seen *s = &t->flows[flow];
@@ -279,13 +283,25 @@ int main(int argc, char **argv)
 		if (t->flows[f].queue >= 0)
 			flows_per_queue[t->flows[f].queue]++;
 	uint64_t sum = 0;
-	bool every_queue = true;
+	bool every_queue = true, lib_counts = true, queues_well = true;
 	for (uint16_t q = 0; q < queues; q++) {
-		say("queue %u: %llu frames, %u flows", q, (unsigned long long)t->per_queue[q],
-		    flows_per_queue[q]);
+		struct sn_queue_stats qs;
+		int qrc = sn_dev_queue_stats(rx, q, &qs);
+		enum sn_dev_state qstate = sn_dev_check_queue(rx, q);
+		say("queue %u: %llu frames, %u flows; library: rx_packets=%llu (rc %d), "
+		    "check %s", q, (unsigned long long)t->per_queue[q], flows_per_queue[q],
+		    (unsigned long long)qs.rx_packets, qrc, sn_dev_state_name(qstate));
 		sum += t->per_queue[q];
 		every_queue &= t->per_queue[q] > 0;
+		lib_counts &= qrc == 0 &&
+			      qs.rx_packets == t->per_queue[q] + t->foreign_per_queue[q];
+		queues_well &= qstate == SN_DEV_OK;
 	}
+	struct sn_queue_stats none;
+	check(sn_dev_rx_queues(rx) == queues && sn_dev_tx_queues(rx) == 1,
+	      "sn_dev_rx_queues and sn_dev_tx_queues say what was opened");
+	check(sn_dev_queue_stats(rx, queues, &none) == -EINVAL,
+	      "sn_dev_queue_stats refuses a queue not opened");
 	say("sent=%llu received=%llu foreign=%llu moved=%llu reordered=%llu hashed=%llu "
 	    "wrong_hash=%llu wrong_queue=%llu device_rx_packets=%llu device_errors=%llu",
 	    (unsigned long long)sent, (unsigned long long)t->received,
@@ -299,6 +315,8 @@ int main(int argc, char **argv)
 	check(t->moved == 0, "each flow stayed on one queue");
 	check(t->reordered == 0, "no flow reordered");
 	check(sum + t->foreign == st.rx_packets, "per-queue counts add up to rx_packets");
+	check(lib_counts, "each queue's count is the library's (sn_dev_queue_stats)");
+	check(queues_well, "every queue's own check finds it well (sn_dev_check_queue)");
 	check(st.device_errors == 0, "no device errors");
 	if (t->hashed) {
 		check(t->hashed == t->received, "every frame carries its RSS hash");
