@@ -409,10 +409,7 @@ static struct session_link *find_link(struct session *s,
 	return NULL;
 }
 
-/* Says when the link went down or came back (a cable pulled, a switch
- * port or the peer restarted); the run goes on either way. Returns true
- * while the link is known to be down. */
-static bool watch_link(struct session *s, struct sn_dev *dev)
+bool session_watch_link(struct session *s, struct sn_dev *dev)
 {
 	struct session_link *known = find_link(s, dev);
 	struct sn_link link = { 0 };
@@ -469,11 +466,18 @@ void session_health_add(struct health *h, const struct sn_stats *end,
 int session_check_health(struct session *s, struct sn_dev *dev)
 {
 	enum sn_dev_state state = sn_dev_check(dev);
+
+	return session_judge_health(s, dev, state, sn_dev_check_message(dev));
+}
+
+int session_judge_health(struct session *s, struct sn_dev *dev,
+			 enum sn_dev_state state, const char *message)
+{
 	bool link_down = false;
 
 	/* A removed device's registers read all-ones: its link is noise. */
 	if (state != SN_DEV_GONE)
-		link_down = watch_link(s, dev);
+		link_down = session_watch_link(s, dev);
 	if (state == SN_DEV_OK || (state == SN_DEV_TX_STALLED && link_down))
 		return 0;
 	/* A recovery never hides what stopped the run. */
@@ -482,23 +486,30 @@ int session_check_health(struct session *s, struct sn_dev *dev)
 	/* The library fixed it (a queue re-armed): say so, and go on. */
 	if (state == SN_DEV_RECOVERED) {
 		fprintf(stderr, "safenic %s: warning: %s: %s; continuing\n",
-			s->cmd, sn_dev_pci_addr(dev), sn_dev_check_message(dev));
+			s->cmd, sn_dev_pci_addr(dev), message);
 		return 0;
 	}
 	session_error(s, "stopping: %s: %s: %s", sn_dev_pci_addr(dev),
-		      sn_dev_check_message(dev), dev_state_advice(state));
+		      message, dev_state_advice(state));
 	return -1;
+}
+
+struct sn_dev *session_removal_due(struct session *s, uint64_t now)
+{
+	if (now < s->removal_poll_ns)
+		return NULL;
+	s->removal_poll_ns = now + SESSION_REMOVAL_POLL_NS;
+	for (unsigned i = 0; i < s->link_count; i++)
+		if (sn_dev_removal_requested(s->links[i].dev))
+			return s->links[i].dev;
+	return NULL;
 }
 
 int session_poll_removal(struct session *s, uint64_t now)
 {
-	if (now < s->removal_poll_ns)
-		return 0;
-	s->removal_poll_ns = now + SESSION_REMOVAL_POLL_NS;
-	for (unsigned i = 0; i < s->link_count; i++)
-		if (sn_dev_removal_requested(s->links[i].dev))
-			return session_check_health(s, s->links[i].dev);
-	return 0;
+	struct sn_dev *dev = session_removal_due(s, now);
+
+	return dev ? session_check_health(s, dev) : 0;
 }
 
 bool session_parse_pci_addr(const struct arg_command *cmd, const char *text,

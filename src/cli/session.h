@@ -62,6 +62,11 @@ int session_start(struct session *s, const char *cmd, bool unsafe,
  * session_check_health does), else 0. */
 #define SESSION_REMOVAL_POLL_NS (100 * UINT64_C(1000000))
 int session_poll_removal(struct session *s, uint64_t now);
+/* The look of session_poll_removal without the health check: the device
+ * the kernel wants back, or NULL (also between looks). For a caller whose
+ * queues other threads still run: it stops them, then calls
+ * session_check_health. */
+struct sn_dev *session_removal_due(struct session *s, uint64_t now);
 /* Closes every device and frees all DMA memory. */
 void session_end(struct session *s);
 
@@ -91,6 +96,16 @@ void session_report_memory(const struct session *s);
  * the library re-armed is a warning naming it, and the run goes on.
  * Keeps the worst state in s->health. */
 int session_check_health(struct session *s, struct sn_dev *dev);
+/* session_check_health for a state found elsewhere: by sn_dev_check_queue
+ * in the thread running a queue pair, with its MESSAGE (copied there). */
+int session_judge_health(struct session *s, struct sn_dev *dev,
+			 enum sn_dev_state state, const char *message);
+/* Reads the link and prints "<BDF>: link down ..." or "<BDF>: link up[, N
+ * Mbit/s]" when it changed since the last look (a cable pulled, a switch
+ * port or the peer restarted); the run goes on either way. Returns true
+ * while the link is known to be down. For a device's link-change event
+ * too, so that the change is printed at once. */
+bool session_watch_link(struct session *s, struct sn_dev *dev);
 /* The run's health so far for rate lines and summaries: device errors
  * and queue resets between two snapshots, and a word for s->health. */
 struct health session_health(const struct session *s, const struct sn_stats *end,
