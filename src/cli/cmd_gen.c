@@ -9,6 +9,8 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,8 @@
  * frames to go out for as long as the device makes progress, giving up
  * after this long without any. */
 #define GEN_DRAIN_NS NS_PER_SEC
+/* How often the main thread looks up while the queues' threads send. */
+#define GEN_MAIN_SLEEP_NS (10 * UINT64_C(1000000))
 
 struct gen_options {
 	uint64_t count, duration_ns, rate, size, batch, pool;
@@ -38,13 +42,32 @@ struct gen_options {
 	bool unsafe, verbose, json;
 };
 
-/* One transmit queue and the frames of its flows (pkt_flow_cursor). */
+/* Pacing to a rate: frames the driver accepted since start_ns. */
+struct gen_pace {
+	uint64_t rate;                   /* 0 = as fast as possible */
+	uint64_t sent;
+	uint64_t start_ns;
+};
+
+/* One transmit queue and the frames of its flows (pkt_flow_cursor). With
+ * several queues each has a thread of its own (gen_worker); the main
+ * thread then reads generated and sent (relaxed atomics: one writer) and
+ * the health its thread found. */
 struct gen_queue {
 	uint16_t id;
 	struct pkt_flow_cursor flows;
 	uint64_t generated;              /* frames stamped */
 	uint64_t sent;                   /* frames the driver accepted */
-	uint64_t last_sent;              /* at the last tick */
+	uint64_t last_sent;              /* at the last tick (main thread) */
+	struct gen_run *run;
+	pthread_t thread;
+	struct gen_pace pace;            /* its share of --rate (threads) */
+	/* What its once-a-second sn_dev_check_queue found, for the main
+	 * thread to report: posted (release) after state and message. */
+	enum sn_dev_state state;
+	char message[256];
+	bool posted;
+	bool done;                       /* the thread has finished */
 	struct sn_queue_stats base;      /* the library's, at the start */
 	uint16_t pending;                /* stamped, not yet accepted */
 	struct sn_pkt *pkts[CLI_MAX_BATCH];
@@ -60,9 +83,9 @@ struct gen_run {
 	uint32_t flows;
 	uint16_t queues;
 	uint16_t turn;                   /* the queue whose turn it is */
-	uint64_t generated;              /* frames stamped, all queues */
-	uint64_t sent;                   /* frames the driver accepted */
-	uint64_t start_ns;
+	struct gen_pace pace;            /* one thread: all queues */
+	uint64_t start_ns, duration_ns;
+	bool stop;                       /* threads: the main thread says stop */
 	struct gen_queue q[SN_MAX_QUEUES];
 	struct ticker tick;
 	struct sn_stats base, last;      /* at start, at the last tick */
@@ -153,25 +176,26 @@ static int gen_setup(struct gen_run *g, const struct gen_options *o)
 
 /* Frames the rate allows by now, minus those sent: one frame at the start,
  * then one every 1/rate seconds. Capped at a batch. */
-static uint16_t gen_budget(const struct gen_run *g, uint64_t now)
+static uint16_t gen_budget(const struct gen_pace *p, uint16_t batch,
+			   uint64_t now)
 {
 	uint64_t due;
 
-	if (!g->rate)
-		return g->batch;
-	due = (uint64_t)((double)g->rate * (double)(now - g->start_ns) /
+	if (!p->rate)
+		return batch;
+	due = (uint64_t)((double)p->rate * (double)(now - p->start_ns) /
 			 (double)NS_PER_SEC) + 1;
-	if (due <= g->sent)
+	if (due <= p->sent)
 		return 0;
-	return due - g->sent < g->batch ? (uint16_t)(due - g->sent) : g->batch;
+	return due - p->sent < batch ? (uint16_t)(due - p->sent) : batch;
 }
 
 /* Nothing is due yet: sleep when the next frame is far enough away to be
  * worth a system call (once per batch at most), else spin. */
-static void gen_wait(const struct gen_run *g, uint64_t now)
+static void gen_wait(const struct gen_pace *p, uint64_t now)
 {
-	uint64_t next = g->start_ns + (uint64_t)((double)g->sent *
-				(double)NS_PER_SEC / (double)g->rate);
+	uint64_t next = p->start_ns + (uint64_t)((double)p->sent *
+				(double)NS_PER_SEC / (double)p->rate);
 	uint64_t gap = next > now ? next - now : 0;
 
 	if (gap > GEN_SLEEP_THRESHOLD_NS) {
@@ -203,8 +227,7 @@ static void gen_fill(struct gen_run *g, struct gen_queue *q, uint16_t budget,
 	/* Buffers beyond --count go straight back. */
 	sn_pkt_free_bulk(q->pkts + q->pending + i, got - i);
 	q->pending = (uint16_t)(q->pending + i);
-	q->generated += i;
-	g->generated += i;
+	__atomic_store_n(&q->generated, q->generated + i, __ATOMIC_RELAXED);
 }
 
 /* Frames the driver did not take keep their sequence numbers and go
@@ -217,37 +240,70 @@ static void gen_keep_unsent(struct gen_queue *q, uint16_t sent)
 			q->pending * sizeof(q->pkts[0]));
 }
 
-/* One batch, on the queue whose turn it is. Also called with nothing to
- * send when the pool is empty, so the driver can reclaim the buffers it
- * has finished sending. */
-static void gen_step(struct gen_run *g, uint64_t now)
+/* Tops up and sends one batch of queue q; returns how many it took. */
+static uint16_t gen_send(struct gen_run *g, struct gen_queue *q,
+			 uint16_t budget, uint64_t now)
 {
-	struct gen_queue *q = &g->q[g->turn];
-	uint16_t budget = gen_budget(g, now), n, sent;
+	uint16_t n, sent;
 
-	if (budget == 0) {
-		gen_wait(g, now);
-		return;
-	}
-	if (++g->turn == g->queues)
-		g->turn = 0;
 	gen_fill(g, q, budget, now);
 	n = q->pending < budget ? q->pending : budget;
 	sent = sn_tx_burst(g->dev, q->id, q->pkts, n);
 	gen_keep_unsent(q, sent);
-	q->sent += sent;
-	g->sent += sent;
+	__atomic_store_n(&q->sent, q->sent + sent, __ATOMIC_RELAXED);
+	return sent;
+}
+
+/* One batch, on the queue whose turn it is (one thread for all queues).
+ * Also called with nothing to send when the pool is empty, so the driver
+ * can reclaim the buffers it has finished sending. */
+static void gen_step(struct gen_run *g, uint64_t now)
+{
+	struct gen_queue *q = &g->q[g->turn];
+	uint16_t budget = gen_budget(&g->pace, g->batch, now);
+
+	if (budget == 0) {
+		gen_wait(&g->pace, now);
+		return;
+	}
+	if (++g->turn == g->queues)
+		g->turn = 0;
+	g->pace.sent += gen_send(g, q, budget, now);
+}
+
+static bool gen_queue_finished(const struct gen_run *g,
+			       const struct gen_queue *q)
+{
+	uint64_t seq;
+
+	return g->count && q->pending == 0 &&
+	       !pkt_cursor_peek(&q->flows, g->count, &seq);
+}
+
+/* Read by the main thread while the queue's own thread writes it. */
+static uint64_t gen_queue_sent(const struct gen_queue *q)
+{
+	return __atomic_load_n(&q->sent, __ATOMIC_RELAXED);
+}
+
+static uint64_t gen_total(const struct gen_run *g, size_t field)
+{
+	uint64_t sum = 0;
+	uint16_t i;
+
+	for (i = 0; i < g->queues; i++)
+		sum += __atomic_load_n((const uint64_t *)((const char *)&g->q[i] +
+							   field),
+				       __ATOMIC_RELAXED);
+	return sum;
 }
 
 static bool gen_finished(const struct gen_run *g)
 {
-	uint64_t seq;
 	uint16_t i;
 
-	if (!g->count)
-		return false;
 	for (i = 0; i < g->queues; i++)
-		if (g->q[i].pending || pkt_cursor_peek(&g->q[i].flows, g->count, &seq))
+		if (!gen_queue_finished(g, &g->q[i]))
 			return false;
 	return true;
 }
@@ -286,7 +342,7 @@ static void gen_json_queues(const struct gen_run *g, struct json_record *r)
 	json_u64(r, "queues", g->queues);
 	json_u64(r, "flows", g->flows);
 	for (i = 0; i < g->queues; i++) {
-		json_u64(r, gen_q_key[i], g->q[i].sent);
+		json_u64(r, gen_q_key[i], gen_queue_sent(&g->q[i]));
 		if (sn_dev_queue_stats(g->dev, i, &st) == 0)
 			json_u64(r, gen_q_lib_key[i],
 				 st.tx_packets - g->q[i].base.tx_packets);
@@ -303,12 +359,12 @@ static const char *gen_queue_rates(struct gen_run *g, char *out, size_t size)
 	for (i = 0; i < g->queues && g->queues > 1 && len < size; i++) {
 		int n = snprintf(out + len, size - len, "%sq%u %" PRIu64,
 				 i ? " " : "frames per queue ", i,
-				 g->q[i].sent - g->q[i].last_sent);
+				 gen_queue_sent(&g->q[i]) - g->q[i].last_sent);
 
 		if (n < 0)
 			break;
 		len += (size_t)n;
-		g->q[i].last_sent = g->q[i].sent;
+		g->q[i].last_sent = gen_queue_sent(&g->q[i]);
 	}
 	return out[0] ? out : NULL;
 }
@@ -331,7 +387,8 @@ static void gen_json(const struct gen_run *g, const struct sn_stats *cur,
 		 cur->device_errors - g->base.device_errors);
 	json_u64(&r, "queue_resets", cur->queue_resets - g->base.queue_resets);
 	json_str(&r, "status", session_health(&g->session, cur, &g->base).status);
-	json_u64(&r, "generated", g->generated);
+	json_u64(&r, "generated",
+		 gen_total(g, offsetof(struct gen_queue, generated)));
 	gen_json_queues(g, &r);
 	if (cur->has_hw_counters) {
 		json_u64(&r, "hw_tx_packets",
@@ -344,7 +401,27 @@ static void gen_json(const struct gen_run *g, const struct sn_stats *cur,
 	json_write(stdout, &r);
 }
 
-static int gen_tick(struct gen_run *g, uint64_t now)
+/* With a thread per queue, each checks its own queue once a second
+ * (sn_dev_check_queue); here the main thread says what they found. */
+static int gen_judge_queues(struct gen_run *g)
+{
+	int rc = 0;
+	uint16_t i;
+
+	for (i = 0; i < g->queues; i++) {
+		struct gen_queue *q = &g->q[i];
+
+		if (!__atomic_load_n(&q->posted, __ATOMIC_ACQUIRE))
+			continue;
+		if (session_judge_health(&g->session, g->dev, q->state,
+					 q->message) < 0)
+			rc = -1;
+		__atomic_store_n(&q->posted, false, __ATOMIC_RELEASE);
+	}
+	return rc;
+}
+
+static int gen_tick(struct gen_run *g, uint64_t now, bool threads)
 {
 	double interval = ticker_advance(&g->tick, now);
 	struct rate_segment seg;
@@ -353,7 +430,8 @@ static int gen_tick(struct gen_run *g, uint64_t now)
 	char extra[24 * SN_MAX_QUEUES];
 	/* First the check, so that this second's line says what it found
 	 * (it may re-arm a queue, which the counters then show). */
-	int rc = session_check_health(&g->session, g->dev);
+	int rc = threads ? gen_judge_queues(g)
+			 : session_check_health(&g->session, g->dev);
 
 	sn_dev_stats(g->dev, &cur);
 	health = session_health(&g->session, &cur, &g->base);
@@ -379,15 +457,16 @@ static int gen_tick(struct gen_run *g, uint64_t now)
  * clock read every few batches will do (see clock_coarse_ns). */
 static uint64_t gen_clock(const struct gen_run *g)
 {
-	return g->rate ? clock_now_ns() : clock_coarse_ns();
+	return g->pace.rate ? clock_now_ns() : clock_coarse_ns();
 }
 
 static int gen_loop(struct gen_run *g, uint64_t duration_ns)
 {
 	uint64_t now = gen_clock(g), steps;
-	uint64_t steps_per_clock_read = g->rate ? 1 : CLI_POLLS_PER_CLOCK_READ;
+	uint64_t steps_per_clock_read = g->pace.rate ? 1 : CLI_POLLS_PER_CLOCK_READ;
 
 	g->start_ns = now;
+	g->pace.start_ns = now;
 	ticker_start(&g->tick, now);
 	for (steps = 0; !session_stop_requested() && !gen_finished(g); steps++) {
 		if (steps % steps_per_clock_read == 0) {
@@ -395,12 +474,143 @@ static int gen_loop(struct gen_run *g, uint64_t duration_ns)
 			if (duration_ns && now - g->start_ns >= duration_ns)
 				break;
 			if (session_poll_removal(&g->session, now) < 0 ||
-			    (ticker_due(&g->tick, now) && gen_tick(g, now) < 0))
+			    (ticker_due(&g->tick, now) && gen_tick(g, now, false) < 0))
 				return -1;
 		}
 		gen_step(g, now);
 	}
 	return 0;
+}
+
+/* ---- a thread per queue ---------------------------------------------- */
+
+static bool gen_worker_stop(const struct gen_run *g)
+{
+	return session_stop_requested() ||
+	       __atomic_load_n(&g->stop, __ATOMIC_RELAXED);
+}
+
+/* Its own queue's health, once a second, posted for the main thread;
+ * false when the queue cannot go on. */
+static bool gen_worker_check(struct gen_run *g, struct gen_queue *q)
+{
+	enum sn_dev_state state = sn_dev_check_queue(g->dev, q->id);
+
+	if (state == SN_DEV_OK ||
+	    __atomic_load_n(&q->posted, __ATOMIC_ACQUIRE))
+		return true;
+	q->state = state;
+	snprintf(q->message, sizeof(q->message), "%s",
+		 sn_dev_check_queue_message(g->dev, q->id));
+	__atomic_store_n(&q->posted, true, __ATOMIC_RELEASE);
+	return state == SN_DEV_RECOVERED || state == SN_DEV_TX_STALLED;
+}
+
+/* One queue's thread: the loop of gen_loop for that queue alone, paced
+ * at its share of the rate. The main thread does the rest. */
+static void *gen_worker(void *arg)
+{
+	struct gen_queue *q = arg;
+	struct gen_run *g = q->run;
+	uint64_t now = g->start_ns, next_check = now + NS_PER_SEC, steps;
+	uint64_t steps_per_clock_read = q->pace.rate ? 1 : CLI_POLLS_PER_CLOCK_READ;
+	uint16_t budget;
+
+	for (steps = 0; !gen_worker_stop(g) && !gen_queue_finished(g, q); steps++) {
+		if (steps % steps_per_clock_read == 0) {
+			now = gen_clock(g);
+			if (g->duration_ns && now - g->start_ns >= g->duration_ns)
+				break;
+			if (now >= next_check) {
+				next_check = now + NS_PER_SEC;
+				if (!gen_worker_check(g, q))
+					break;
+			}
+		}
+		budget = gen_budget(&q->pace, g->batch, now);
+		if (budget == 0)
+			gen_wait(&q->pace, now);
+		else
+			q->pace.sent += gen_send(g, q, budget, now);
+	}
+	__atomic_store_n(&q->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static bool gen_workers_done(const struct gen_run *g)
+{
+	uint16_t i;
+
+	for (i = 0; i < g->queues; i++)
+		if (!__atomic_load_n(&g->q[i].done, __ATOMIC_ACQUIRE))
+			return false;
+	return true;
+}
+
+static void gen_workers_join(struct gen_run *g, uint16_t started)
+{
+	uint16_t i;
+
+	__atomic_store_n(&g->stop, true, __ATOMIC_RELAXED);
+	for (i = 0; i < started; i++)
+		pthread_join(g->q[i].thread, NULL);
+}
+
+/* Each queue gets the rate in proportion to its flows. */
+static int gen_workers_start(struct gen_run *g)
+{
+	uint16_t i;
+	int rc;
+
+	for (i = 0; i < g->queues; i++) {
+		struct gen_queue *q = &g->q[i];
+
+		q->run = g;
+		q->pace.rate = (uint64_t)((double)g->pace.rate *
+					  q->flows.flow_count / g->flows);
+		if (g->pace.rate && q->pace.rate == 0)
+			q->pace.rate = 1;
+		q->pace.start_ns = g->start_ns;
+		rc = pthread_create(&q->thread, NULL, gen_worker, q);
+		if (rc != 0) {
+			gen_workers_join(g, i);
+			session_error(&g->session, "cannot start a thread for "
+				      "transmit queue %u: %s", i, strerror(rc));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The main thread while the queues' threads send: the rate line, the
+ * health they found, the removal look. A removed device stops the
+ * threads before the check that touches every queue. */
+static int gen_loop_threads(struct gen_run *g)
+{
+	uint64_t now = gen_clock(g);
+	struct sn_dev *removed;
+	int rc = 0;
+
+	g->start_ns = now;
+	ticker_start(&g->tick, now);
+	if (gen_workers_start(g) < 0)
+		return -1;
+	while (rc == 0 && !gen_workers_done(g)) {
+		session_sleep_ns(GEN_MAIN_SLEEP_NS);
+		now = clock_coarse_ns();
+		removed = session_removal_due(&g->session, now);
+		if (removed) {
+			gen_workers_join(g, g->queues);
+			return session_check_health(&g->session, removed) < 0 ? -1 : 0;
+		}
+		if (ticker_due(&g->tick, now))
+			rc = gen_tick(g, now, true);
+	}
+	gen_workers_join(g, g->queues);
+	/* What a thread found last, when it stopped on it. */
+	if (gen_judge_queues(g) < 0)
+		rc = -1;
+	return rc;
 }
 
 /* Waits until the driver has given back every buffer, i.e. the device
@@ -455,7 +665,7 @@ static void gen_summarize(struct gen_run *g, double seconds)
 	for (i = 0; i < g->queues; i++) {
 		struct sn_queue_stats st;
 
-		sum.q_tx_packets[i] = g->q[i].sent;
+		sum.q_tx_packets[i] = gen_queue_sent(&g->q[i]);
 		if (sn_dev_queue_stats(g->dev, i, &st) < 0)
 			sum.has_queue_stats = false;
 		else
@@ -474,14 +684,15 @@ static int run_generator(struct gen_run *g, const struct gen_options *o)
 	int rc;
 
 	g->batch = (uint16_t)o->batch;
-	g->rate = o->rate;
+	g->pace.rate = o->rate;
 	g->count = o->count;
+	g->duration_ns = o->duration_ns;
 	gen_queues_init(g);
 	sn_dev_stats(g->dev, &g->base);
 	for (i = 0; i < g->queues; i++)
 		sn_dev_queue_stats(g->dev, i, &g->q[i].base);
 	g->last = g->base;
-	rc = gen_loop(g, o->duration_ns);
+	rc = g->queues > 1 ? gen_loop_threads(g) : gen_loop(g, o->duration_ns);
 	seconds = (double)(gen_clock(g) - g->start_ns) / (double)NS_PER_SEC;
 	for (i = 0; i < g->queues; i++) {
 		sn_pkt_free_bulk(g->q[i].pkts, g->q[i].pending);
@@ -565,8 +776,9 @@ int cmd_gen(int argc, char **argv)
 		  "--src-port + n % N; recv checks order inside each flow",
 		  NULL },
 		{ "queues", ARG_UINT, &o.queues, 1, SN_MAX_QUEUES, "N",
-		  "transmit queues; flow f goes out of queue f % N (so a "
-		  "flow's frames leave in order); needs --flows >= N", NULL },
+		  "transmit queues, a thread each; flow f goes out of queue "
+		  "f % N (so a flow's frames leave in order); needs "
+		  "--flows >= N", NULL },
 		CLI_OPTION_UNSAFE(o.unsafe),
 		CLI_OPTION_JSON(o.json),
 		CLI_OPTION_VERBOSE(o.verbose),
