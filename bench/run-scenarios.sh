@@ -59,6 +59,9 @@
 #                     sleeping in poll() on its queue's eventfd is woken
 #                     by every burst, gets every frame, idles under 2 %
 #                     CPU; set_link off/on fires the event fd both times
+#   irq-virtio-mq     the same on a 4-queue virtio-net with RSS (tap2),
+#                     a receiver thread per queue: each gets frames and
+#                     is woken
 # Every case must also end with DMAR-FAULTS: 0 (selftest-dmar: > 0).
 # On Intel NICs the cases also check link up and the NIC's own counters
 # (see fwd-chain.sh and notes 13-14 below).
@@ -234,6 +237,8 @@ safenic_cases() {
     run_case mq-virtio zero --scenario mq-virtio --nic virtio,virtio-mq --topology tap2
     run_case irq zero --scenario irq --nic igb,e1000e,virtio,virtio \
         --host-hook "$monitor_hook"
+    run_case irq-virtio-mq zero --scenario irq --nic virtio,virtio-mq --topology tap2 \
+        --param irq_runs=virtio-mq --host-hook "$monitor_hook"
 }
 
 selftest_cases() {

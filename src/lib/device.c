@@ -130,6 +130,11 @@ static int start_device(struct sn_device *dev, const struct sn_dev_config *cfg,
 		return sn_fail(err, EINVAL, "the receive pool belongs to another context");
 	if (cfg->rx_pool && cfg->rx_pool->released)
 		return sn_fail(err, EINVAL, "the receive pool was already destroyed");
+	/* Interrupts first: a configuration that cannot have them fails
+	 * before any memory is taken. */
+	int rc = setup_intr(dev, cfg, err);
+	if (rc < 0)
+		return rc;
 	dev->rx_pool = cfg->rx_pool;
 	if (!dev->rx_pool) {
 		dev->own_pool = sn_mempool_create(dev->ctx, default_pool_size(cfg), 0, 0, err);
@@ -139,8 +144,7 @@ static int start_device(struct sn_device *dev, const struct sn_dev_config *cfg,
 	}
 	/* The pool outlives the device's receive ring: see sn_dev_close. */
 	sn_mempool_get(dev->rx_pool);
-	int rc = setup_intr(dev, cfg, err);
-	return rc < 0 ? rc : dev->driver->start(dev, cfg, err);
+	return dev->driver->start(dev, cfg, err);
 }
 
 /* A device with its queue counts (checked once the driver is known). */

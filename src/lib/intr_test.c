@@ -18,6 +18,7 @@
 #include "ctx.h"
 #include "device.h"
 #include "fake_nic.h"
+#include "intel.h"
 #include "mempool.h"
 #include "virtqueue.h"
 
@@ -239,6 +240,54 @@ static void ixgbe_refuses(void **state)
 	assert_non_null(strstr(err.msg, "no receive interrupts"));
 }
 
+/* Unsafe mode has no VFIO to deliver interrupts: refused at once. */
+static void unsafe_refuses(void **state)
+{
+	(void)state;
+	struct sn_error err = { 0 };
+	struct sn_ctx *ctx = sn_ctx_create(&(struct sn_ctx_config){ .unsafe_no_iommu = true },
+					   &err);
+	if (!ctx)
+		skip();
+	uint8_t *bar = aligned_alloc(4096, FAKE_NIC_BAR_SIZE);
+	assert_non_null(bar);
+	memset(bar, 0, FAKE_NIC_BAR_SIZE);
+	struct sn_dev_config cfg = { .rx_interrupts = true };
+	assert_null(sn_dev_open_model(ctx, &sn_igb_driver, bar, FAKE_NIC_BAR_SIZE, 0x10c9,
+				      &cfg, &err));
+	assert_int_equal(err.code, -EINVAL);
+	assert_non_null(strstr(err.msg, "unsafe mode"));
+	sn_ctx_destroy(ctx);
+	free(bar);
+}
+
+/* Four receive queues: vectors 0-3, the other causes on vector 4. */
+static void igb_four_queues(void **state)
+{
+	struct bench *t = *state;
+	struct sn_error err = { 0 };
+	struct sn_dev_config cfg = { .rx_queues = 4, .tx_queues = 4, .rx_ring_size = RING,
+				     .tx_ring_size = RING, .rx_interrupts = true };
+	struct fake_nic_endpoint *pair[2] = { &t->end[0], &t->end[1] };
+	if (fake_nic_open_intel_pair_cfg(&t->nic, "igb", &cfg, pair, t->rx_side, t->tx_side,
+					 &err) != 0) {
+		fail_msg("open: %s", err.msg);
+		return;
+	}
+	struct sn_dev *dev = t->end[0].dev;
+	volatile uint8_t *bar = t->end[0].bar;
+	for (unsigned q = 0; q < 4; q++) {
+		assert_int_equal(REG(bar, 0x1700 + 4 * q), 0x80u | q);
+		assert_int_equal(REG(bar, 0x1680 + 4 * q), 50u << 2);
+		assert_true(sn_rx_intr_fd(dev, (uint16_t)q) >= 0);
+		assert_true(sn_rx_intr_arm(dev, (uint16_t)q));
+		assert_int_equal(REG(bar, 0x1524), 1u << q);
+	}
+	assert_int_equal(sn_rx_intr_fd(dev, 4), -1);
+	assert_int_equal(REG(bar, 0x1740), (0x80u | 4) << 8);
+	assert_int_equal(REG(bar, 0x152C), 0x1fu);
+}
+
 /* virtio: arming clears NO_INTERRUPT in the available ring and the
  * re-check looks at the used index. */
 static void virtq_flag_and_pending(void **state)
@@ -276,6 +325,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(polling_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(ixgbe_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(virtq_flag_and_pending, setup, teardown),
+		cmocka_unit_test(unsafe_refuses),
+		cmocka_unit_test_setup_teardown(igb_four_queues, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
