@@ -165,9 +165,10 @@ void sn_pkt_free_bulk(struct sn_pkt **pkts, uint32_t n);
 /* Free buffers: in the pool's shared store plus in every thread's cache.
  * Exact when no other thread is using the pool, approximate while one is.
  * A thread may find the store dry while other live threads' caches hold
- * buffers (each cache holds at most an eighth of the pool, and 256);
- * buffers in the caches of threads that have exited are taken back when
- * the store runs dry. */
+ * buffers: each cache holds at most an eighth of the pool, and 256, so
+ * give a pool used by T threads about T * 256 buffers more than its
+ * rings and the application hold at once. Buffers in the caches of
+ * threads that have exited are taken back when the store runs dry. */
 uint32_t sn_mempool_free_count(const struct sn_mempool *pool);
 uint32_t sn_mempool_size(const struct sn_mempool *pool);
 /* Room for frame data after the headroom. */

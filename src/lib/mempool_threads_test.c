@@ -309,12 +309,69 @@ static void an_exited_threads_cache_stays_usable(void **state)
 	sn_ctx_destroy(ctx);
 }
 
+/* More threads at once than there are cache slots: the ones without a
+ * slot go through the store, for allocation, freeing and the receive
+ * ring's take alike. */
+#define CROWD (SN_POOL_THREADS + 6)
+
+struct crowd {
+	struct sn_mempool *pool;
+	pthread_barrier_t all_in;
+	unsigned long failures;
+};
+
+static void *crowd_member(void *arg)
+{
+	struct crowd *c = arg;
+	struct sn_pkt *pkts[48];
+	uint32_t n = sn_pkt_alloc_bulk(c->pool, pkts, 8), got;
+	/* Everyone holds a slot (or found none) at the same time. */
+	pthread_barrier_wait(&c->all_in);
+	struct sn_pkt **top = sn_mempool_take(c->pool, 40, &got);
+	for (uint32_t i = 0; i < got; i++) {
+		pkts[n + i] = *--top;
+		sn_mempool_mark_out(c->pool->in_pool, pkts[n + i]);
+	}
+	if (n != 8 || got == 0)
+		__atomic_fetch_add(&c->failures, 1, __ATOMIC_RELAXED);
+	for (uint32_t i = 0; i < n + got; i++)
+		pkts[i]->data[0] = (uint8_t)i; /* one owner, or TSan says so */
+	sn_pkt_free_bulk(pkts, n + got);
+	return NULL;
+}
+
+static void more_threads_than_cache_slots(void **state)
+{
+	struct sn_ctx *ctx = sn_ctx_create(NULL, NULL);
+	struct crowd c = { 0 };
+	pthread_t th[CROWD];
+	(void)state;
+	assert_non_null(ctx);
+	/* Room for what every cache may hold on top of what is held. */
+	const uint32_t size = SN_POOL_THREADS * SN_POOL_CACHE_MAX + CROWD * 48;
+	c.pool = sn_mempool_create(ctx, size, 0, 0, NULL);
+	assert_non_null(c.pool);
+	assert_int_equal(pthread_barrier_init(&c.all_in, NULL, CROWD), 0);
+	for (int i = 0; i < CROWD; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, crowd_member, &c), 0);
+	for (int i = 0; i < CROWD; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	assert_int_equal(c.failures, 0);
+	assert_int_equal(sn_mempool_free_count(c.pool), size);
+	assert_int_equal(sn_mempool_bad_frees(c.pool), 0);
+	pthread_barrier_destroy(&c.all_in);
+	sn_mempool_destroy(c.pool);
+	assert_null(ctx->pools);
+	sn_ctx_destroy(ctx);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(many_threads_share_two_pools),
 		cmocka_unit_test(destroyed_while_threads_hold_buffers),
 		cmocka_unit_test(an_exited_threads_cache_stays_usable),
+		cmocka_unit_test(more_threads_than_cache_slots),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
