@@ -53,7 +53,7 @@ void ledger_take(struct pool_ledger *l, struct sn_pkt *pkt, const char *from)
 	FUZZ_CHECK(pkt->pool == pool && i < l->size && pkt == &pool->pkts[i],
 		   "%s gave a packet that is not the pool's", from);
 	FUZZ_CHECK(!l->held[i], "%s gave buffer %u, which the harness holds already", from, i);
-	FUZZ_CHECK(!pool->in_pool[i], "%s gave buffer %u, which is on the free stack", from, i);
+	FUZZ_CHECK(!pool->in_pool[i], "%s gave buffer %u, which is free (store or a cache)", from, i);
 	l->held[i] = true;
 	l->held_list[l->num_held++] = pkt;
 }
@@ -88,6 +88,16 @@ void ledger_begin(struct pool_ledger *l)
 		FUZZ_CHECK(pool->in_pool[pkt->index], "buffer %u on the free stack without its owner bit",
 			   pkt->index);
 		ledger_mark(l, pkt, "free stack");
+	}
+	/* Free buffers also wait in the threads' caches (the harness's own). */
+	for (uint32_t t = 0; t < SN_POOL_THREADS; t++) {
+		const struct sn_pool_cache *c = &pool->caches[t];
+		for (uint32_t k = 0; k < c->count; k++) {
+			FUZZ_CHECK(pool->in_pool[c->stack[k]->index],
+				   "buffer %u in a thread's cache without its owner bit",
+				   c->stack[k]->index);
+			ledger_mark(l, c->stack[k], "a thread's cache");
+		}
 	}
 	for (uint32_t k = 0; k < l->num_held; k++)
 		ledger_mark(l, l->held_list[k], "harness");
