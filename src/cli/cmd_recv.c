@@ -7,7 +7,9 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +75,36 @@ struct recv_run {
 	uint64_t start_ns, last_rx_ns;   /* last_rx_ns 0: nothing yet */
 	struct ticker tick;
 	struct sn_stats base, last;
+	struct recv_worker *workers;     /* a thread per queue; NULL: one loop */
+	bool stop_workers, workers_joined;
 };
+
+/* What a queue's thread has counted so far, for the main thread's rate
+ * lines and stop conditions: relaxed atomics, one writer. */
+struct recv_pub {
+	uint64_t rx_packets, rx_bytes, valid, corrupted, foreign;
+	uint64_t unique, highest, duplicated, reordered, interleaved;
+	uint64_t out_of_range, mixed_flows, flows, rss_hashed, rss_misplaced;
+	uint64_t seq_flows;
+};
+
+/* A thread per receive queue (--queues N > 1, no --count): each polls its
+ * queue into a view of its own (a struct recv_run with its own counts,
+ * tracker and flow map, so recv_poll runs unchanged), publishes what it
+ * counted, and checks its queue once a second. The main thread merges the
+ * views when they have stopped. */
+struct recv_worker {
+	struct recv_run *main, *view;
+	uint16_t queue;
+	pthread_t thread;
+	struct recv_pub pub;
+	enum sn_dev_state state;         /* posted (release) after state and */
+	char message[256];               /* message, for the main thread */
+	bool posted;
+	bool done;
+};
+
+static int recv_judge_workers(struct recv_run *r);
 
 /* ---- datapath --------------------------------------------------------- */
 
@@ -300,8 +331,10 @@ static int recv_tick(struct recv_run *r, uint64_t now)
 	struct sn_stats cur;
 	struct health health;
 	char extra[160 + 24 * SN_MAX_QUEUES];
-	/* First the check, so that this second's line says what it found. */
-	int rc = session_check_health(&r->session, r->dev);
+	/* First the check, so that this second's line says what it found
+	 * (the queues' threads check their own). */
+	int rc = r->workers ? recv_judge_workers(r)
+			    : session_check_health(&r->session, r->dev);
 
 	sn_dev_stats(r->dev, &cur);
 	health = session_health(&r->session, &cur, &r->base);
@@ -372,6 +405,313 @@ static enum recv_stop recv_loop(struct recv_run *r)
 		if (stop == RECV_RUNNING && polls % CLI_POLLS_PER_CLOCK_READ == 0)
 			stop = recv_clock_stop(r, clock_coarse_ns());
 	}
+	return stop;
+}
+
+/* ---- a thread per queue ---------------------------------------------- */
+
+#define RECV_MAIN_SLEEP_NS (5 * UINT64_C(1000000))
+
+static void pub_store(uint64_t *field, uint64_t value)
+{
+	__atomic_store_n(field, value, __ATOMIC_RELAXED);
+}
+
+static uint64_t pub_load(const uint64_t *field)
+{
+	return __atomic_load_n(field, __ATOMIC_RELAXED);
+}
+
+static void recv_publish(struct recv_worker *w)
+{
+	const struct recv_run *v = w->view;
+	const struct recv_queue *q = &v->q[w->queue];
+
+	pub_store(&w->pub.rx_packets, v->counts.rx_packets);
+	pub_store(&w->pub.rx_bytes, v->counts.rx_bytes);
+	pub_store(&w->pub.valid, v->counts.valid);
+	pub_store(&w->pub.corrupted, v->counts.corrupted);
+	pub_store(&w->pub.foreign, v->counts.foreign);
+	pub_store(&w->pub.unique, v->seqs.unique);
+	pub_store(&w->pub.highest, v->seqs.highest);
+	pub_store(&w->pub.duplicated, v->seqs.duplicated);
+	pub_store(&w->pub.reordered, v->seqs.reordered);
+	pub_store(&w->pub.interleaved, v->seqs.interleaved);
+	pub_store(&w->pub.out_of_range, v->seqs.out_of_range);
+	pub_store(&w->pub.mixed_flows, v->seqs.mixed_flows);
+	pub_store(&w->pub.seq_flows, v->seqs.flows);
+	pub_store(&w->pub.flows, q->flows);
+	pub_store(&w->pub.rss_hashed, q->rss_hashed);
+	pub_store(&w->pub.rss_misplaced, v->rss_misplaced);
+}
+
+/* Its own queue's health, posted for the main thread; false when the
+ * queue cannot go on. */
+static bool recv_worker_check(struct recv_worker *w)
+{
+	struct sn_dev *dev = w->main->dev;
+	enum sn_dev_state state = sn_dev_check_queue(dev, w->queue);
+
+	if (state == SN_DEV_OK || __atomic_load_n(&w->posted, __ATOMIC_ACQUIRE))
+		return true;
+	w->state = state;
+	snprintf(w->message, sizeof(w->message), "%s",
+		 sn_dev_check_queue_message(dev, w->queue));
+	__atomic_store_n(&w->posted, true, __ATOMIC_RELEASE);
+	return state == SN_DEV_RECOVERED || state == SN_DEV_TX_STALLED;
+}
+
+static void *recv_worker_run(void *arg)
+{
+	struct recv_worker *w = arg;
+	struct sn_pkt *pkts[CLI_MAX_BATCH];
+	uint64_t polls, next_check = clock_coarse_ns() + NS_PER_SEC, now;
+
+	for (polls = 0; !session_stop_requested() &&
+	     !__atomic_load_n(&w->main->stop_workers, __ATOMIC_RELAXED); polls++) {
+		recv_poll(w->view, w->queue, pkts);
+		if (w->view->rx_since_clock) {
+			w->view->rx_since_clock = false;
+			recv_publish(w);
+		}
+		if (polls % CLI_POLLS_PER_CLOCK_READ == 0) {
+			now = clock_coarse_ns();
+			if (now >= next_check) {
+				next_check = now + NS_PER_SEC;
+				if (!recv_worker_check(w))
+					break;
+			}
+		}
+	}
+	__atomic_store_n(&w->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static void recv_view_free(struct recv_run *v)
+{
+	if (!v)
+		return;
+	seq_tracker_destroy(&v->seqs);
+	free(v->flow_queue);
+	free(v);
+}
+
+/* A copy of the run with counts, tracker and flow map of its own. */
+static struct recv_run *recv_view_new(const struct recv_run *r)
+{
+	struct recv_run *v = malloc(sizeof(*v));
+	uint64_t limit = r->opt->expect ? r->opt->expect : SEQ_TRACK_DEFAULT_LIMIT;
+
+	if (!v)
+		return NULL;
+	*v = *r;
+	memset(&v->counts, 0, sizeof(v->counts));
+	memset(&v->seqs, 0, sizeof(v->seqs));
+	v->flows_split = 0;
+	v->rss_misplaced = 0;
+	v->rx_since_clock = false;
+	v->workers = NULL;
+	v->flow_queue = calloc(SEQ_TRACK_MAX_FLOWS, sizeof(*v->flow_queue));
+	if (!v->flow_queue || seq_tracker_init(&v->seqs, limit) < 0) {
+		recv_view_free(v);
+		return NULL;
+	}
+	return v;
+}
+
+static void recv_workers_stop(struct recv_run *r, uint16_t started)
+{
+	uint16_t i;
+
+	if (r->workers_joined)
+		return;
+	__atomic_store_n(&r->stop_workers, true, __ATOMIC_RELAXED);
+	for (i = 0; i < started; i++)
+		pthread_join(r->workers[i].thread, NULL);
+	r->workers_joined = true;
+}
+
+static void recv_workers_free(struct recv_run *r)
+{
+	uint16_t i;
+
+	if (!r->workers)
+		return;
+	for (i = 0; i < r->queues; i++)
+		recv_view_free(r->workers[i].view);
+	free(r->workers);
+	r->workers = NULL;
+}
+
+static int recv_workers_start(struct recv_run *r)
+{
+	uint16_t i;
+	int rc;
+
+	r->workers = calloc(r->queues, sizeof(*r->workers));
+	if (!r->workers)
+		return -ENOMEM;
+	for (i = 0; i < r->queues; i++) {
+		r->workers[i].main = r;
+		r->workers[i].queue = i;
+		r->workers[i].view = recv_view_new(r);
+		if (!r->workers[i].view)
+			return -ENOMEM;
+	}
+	for (i = 0; i < r->queues; i++) {
+		rc = pthread_create(&r->workers[i].thread, NULL, recv_worker_run,
+				    &r->workers[i]);
+		if (rc != 0) {
+			recv_workers_stop(r, i);
+			return -rc;
+		}
+	}
+	return 0;
+}
+
+/* The workers' published counts as the run's, for the rate lines and
+ * the stop conditions (their trackers are merged only at the end). */
+static void recv_gather(struct recv_run *r)
+{
+	struct recv_counts c = { 0 };
+	uint64_t misplaced = 0;
+	uint16_t i;
+
+	r->seqs.unique = r->seqs.duplicated = r->seqs.reordered = 0;
+	r->seqs.interleaved = r->seqs.out_of_range = r->seqs.mixed_flows = 0;
+	for (i = 0; i < r->queues; i++) {
+		const struct recv_pub *p = &r->workers[i].pub;
+		uint64_t unique = pub_load(&p->unique);
+
+		c.rx_packets += pub_load(&p->rx_packets);
+		c.rx_bytes += pub_load(&p->rx_bytes);
+		c.valid += pub_load(&p->valid);
+		c.corrupted += pub_load(&p->corrupted);
+		c.foreign += pub_load(&p->foreign);
+		if (unique && (!r->seqs.unique || pub_load(&p->highest) > r->seqs.highest))
+			r->seqs.highest = pub_load(&p->highest);
+		if (!r->seqs.flows)
+			r->seqs.flows = (uint32_t)pub_load(&p->seq_flows);
+		r->seqs.unique += unique;
+		r->seqs.duplicated += pub_load(&p->duplicated);
+		r->seqs.reordered += pub_load(&p->reordered);
+		r->seqs.interleaved += pub_load(&p->interleaved);
+		r->seqs.out_of_range += pub_load(&p->out_of_range);
+		r->seqs.mixed_flows += pub_load(&p->mixed_flows);
+		r->q[i].rx_packets = pub_load(&p->rx_packets);
+		r->q[i].rx_bytes = pub_load(&p->rx_bytes);
+		r->q[i].flows = pub_load(&p->flows);
+		r->q[i].rss_hashed = pub_load(&p->rss_hashed);
+		misplaced += pub_load(&p->rss_misplaced);
+	}
+	r->counts = c;
+	r->rss_misplaced = misplaced;
+}
+
+/* Once the threads have stopped: their exact counts, trackers merged (a
+ * number two queues saw is a duplicate), and the flows seen on more than
+ * one queue. */
+static int recv_merge_workers(struct recv_run *r)
+{
+	uint32_t flow;
+	uint16_t i;
+
+	recv_gather(r);
+	seq_tracker_destroy(&r->seqs);
+	r->seqs = r->workers[0].view->seqs;
+	memset(&r->workers[0].view->seqs, 0, sizeof(r->seqs));
+	for (i = 1; i < r->queues; i++)
+		if (seq_tracker_merge(&r->seqs, &r->workers[i].view->seqs) < 0)
+			return -ENOMEM;
+	for (flow = 0; flow < SEQ_TRACK_MAX_FLOWS; flow++) {
+		unsigned on = 0;
+
+		for (i = 0; i < r->queues; i++)
+			on += r->workers[i].view->flow_queue[flow] != 0;
+		r->flows_split += on > 1;
+	}
+	return 0;
+}
+
+static int recv_judge_workers(struct recv_run *r)
+{
+	int rc = 0;
+	uint16_t i;
+
+	for (i = 0; i < r->queues; i++) {
+		struct recv_worker *w = &r->workers[i];
+
+		if (!__atomic_load_n(&w->posted, __ATOMIC_ACQUIRE))
+			continue;
+		if (session_judge_health(&r->session, r->dev, w->state,
+					 w->message) < 0)
+			rc = -1;
+		__atomic_store_n(&w->posted, false, __ATOMIC_RELEASE);
+	}
+	return rc;
+}
+
+static bool recv_workers_done(const struct recv_run *r)
+{
+	uint16_t i;
+
+	for (i = 0; i < r->queues; i++)
+		if (__atomic_load_n(&r->workers[i].done, __ATOMIC_ACQUIRE))
+			return true;
+	return false;
+}
+
+/* The main thread while the queues' threads receive: stop conditions,
+ * rate lines, the health they found, the removal look (which stops the
+ * threads before the check that touches every queue). */
+static enum recv_stop recv_loop_threads(struct recv_run *r)
+{
+	enum recv_stop stop = RECV_RUNNING;
+	uint64_t now, last_packets = 0, elapsed;
+	struct sn_dev *removed;
+	int rc;
+
+	r->start_ns = clock_coarse_ns();
+	ticker_start(&r->tick, r->start_ns);
+	rc = recv_workers_start(r);
+	if (rc < 0) {
+		session_error(&r->session, "cannot start the receive threads: %s",
+			      strerror(-rc));
+		return RECV_DEVICE_FAILED;
+	}
+	while (stop == RECV_RUNNING) {
+		session_sleep_ns(RECV_MAIN_SLEEP_NS);
+		now = clock_coarse_ns();
+		elapsed = now - r->start_ns;
+		recv_gather(r);
+		if (r->counts.rx_packets != last_packets) {
+			last_packets = r->counts.rx_packets;
+			r->last_rx_ns = now;
+		}
+		removed = session_removal_due(&r->session, now);
+		if (removed) {
+			recv_workers_stop(r, r->queues);
+			session_check_health(&r->session, removed);
+			stop = RECV_DEVICE_FAILED;
+		} else if ((stop = recv_count_stop(r)) != RECV_RUNNING) {
+		} else if ((ticker_due(&r->tick, now) && recv_tick(r, now) < 0) ||
+			   recv_workers_done(r)) {
+			stop = RECV_DEVICE_FAILED;
+		} else if (r->opt->duration_ns && elapsed >= r->opt->duration_ns) {
+			stop = RECV_DURATION;
+		} else if (r->opt->timeout_ns && elapsed >= r->opt->timeout_ns) {
+			stop = RECV_TIMEOUT;
+		} else if (recv_idle(r, now)) {
+			stop = RECV_IDLE;
+		}
+	}
+	recv_workers_stop(r, r->queues);
+	if (recv_judge_workers(r) < 0)
+		stop = RECV_DEVICE_FAILED;
+	if (recv_merge_workers(r) < 0)
+		session_error(&r->session, "warning: out of memory merging the "
+			      "queues' sequence bitmaps; lost and duplicated "
+			      "count only the first queues");
 	return stop;
 }
 
@@ -468,7 +808,9 @@ static int run_receiver(struct recv_run *r)
 	r->last = r->base;
 	for (q = 0; q < r->queues; q++)
 		sn_dev_queue_stats(r->dev, q, &r->q[q].base);
-	stop = recv_loop(r);
+	/* --count is exact only when one thread counts. */
+	stop = r->queues > 1 && !r->opt->count ? recv_loop_threads(r)
+					       : recv_loop(r);
 	seconds = (double)(clock_coarse_ns() - r->start_ns) / (double)NS_PER_SEC;
 	fprintf(r->session.info, "recv: stopped: %s\n", recv_stop_reason(stop));
 	recv_fill_summary(r, seconds, &sum);
@@ -524,6 +866,7 @@ static int recv_main(const struct recv_options *o, const char *addr)
 	    recv_setup(r) == 0)
 		status = run_receiver(r);
 	session_end(&r->session);
+	recv_workers_free(r);
 	seq_tracker_destroy(&r->seqs);
 	free(r->flow_queue);
 	free(r);
@@ -555,7 +898,8 @@ int cmd_recv(int argc, char **argv)
 		CLI_OPTION_BATCH(o.batch),
 		{ "queues", ARG_UINT, &o.queues, 1, SN_MAX_QUEUES, "N",
 		  "receive queues, with RSS spreading flows over them when "
-		  "N > 1; each is counted apart", NULL },
+		  "N > 1; each is counted apart, by a thread of its own "
+		  "(one thread for all with --count)", NULL },
 		{ "count-only", ARG_FLAG, &o.count_only, 0, 0, NULL,
 		  "count frames and bytes without reading or checking them "
 		  "(a rate measurement, like testpmd's rxonly)", NULL },

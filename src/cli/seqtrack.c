@@ -117,6 +117,31 @@ enum seq_result seq_tracker_note(struct seq_tracker *t, uint64_t seq,
 	return seq_tracker_order(t, seq);
 }
 
+int seq_tracker_merge(struct seq_tracker *dst, const struct seq_tracker *src)
+{
+	uint64_t i, words = src->capacity / 64, overlap = 0;
+
+	if (src->capacity > dst->capacity &&
+	    seq_tracker_grow(dst, src->capacity - 1) < 0)
+		return -ENOMEM;
+	for (i = 0; i < words; i++) {
+		overlap += (uint64_t)__builtin_popcountll(dst->words[i] &
+							  src->words[i]);
+		dst->words[i] |= src->words[i];
+	}
+	if (src->unique && (!dst->unique || src->highest > dst->highest))
+		dst->highest = src->highest;
+	if (!dst->flows)
+		dst->flows = src->flows;
+	dst->unique += src->unique - overlap;
+	dst->duplicated += src->duplicated + overlap;
+	dst->reordered += src->reordered;
+	dst->interleaved += src->interleaved;
+	dst->out_of_range += src->out_of_range;
+	dst->mixed_flows += src->mixed_flows;
+	return 0;
+}
+
 static uint64_t count_set_bits(const uint64_t *words, uint64_t nbits)
 {
 	uint64_t full = nbits / 64, rest = nbits % 64, count = 0, i;

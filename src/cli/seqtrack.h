@@ -59,6 +59,12 @@ void seq_tracker_destroy(struct seq_tracker *t);
 enum seq_result seq_tracker_note(struct seq_tracker *t, uint64_t seq,
 				 uint32_t flows);
 
+/* Adds src's frames to dst (two receive queues' trackers, say): a number
+ * both saw is a duplicate; order stays as each judged it. src keeps its
+ * memory. 0, or -ENOMEM when dst's bitmap could not grow (nothing
+ * changed then). */
+int seq_tracker_merge(struct seq_tracker *dst, const struct seq_tracker *src);
+
 /* Numbers in [0, expected) that never arrived; expected 0 means "up to
  * the highest seen" (nothing is lost before the first frame). */
 uint64_t seq_tracker_lost(const struct seq_tracker *t, uint64_t expected);

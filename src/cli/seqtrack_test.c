@@ -229,6 +229,53 @@ static void test_mixed_flow_counts(void **state)
 	seq_tracker_destroy(&t);
 }
 
+/* Two queues' trackers merged count as one tracker that saw every frame:
+ * the same numbers, lost and duplicated alike; a number both queues saw
+ * is a duplicate. */
+static void test_merge(void **state)
+{
+	struct seq_tracker a, b, all;
+	uint64_t n;
+
+	(void)state;
+	assert_int_equal(seq_tracker_init(&a, 1u << 22), 0);
+	assert_int_equal(seq_tracker_init(&b, 1u << 22), 0);
+	assert_int_equal(seq_tracker_init(&all, 1u << 22), 0);
+	for (n = 0; n < 3000000; n++) {
+		if (n % 7 == 3)
+			continue;                      /* lost */
+		seq_tracker_note(n % 2 ? &a : &b, n, 4);
+		seq_tracker_note(&all, n, 4);
+	}
+	seq_tracker_note(&a, 12, 4);                   /* seen on both */
+	seq_tracker_note(&all, 12, 4);
+	seq_tracker_note(&b, 11, 4);                   /* twice on b */
+	seq_tracker_note(&all, 11, 4);
+	assert_int_equal(seq_tracker_merge(&a, &b), 0);
+	assert_true(a.unique == all.unique);
+	assert_true(a.duplicated == all.duplicated);
+	assert_int_equal(a.duplicated, 2);
+	assert_true(a.highest == all.highest);
+	assert_int_equal(a.flows, 4);
+	assert_true(seq_tracker_lost(&a, 3000000) == seq_tracker_lost(&all, 3000000));
+	assert_true(seq_tracker_lost(&a, 0) == seq_tracker_lost(&all, 0));
+	seq_tracker_destroy(&a);
+	seq_tracker_destroy(&b);
+	seq_tracker_destroy(&all);
+
+	/* A tracker that saw nothing merges into one that did, and the
+	 * other way round (the bitmap grows to the other's). */
+	assert_int_equal(seq_tracker_init(&a, 1u << 22), 0);
+	assert_int_equal(seq_tracker_init(&b, 1u << 22), 0);
+	seq_tracker_note(&b, 3000000, 1);
+	assert_int_equal(seq_tracker_merge(&a, &b), 0);
+	assert_true(a.highest == 3000000);
+	assert_int_equal(a.unique, 1);
+	assert_true(seq_tracker_lost(&a, 0) == 3000000);
+	seq_tracker_destroy(&a);
+	seq_tracker_destroy(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -244,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_flows_overtaking_each_other_not_reordered),
 		cmocka_unit_test(test_reordered_inside_a_flow),
 		cmocka_unit_test(test_mixed_flow_counts),
+		cmocka_unit_test(test_merge),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
