@@ -207,10 +207,12 @@ struct sn_dev_config {
 	 * key, a redirection table taking the queues in turn), so that a
 	 * flow stays on one queue. Which fields count: SN_RSS_* bits, 0 = all. */
 	uint32_t rss_types;
-	/* Set up one MSI-X vector and eventfd per receive queue (MSI where the
-	 * device has no MSI-X), plus one for other causes (link changes): see
-	 * sn_rx_intr_fd and sn_dev_event_fd. Needs VFIO: an error in
-	 * unsafe mode. The interrupts start masked; polling is unchanged. */
+	/* Set up one MSI-X vector and eventfd per receive queue, plus one for
+	 * other causes (link changes): see sn_rx_intr_fd and sn_dev_event_fd.
+	 * (VFIO falls back to MSI for a device without MSI-X, but igb, e1000e
+	 * and virtio drive only MSI-X and refuse then; ixgbe has none.) Needs
+	 * VFIO: an error in unsafe mode. The interrupts start masked; polling
+	 * is unchanged. */
 	bool rx_interrupts;
 	/* Interrupt throttling: at least this many microseconds between two
 	 * interrupts of a queue, where the device has it (igb, e1000e; not

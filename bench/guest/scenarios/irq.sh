@@ -14,8 +14,10 @@
 # queue: every queue must get frames and be woken.
 # run-scenarios.sh also requires DMAR-FAULTS: 0.
 #
+# safenic.irq_runs=intel-mq (same NICs as the default): NIC1 igb with 4
+# receive queues and NIC2 e1000e with 2, RSS, a thread per queue.
 # Knobs: safenic.irq_cycles (bursts per NIC, 5), safenic.irq_runs
-# (single or virtio-mq).
+# (single, virtio-mq or intel-mq).
 . /lib/safenic-bench/lib.sh
 
 NAME=irq
@@ -25,6 +27,7 @@ FAILED_CHECKS=""
 status=""
 case $RUNS in
     virtio-mq) set -- "$NIC2 $NIC1 net2 4" ;;
+    intel-mq) set -- "$NIC1 $NIC2 net1 4" "$NIC2 $NIC1 net2 2" ;;
     *) set -- "$NIC1 $NIC2 net1 1" "$NIC2 $NIC1 net2 1" "$NIC4 $NIC3 net4 1" ;;
 esac
 for run in "$@"; do
