@@ -229,6 +229,61 @@ int arg_parse_ipv6(const char *text, uint8_t addr[16], struct arg_error *err)
 	return 0;
 }
 
+/* ---- CPU lists -------------------------------------------------------- */
+
+/* One CPU number at *p (decimal, below ARG_MAX_CPU), advancing *p. */
+static int parse_cpu(const char **p, unsigned *cpu)
+{
+	const char *s = *p;
+	unsigned value = 0;
+
+	if (!is_digit(*s))
+		return -1;
+	for (; is_digit(*s); s++) {
+		value = value * 10 + (unsigned)(*s - '0');
+		if (value >= ARG_MAX_CPU)
+			return -1;
+	}
+	*p = s;
+	*cpu = value;
+	return 0;
+}
+
+int arg_parse_cpu_list(const char *text, uint16_t *cpus, size_t max,
+		       size_t *count, struct arg_error *err)
+{
+	const char *p = text;
+	size_t n = 0;
+
+	for (;;) {
+		unsigned first, last;
+
+		if (parse_cpu(&p, &first) < 0)
+			goto malformed;
+		last = first;
+		if (*p == '-') {
+			p++;
+			if (parse_cpu(&p, &last) < 0 || last < first)
+				goto malformed;
+		}
+		for (; first <= last; first++) {
+			if (n == max)
+				return arg_fail(err, "'%s' names more than %zu "
+						"cores", text, max);
+			cpus[n++] = (uint16_t)first;
+		}
+		if (*p == '\0')
+			break;
+		if (*p++ != ',')
+			goto malformed;
+	}
+	*count = n;
+	return 0;
+malformed:
+	return arg_fail(err, "'%s' is not a list of cores (examples: 1, 0,2, "
+			"2-5; numbers below %d)", text, ARG_MAX_CPU);
+}
+
 void arg_format_mac(const uint8_t mac[6], char out[ARG_MAC_TEXT_LEN])
 {
 	snprintf(out, ARG_MAC_TEXT_LEN, "%02x:%02x:%02x:%02x:%02x:%02x",

@@ -53,6 +53,13 @@ int arg_parse_ipv4(const char *text, uint32_t *addr_out,
  * the result is in network byte order. */
 int arg_parse_ipv6(const char *text, uint8_t addr[16], struct arg_error *err);
 
+/* CPU (core) numbers as the kernel numbers them: "3", "0,2", "1-3",
+ * "0,4-5", in the order given (repeats kept: the caller decides), each
+ * below ARG_MAX_CPU, at most max of them. */
+#define ARG_MAX_CPU 1024
+int arg_parse_cpu_list(const char *text, uint16_t *cpus, size_t max,
+		       size_t *count, struct arg_error *err);
+
 #define ARG_MAC_TEXT_LEN 18
 #define ARG_IPV4_TEXT_LEN 16
 #define ARG_IPV6_TEXT_LEN 46

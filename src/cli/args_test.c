@@ -1,4 +1,5 @@
 /* Unit tests of the command-line parsers and option tables (args.c). */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -124,6 +125,57 @@ static void test_duration_rejects_malformed(void **state)
 	duration_bad("inf");
 	duration_bad("0x10");
 	duration_bad("100000000000");   /* over ten years */
+}
+
+/* ---- CPU lists -------------------------------------------------------- */
+
+static void test_cpu_list_good(void **state)
+{
+	struct arg_error err;
+	uint16_t cpus[8];
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(arg_parse_cpu_list("3", cpus, 8, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(cpus[0], 3);
+	assert_int_equal(arg_parse_cpu_list("0,4-6,2", cpus, 8, &n, &err), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(cpus[0], 0);
+	assert_int_equal(cpus[1], 4);
+	assert_int_equal(cpus[2], 5);
+	assert_int_equal(cpus[3], 6);
+	assert_int_equal(cpus[4], 2);
+	assert_int_equal(arg_parse_cpu_list("1023", cpus, 8, &n, &err), 0);
+	assert_int_equal(cpus[0], 1023);
+}
+
+static void cpu_list_bad(const char *text, size_t max)
+{
+	struct arg_error err = { "" };
+	uint16_t cpus[8];
+	size_t n = 99;
+
+	assert_int_equal(arg_parse_cpu_list(text, cpus, max, &n, &err), -EINVAL);
+	assert_int_equal(n, 99);
+	assert_non_null(strstr(err.msg, text));
+}
+
+static void test_cpu_list_bad(void **state)
+{
+	(void)state;
+	cpu_list_bad("", 8);
+	cpu_list_bad(",", 8);
+	cpu_list_bad("1,", 8);
+	cpu_list_bad("1,,2", 8);
+	cpu_list_bad("3-1", 8);
+	cpu_list_bad("1-", 8);
+	cpu_list_bad("-1", 8);
+	cpu_list_bad("a", 8);
+	cpu_list_bad("1 2", 8);
+	cpu_list_bad("1024", 8);
+	cpu_list_bad("0-8", 8);      /* nine cores, room for eight */
+	cpu_list_bad("1,2,3", 2);
 }
 
 /* ---- MAC and IPv4 ----------------------------------------------------- */
@@ -528,6 +580,8 @@ int main(void)
 		cmocka_unit_test(test_uint_rejects_malformed),
 		cmocka_unit_test(test_duration_units),
 		cmocka_unit_test(test_duration_rejects_malformed),
+		cmocka_unit_test(test_cpu_list_good),
+		cmocka_unit_test(test_cpu_list_bad),
 		cmocka_unit_test(test_mac_good),
 		cmocka_unit_test(test_mac_malformed),
 		cmocka_unit_test(test_ipv4_good),
