@@ -22,7 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define JSON_MAX_FIELDS 64
+#define JSON_MAX_FIELDS 128
 
 enum json_kind { JSON_U64, JSON_NUM, JSON_STR, JSON_BOOL };
 

@@ -174,6 +174,43 @@ void report_gen_summary(FILE *out, const struct gen_summary *s)
 	fflush(out);
 }
 
+/* The SUMMARY keys of --mode and of more than one queue pair. */
+static void print_fwd_extra(FILE *out, const struct fwd_summary *s)
+{
+	unsigned q;
+
+	if (s->mode)
+		fprintf(out, " mode=%s sleeps=%" PRIu64 " wakeups=%" PRIu64
+			" cpu_seconds=%.3f", s->mode, s->sleeps, s->wakeups,
+			s->cpu_seconds);
+	if (s->queues <= 1 || !s->per_queue)
+		return;
+	fprintf(out, " queues=%u", s->queues);
+	for (q = 0; q < s->queues; q++) {
+		const struct fwd_queue_summary *p = &s->per_queue[q];
+
+		fprintf(out, " q%u_a_to_b=%" PRIu64 " q%u_b_to_a=%" PRIu64
+			" a_q%u_rx_packets=%" PRIu64 " b_q%u_rx_packets=%" PRIu64,
+			q, p->a_to_b, q, p->b_to_a, q, p->a_rx_packets, q,
+			p->b_rx_packets);
+	}
+}
+
+/* "fwd: queue pair 0: 10 a->b, 2 b->a; queue pair 1: ..." */
+static void print_fwd_queues(FILE *out, const struct fwd_summary *s)
+{
+	unsigned q;
+
+	if (s->queues <= 1 || !s->per_queue)
+		return;
+	fputs("fwd:", out);
+	for (q = 0; q < s->queues; q++)
+		fprintf(out, "%s queue pair %u: %" PRIu64 " a->b, %" PRIu64
+			" b->a", q ? ";" : "", q, s->per_queue[q].a_to_b,
+			s->per_queue[q].b_to_a);
+	fputc('\n', out);
+}
+
 void report_fwd_summary(FILE *out, const struct fwd_summary *s)
 {
 	double pps = per_second(s->a_to_b + s->b_to_a, s->seconds);
@@ -185,6 +222,7 @@ void report_fwd_summary(FILE *out, const struct fwd_summary *s)
 		" device errors, %" PRIu64 " queue resets; health %s\n", s->a, s->b,
 		s->a_to_b, s->b, s->a, s->b_to_a, s->drops, s->seconds, rate,
 		s->device_errors, s->queue_resets, status_word(s->status));
+	print_fwd_queues(out, s);
 	fprintf(out, "SUMMARY fwd a=%s b=%s a_to_b=%" PRIu64 " b_to_a=%" PRIu64
 		" drops=%" PRIu64 " seconds=%.3f pps=%.1f device_errors=%"
 		PRIu64, s->a, s->b, s->a_to_b, s->b_to_a, s->drops,
@@ -194,6 +232,7 @@ void report_fwd_summary(FILE *out, const struct fwd_summary *s)
 	print_health_keys(out, s->queue_resets, s->status);
 	print_hw(out, "a_", &s->hw_a);
 	print_hw(out, "b_", &s->hw_b);
+	print_fwd_extra(out, s);
 	fputc('\n', out);
 	fflush(out);
 }

@@ -66,6 +66,13 @@ struct gen_summary {
 	uint64_t q_lib_tx_packets[REPORT_MAX_QUEUES];
 };
 
+/* One queue pair of a multi-queue fwd: what its worker forwarded, and
+ * what the devices' queues received (sn_dev_queue_stats). */
+struct fwd_queue_summary {
+	uint64_t a_to_b, b_to_a;
+	uint64_t a_rx_packets, b_rx_packets;
+};
+
 struct fwd_summary {
 	const char *a, *b;
 	uint64_t a_to_b, b_to_a, drops, device_errors;
@@ -74,6 +81,16 @@ struct fwd_summary {
 	struct hw_counts hw_a, hw_b;
 	uint64_t queue_resets;
 	const char *status;        /* the health: NULL = "ok" */
+	/* --mode given: "poll", "interrupt" or "adaptive", printed with the
+	 * times the forwarding threads slept, how many of those sleeps a
+	 * frame's interrupt ended, and the CPU time (user + system, all
+	 * threads) from the start of forwarding. NULL: none of these keys. */
+	const char *mode;
+	uint64_t sleeps, wakeups;
+	double cpu_seconds;
+	/* More than one queue pair: per-queue keys from per_queue[0..queues). */
+	unsigned queues;
+	const struct fwd_queue_summary *per_queue;
 };
 
 struct recv_summary {

@@ -161,7 +161,8 @@ static void test_fwd_summary(void **state)
 {
 	const struct fwd_summary s = { "0000:00:03.0", "0000:00:04.0", 300,
 				       100, 7, 0, 0, 5, 4.0, { true, 400, 100 },
-				       { true, 100, 300 }, 0, NULL };
+				       { true, 100, 300 }, 0, NULL, NULL, 0, 0, 0.0,
+				       0, NULL };
 	char text[1024];
 
 	(void)state;
@@ -173,6 +174,34 @@ static void test_fwd_summary(void **state)
 			    "b_rx_starved=5 queue_resets=0 status=ok a_hw_rx_packets=400 "
 			    "a_hw_tx_packets=100 b_hw_rx_packets=100 "
 			    "b_hw_tx_packets=300\n");
+}
+
+static void test_fwd_summary_queues_and_mode(void **state)
+{
+	const struct fwd_queue_summary q[2] = { { 10, 1, 11, 2 },
+						{ 20, 0, 21, 0 } };
+	struct fwd_summary s = { "0000:00:03.0", "0000:00:04.0", 30, 1, 0, 0,
+				 0, 0, 1.0, { false, 0, 0 }, { false, 0, 0 },
+				 0, NULL, "adaptive", 7, 5, 0.25, 2, q };
+	char text[1024];
+
+	(void)state;
+	CAPTURE(text, report_fwd_summary(out_, &s));
+	assert_non_null(strstr(text, "fwd: queue pair 0: 10 a->b, 1 b->a; "
+			       "queue pair 1: 20 a->b, 0 b->a\n"));
+	assert_non_null(strstr(summary_line(text, "SUMMARY fwd "),
+			       " status=ok mode=adaptive sleeps=7 wakeups=5 "
+			       "cpu_seconds=0.250 queues=2 q0_a_to_b=10 "
+			       "q0_b_to_a=1 a_q0_rx_packets=11 b_q0_rx_packets=2 "
+			       "q1_a_to_b=20 q1_b_to_a=0 a_q1_rx_packets=21 "
+			       "b_q1_rx_packets=0\n"));
+	/* One queue pair, no --mode: none of these keys. */
+	s.mode = NULL;
+	s.queues = 1;
+	CAPTURE(text, report_fwd_summary(out_, &s));
+	assert_null(strstr(text, "queue pair"));
+	assert_null(strstr(text, "mode="));
+	assert_null(strstr(text, "queues="));
 }
 
 static void test_recv_summary(void **state)
@@ -323,6 +352,7 @@ int main(void)
 		cmocka_unit_test(test_gen_summary),
 		cmocka_unit_test(test_gen_summary_says_why_it_stopped),
 		cmocka_unit_test(test_fwd_summary),
+		cmocka_unit_test(test_fwd_summary_queues_and_mode),
 		cmocka_unit_test(test_recv_summary),
 		cmocka_unit_test(test_gen_summary_queues),
 		cmocka_unit_test(test_zero_seconds_no_division),
