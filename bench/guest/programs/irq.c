@@ -161,8 +161,9 @@ static void *receive(void *arg)
 	return NULL;
 }
 
-/* UDP over IPv4, 10.0.0.1:(4000 + seq % FLOWS) -> 10.0.0.2:5000, with
- * the magic and the sequence number as payload. */
+/* UDP over IPv4, 10.0.1.F:(4000 + F) -> 10.0.0.2:5000 for flow
+ * F = seq % FLOWS (addresses vary too: e1000e's RSS does not hash UDP
+ * ports), with the magic and the sequence number as payload. */
 static void fill_frame(struct sn_pkt *p, const uint8_t dst[6], const uint8_t src[6],
 		       uint32_t seq)
 {
@@ -177,7 +178,7 @@ static void fill_frame(struct sn_pkt *p, const uint8_t dst[6], const uint8_t src
 	ip[3] = FRAME_LEN - 14;                        /* total length */
 	ip[8] = 64;                                    /* TTL */
 	ip[9] = 17;                                    /* UDP */
-	memcpy(ip + 12, (uint8_t[]){ 10, 0, 0, 1, 10, 0, 0, 2 }, 8);
+	memcpy(ip + 12, (uint8_t[]){ 10, 0, 1, (uint8_t)(seq % FLOWS), 10, 0, 0, 2 }, 8);
 	for (int i = 0; i < 20; i += 2)
 		sum += (uint32_t)(ip[i] << 8 | ip[i + 1]);
 	sum = (sum & 0xffff) + (sum >> 16);
