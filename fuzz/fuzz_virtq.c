@@ -4,7 +4,8 @@
  * and frame bytes it writes into receive buffers.
  *
  * Input: byte 0 picks receive or transmit, the header length (12, modern;
- * 10, legacy) and the queue size (8, 16 or 32); the rest is a script: the
+ * 10, legacy; 20, modern with the hash report) and the queue size (8, 16
+ * or 32); the rest is a script: the
  * device completes the next buffer it fetched (honestly, or with a lying
  * id or length), writes any used entry, moves the used index anywhere or
  * publishes its own; the application bursts, frees, allocates, moves a
@@ -17,7 +18,9 @@
  *   - every buffer is in exactly one place (pool, queue, harness), and
  *     the queue's free ids and in-flight table agree;
  *   - a received packet is between 14 bytes and the data room, at its
- *     buffer's own address;
+ *     buffer's own address; with the hash report, its flags and rss_hash
+ *     say what the header says, and only a report type the spec defines
+ *     was accepted;
  *   - the counters match: packets and bytes are what the harness got or
  *     handed over; every receive buffer the queue took back is a packet
  *     or an error; a transmit error is counted exactly when a burst
@@ -174,6 +177,27 @@ static void check_queue(struct fake_virtio *d, bool counters)
 	}
 }
 
+/* The header the device wrote in front of a received frame, read back. */
+static void check_hash(const struct fake_virtio *d, const struct sn_pkt *p,
+		       const struct sn_buf_home *home)
+{
+	if (d->hdr != SN_VIRTIO_HDR_HASH_LEN) {
+		FUZZ_CHECK(p->flags == 0, "buffer %u: flags 0x%x without a hash report",
+			   p->index, p->flags);
+		return;
+	}
+	const uint8_t *h = home->va + SN_POOL_HEADROOM - SN_VIRTIO_HDR_HASH_LEN;
+	uint32_t value = (uint32_t)h[12] | (uint32_t)h[13] << 8 | (uint32_t)h[14] << 16 |
+			 (uint32_t)h[15] << 24;
+	unsigned report = (unsigned)(h[16] | h[17] << 8);
+	FUZZ_CHECK(report <= SN_VIRTIO_HASH_REPORT_MAX, "buffer %u: report type %u accepted",
+		   p->index, report);
+	FUZZ_CHECK(!!(p->flags & SN_PKT_RSS_HASH) == (report != 0) &&
+			   (report == 0 || p->rss_hash == value),
+		   "buffer %u: flags 0x%x hash 0x%x, the header says type %u hash 0x%x",
+		   p->index, p->flags, p->rss_hash, report, value);
+}
+
 static void rx_burst(struct fake_virtio *d, uint16_t n)
 {
 	struct sn_pkt *pkts[MAX_BURST];
@@ -189,6 +213,7 @@ static void rx_burst(struct fake_virtio *d, uint16_t n)
 		FUZZ_CHECK(p->headroom == SN_POOL_HEADROOM && p->data == home->va + SN_POOL_HEADROOM &&
 				   p->iova == home->iova + SN_POOL_HEADROOM,
 			   "buffer %u received at another address", p->index);
+		check_hash(d, p, home);
 		d->rx_packets++;
 		d->rx_bytes += p->len;
 	}
@@ -260,7 +285,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&d, 0, sizeof(d));
 	d.receive = first & 1;
-	d.hdr = (first & 2) ? 10 : 12;
+	d.hdr = (first & 2) ? 10 : (first & 0x80) ? SN_VIRTIO_HDR_HASH_LEN : 12;
 	/* Exactly the sizes the spec gives, so ASan sees any access past them. */
 	void *desc = calloc(1, sn_vring_desc_bytes(qsize));
 	void *avail = calloc(1, sn_vring_avail_bytes(qsize));
