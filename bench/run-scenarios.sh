@@ -48,6 +48,9 @@
 #                     share, a flow stays on one queue and lands where its
 #                     RSS hash says, nothing lost, no reordering inside a
 #                     flow, per-queue counts add up
+#   mq-intel          safenic-mqcheck on igb,igb,e1000e,e1000e: 64 TCP flows
+#                     from NIC1 to NIC2 on 4 receive queues (igb RSS), then
+#                     from NIC3 to NIC4 on 2 (e1000e RSS)
 #   hostile-virtio    gen -> fwd -> recv while safenic-hostile writes random
 #                     bytes into fwd's device-writable DMA memory (virtio);
 #                     the e1000e variant is not listed: in 2 of 6 runs the
@@ -239,6 +242,7 @@ safenic_cases() {
         --host-hook "$monitor_hook"
     run_case irq-virtio-mq zero --scenario irq --nic virtio,virtio-mq --topology tap2 \
         --param irq_runs=virtio-mq --host-hook "$monitor_hook"
+    run_case mq-intel zero --scenario mq-intel --nic igb,igb,e1000e,e1000e
 }
 
 selftest_cases() {

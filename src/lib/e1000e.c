@@ -8,8 +8,6 @@
 #include "error.h"
 #include "intel.h"
 
-/* Registers beyond the e1000 common set (intel.h). Queue 1 would need
- * multi-queue receive, which is not used here. */
 /* Interrupt registers, for receive interrupts in MSI-X mode (82574
  * datasheet, "Interrupts" and "MSI-X"). ICR is read-to-clear, not a
  * counter: RW here, so the counter sweep leaves it alone. */
@@ -25,11 +23,17 @@
 #define E1000E_IRQ_QUEUES(X, fam)                                             \
 	X(fam, EITR, 0x000E8, 0x4, RW, "Extended Interrupt Throttling, per vector")
 
+/* Registers beyond the e1000 common set (intel.h). The 82574 has two
+ * queues each way, queue 1's registers 0x100 above queue 0's. */
 #define E1000E_GLOBALS(X, fam)                                                \
 	SN_E1000_COMMON_GLOBALS(X, fam)                                      \
 	E1000E_IRQ_GLOBALS(X, fam)                                           \
 	X(fam, TIPG, 0x00410, RW, "Transmit Inter-Packet Gap")               \
-	X(fam, RFCTL, 0x05008, RW, "Receive Filter Control")
+	X(fam, RXCSUM, 0x05000, RW, "Receive Checksum Control")              \
+	X(fam, RFCTL, 0x05008, RW, "Receive Filter Control")                 \
+	X(fam, MRQC, 0x05818, RW, "Multiple Receive Queues Command")        \
+	X(fam, RETA, 0x05C00, RW, "Redirection Table (32 registers)")       \
+	X(fam, RSSRK, 0x05C80, RW, "RSS Random Key (10 registers)")
 
 #define E1000E_QUEUES(X, fam) SN_E1000_COMMON_QUEUES(X, fam) E1000E_IRQ_QUEUES(X, fam)
 
@@ -112,9 +116,10 @@ static int e1000e_setup_tx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t 
 	return 0;
 }
 
-/* The 82574 has one queue each way, switched by the receiver and
- * transmitter enables; it has no bit that confirms a stop, so wait as the
- * reset does for DMA in progress to finish. */
+/* The 82574's queues are switched by the receiver and transmitter
+ * enables, both queues at once (a queue's reset pauses the other for
+ * its 10 ms); there is no bit that confirms a stop, so wait as the reset
+ * does for DMA in progress to finish. */
 static void e1000e_queue_enable(struct sn_intel_nic *nic, bool receive, unsigned q, bool on)
 {
 	volatile uint8_t *bar = nic->bar;
@@ -194,6 +199,18 @@ static void e1000e_irq_ack(struct sn_intel_nic *nic, const struct sn_intr *intr)
 	e1000e_wr_ICR(nic->bar, ICR_OTHER | ICR_LSC);
 	e1000e_wr_IMS(nic->bar, ICR_LSC | ICR_OTHER);
 }
+/* 7.1.12 Receive-Side Scaling: MRQC.Multiple Receive Queues Enable = 01b
+ * (RSS); hash fields TcpIPv4 (bit 16), IPv4 (17), TcpIPv6 (18), IPv6 (20);
+ * no UDP hash (a UDP frame hashes on its addresses). Both the datasheet
+ * and QEMU's model want extended descriptors and RXCSUM.PCSD for it. The
+ * queue number is bit 7 of a redirection table entry. */
+static const struct sn_intel_rss e1000e_rss = {
+	.mrqc = e1000e_off_MRQC, .reta = e1000e_off_RETA, .rssrk = e1000e_off_RSSRK,
+	.rxcsum = e1000e_off_RXCSUM,
+	.mrqc_enable = 0x1,
+	.fields = { 1u << 17, 1u << 16, 0, 1u << 20, 1u << 18, 0 },
+	.reta_shift = 7,
+};
 
 static const char *e1000e_match(uint16_t vendor, uint16_t device)
 {
@@ -207,7 +224,8 @@ const struct sn_intel_family sn_e1000e_family = {
 	.format = &e1000e_format,
 	.registers = e1000e_registers,
 	.num_registers = e1000e_num_registers,
-	.max_queues = 1,
+	.max_queues = 2,
+	.rss = &e1000e_rss,
 	.default_ring = 512,
 	.min_rx_room = 2048,
 	.reset = e1000e_reset,

@@ -12,8 +12,8 @@
 /* Queue enables: RXDCTL/TXDCTL bit 25 (igb, ixgbe), RCTL.EN and TCTL.EN
  * bit 1 (e1000e, whose driver turns queues on and off there). */
 #define QUEUE_ENABLE (1u << 25)
-static const struct fake_nic_regs igb_regs = { 0x2810, 0x2818, 0x2808, 0x3810, 0x3818, 0x3808,
-					       0x2828, QUEUE_ENABLE, 0x3828, QUEUE_ENABLE,
+static const struct fake_nic_regs igb_regs = { 0xC010, 0xC018, 0xC008, 0xE010, 0xE018, 0xE008,
+					       0xC028, QUEUE_ENABLE, 0xE028, QUEUE_ENABLE,
 					       0x10, 1u << 9, 0, 0 };
 static const struct fake_nic_regs e1000e_regs = { 0x2810, 0x2818, 0x2808, 0x3810, 0x3818,
 						  0x3808, 0x100, 1u << 1, 0x400, 1u << 1,
@@ -174,6 +174,29 @@ int fake_nic_open_intel_pair_cfg(struct fake_nic *m, const char *driver,
 	}
 	fake_nic_stop(m);
 	return rc;
+}
+
+struct sn_dev *fake_nic_open_intel(struct fake_nic *m, const char *driver,
+				   uint16_t device_id, const struct sn_dev_config *cfg,
+				   uint8_t **bar, struct sn_error *err)
+{
+	const struct sn_driver *drv = fake_nic_intel_driver(driver);
+	const struct fake_nic_regs *regs = drv == &sn_ixgbe_driver ? &ixgbe_regs :
+					   drv == &sn_e1000e_driver ? &e1000e_regs : &igb_regs;
+	*bar = aligned_alloc(4096, FAKE_NIC_BAR_SIZE);
+	if (!*bar) {
+		sn_fail(err, ENOMEM, "out of memory for a register file");
+		return NULL;
+	}
+	memset(*bar, 0, FAKE_NIC_BAR_SIZE);
+	m->sides[0] = (struct fake_nic_side){ .bar = *bar, .regs = regs };
+	m->num_sides = 1;
+	fake_nic_start(m);
+	struct sn_dev *dev = sn_dev_open_model(m->ctx, drv, *bar, FAKE_NIC_BAR_SIZE, device_id,
+					       cfg, err);
+	fake_nic_stop(m);
+	m->num_sides = 0;
+	return dev;
 }
 
 int fake_nic_open_virtio(struct fake_nic *m, struct fake_nic_endpoint *e, uint16_t ring_size,

@@ -84,6 +84,13 @@ int fake_nic_open_intel_pair_cfg(struct fake_nic *m, const char *driver,
 				 struct fake_nic_endpoint *e[2],
 				 struct fake_nic_side rx_side[2], struct fake_nic_side tx_side[2],
 				 struct sn_error *err);
+/* Opens one Intel device (PCI ID device_id) with cfg on a fresh model
+ * register file, which it returns in *bar (the caller frees it after
+ * closing the device); the model finishes the resets meanwhile. NULL with
+ * the library's message in err when the open fails. */
+struct sn_dev *fake_nic_open_intel(struct fake_nic *m, const char *driver,
+				   uint16_t device_id, const struct sn_dev_config *cfg,
+				   uint8_t **bar, struct sn_error *err);
 /* Sets up a receive and a transmit virtqueue of ring_size as the modern
  * virtio driver lays them out: descriptors and available ring in memory
  * the device only reads, the used ring in memory it writes. Receives

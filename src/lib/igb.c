@@ -31,15 +31,31 @@
 	IGB_IRQ_GLOBALS(X, fam)                                              \
 	X(fam, CTRL_EXT, 0x00018, RW, "Extended Device Control")             \
 	X(fam, MDIC, 0x00020, RW, "MDI Control")                             \
-	X(fam, EIMC, 0x01528, WO, "Extended Interrupt Mask Clear")
+	X(fam, EIMC, 0x01528, WO, "Extended Interrupt Mask Clear")          \
+	X(fam, RXCSUM, 0x05000, RW, "Receive Checksum Control")              \
+	X(fam, MRQC, 0x05818, RW, "Multiple Receive Queues Command")        \
+	X(fam, RETA, 0x05C00, RW, "Redirection Table (32 registers)")       \
+	X(fam, RSSRK, 0x05C80, RW, "RSS Random Key (10 registers)")
 
-/* Queues 0-3; igb adds split-receive control and a receive enable. */
+/* Queue registers at their home of 0xC000 / 0xE000, stride 0x40, where
+ * all 16 queues of the 82576 sit (the 0x2800 / 0x3800 addresses are
+ * aliases of queues 0-3 kept for the e1000's sake). */
 #define IGB_QUEUES(X, fam)                                                    \
-	SN_E1000_COMMON_QUEUES(X, fam)                                       \
-	IGB_IRQ_QUEUES(X, fam)                                               \
-	X(fam, SRRCTL, 0x0280C, 0x100, RW, "Split and Replication Rx Control") \
-	X(fam, RXDCTL, 0x02828, 0x100, RW, "Rx Descriptor Control")          \
-	X(fam, RQDPC, 0x0C030, 0x40, RC, "Receive Queue Drop Packet Count")
+	X(fam, RDBAL, 0x0C000, 0x40, RW, "Rx Descriptor Base Low")           \
+	X(fam, RDBAH, 0x0C004, 0x40, RW, "Rx Descriptor Base High")          \
+	X(fam, RDLEN, 0x0C008, 0x40, RW, "Rx Descriptor Ring Length")        \
+	X(fam, SRRCTL, 0x0C00C, 0x40, RW, "Split and Replication Rx Control") \
+	X(fam, RDH, 0x0C010, 0x40, RW, "Rx Descriptor Head")                 \
+	X(fam, RDT, 0x0C018, 0x40, RW, "Rx Descriptor Tail")                 \
+	X(fam, RXDCTL, 0x0C028, 0x40, RW, "Rx Descriptor Control")           \
+	X(fam, RQDPC, 0x0C030, 0x40, RC, "Receive Queue Drop Packet Count")  \
+	X(fam, TDBAL, 0x0E000, 0x40, RW, "Tx Descriptor Base Low")           \
+	X(fam, TDBAH, 0x0E004, 0x40, RW, "Tx Descriptor Base High")          \
+	X(fam, TDLEN, 0x0E008, 0x40, RW, "Tx Descriptor Ring Length")        \
+	X(fam, TDH, 0x0E010, 0x40, RW, "Tx Descriptor Head")                 \
+	X(fam, TDT, 0x0E018, 0x40, RW, "Tx Descriptor Tail")                 \
+	X(fam, TXDCTL, 0x0E028, 0x40, RW, "Tx Descriptor Control")          \
+	IGB_IRQ_QUEUES(X, fam)
 
 SN_DEFINE_REGISTERS(igb, IGB_GLOBALS, IGB_QUEUES)
 
@@ -225,6 +241,35 @@ static void igb_irq_ack(struct sn_intel_nic *nic, const struct sn_intr *intr)
 	igb_wr_EIMS(nic->bar, 1u << intr->event_vector);
 }
 
+/* 7.1.2.8 Receive-Side Scaling: MRQC.Multiple Receive Queues Enable =
+ * 010b (RSS only, no VMDq); hash fields from bit 16. IPv6 TCP sets both
+ * the plain and the extension-header bit: QEMU's model looks only at the
+ * latter (bit 18) for TCP over IPv6. The queue number is the low bits of
+ * a redirection table entry. */
+static const struct sn_intel_rss igb_rss = {
+	.mrqc = igb_off_MRQC, .reta = igb_off_RETA, .rssrk = igb_off_RSSRK,
+	.rxcsum = igb_off_RXCSUM,
+	.mrqc_enable = 0x2,
+	.fields = { 1u << 17, 1u << 16, 1u << 22, 1u << 20, (1u << 21) | (1u << 18), 1u << 23 },
+	.reta_shift = 0,
+};
+
+/* Queues each way: 16 on the 82576 and 8 on the I350 (of which safenic
+ * uses up to SN_MAX_QUEUES), 4 on the I210, 2 on the I211. */
+static uint16_t igb_max_queues(uint16_t device)
+{
+	uint16_t n = 8;
+	switch (device) {
+	case 0x1533: case 0x1536: case 0x1537: case 0x1538: case 0x157b: case 0x157c:
+		n = 4;
+		break;
+	case 0x1539:
+		n = 2;
+		break;
+	}
+	return n < SN_MAX_QUEUES ? n : SN_MAX_QUEUES;
+}
+
 static const char *igb_match(uint16_t vendor, uint16_t device)
 {
 	if (vendor != 0x8086)
@@ -248,7 +293,9 @@ const struct sn_intel_family sn_igb_family = {
 	.format = &igb_format,
 	.registers = igb_registers,
 	.num_registers = igb_num_registers,
-	.max_queues = 4,
+	.max_queues = 8,
+	.max_queues_of = igb_max_queues,
+	.rss = &igb_rss,
 	.default_ring = 512,
 	.min_rx_room = 1024,
 	.reset = igb_reset,

@@ -177,6 +177,46 @@ static int setup_interrupts(struct sn_intel_nic *nic, const struct sn_intr *intr
 	return f->irq_setup(nic, intr, itr, err);
 }
 
+const uint8_t sn_rss_default_key[SN_RSS_KEY_LEN] = {
+	0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67,
+	0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb,
+	0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
+	0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+};
+
+/* RXCSUM.PCSD (bit 13, all three families): the write-back's second
+ * dword carries the RSS hash instead of the IP id and checksum. */
+#define RXCSUM_PCSD (1u << 13)
+
+void sn_intel_setup_rss(struct sn_intel_nic *nic, uint32_t rss_types)
+{
+	const struct sn_intel_rss *r = nic->family->rss;
+	volatile uint8_t *bar = nic->bar;
+	uint32_t types = rss_types ? rss_types : SN_RSS_ALL, mrqc = r->mrqc_enable;
+
+	/* Key byte i is byte i % 4 (from the low end) of register i / 4. */
+	for (unsigned i = 0; i < SN_RSS_KEY_LEN; i += 4)
+		sn_mmio_wr(bar, r->rssrk + i,
+			   (uint32_t)sn_rss_default_key[i] | (uint32_t)sn_rss_default_key[i + 1] << 8 |
+			   (uint32_t)sn_rss_default_key[i + 2] << 16 |
+			   (uint32_t)sn_rss_default_key[i + 3] << 24);
+	/* Entry i sends hashes whose low 7 bits are i to queue i mod n: the
+	 * queues in turn, so each gets an equal share of the hash space. */
+	for (unsigned i = 0; i < SN_RSS_RETA_ENTRIES; i += 4) {
+		uint32_t word = 0;
+		for (unsigned j = 0; j < 4; j++)
+			word |= (uint32_t)(((i + j) % nic->rx_queues) << r->reta_shift) << (8 * j);
+		sn_mmio_wr(bar, r->reta + i, word);
+	}
+	sn_mmio_wr(bar, r->rxcsum, sn_mmio_rd(bar, r->rxcsum) | RXCSUM_PCSD);
+	for (unsigned t = 0; t < 6; t++)
+		if (types & (1u << t))
+			mrqc |= r->fields[t];
+	sn_mmio_wr(bar, r->mrqc, mrqc);
+	for (unsigned q = 0; q < nic->rx_queues; q++)
+		nic->rx[q].rss_type_mask = nic->family->format->rx_rss_type_mask;
+}
+
 int sn_intel_start(struct sn_device *dev, const struct sn_dev_config *cfg,
 		   struct sn_error *err)
 {
@@ -195,6 +235,9 @@ int sn_intel_start(struct sn_device *dev, const struct sn_dev_config *cfg,
 	if (!nic->bar)
 		return sn_fail(err, ENODEV, "%s: BAR 0 is not mapped", dev->pci.addr);
 	uint16_t max = f->max_queues_of ? f->max_queues_of(dev->pci.device) : f->max_queues;
+	if (cfg->rss_types & ~SN_RSS_ALL)
+		return sn_fail(err, EINVAL, "%s: unknown RSS types 0x%x (the SN_RSS_* bits are "
+			       "0x%x)", dev->pci.addr, cfg->rss_types, SN_RSS_ALL);
 	if (nic->rx_queues > max)
 		return sn_fail(err, EINVAL, "%s (%s) has %u receive queues; ask for 1 to %u",
 			       dev->pci.addr, f->name, max, max);
@@ -216,6 +259,8 @@ int sn_intel_start(struct sn_device *dev, const struct sn_dev_config *cfg,
 		return rc;
 	if (dev->intr.on && (rc = setup_interrupts(nic, &dev->intr, err)) < 0)
 		return rc;
+	if (nic->rx_queues > 1)
+		sn_intel_setup_rss(nic, cfg->rss_types);
 	f->enable(nic, !cfg->unicast_filter);
 	for (unsigned q = 0; q < nic->rx_queues; q++)
 		sn_ring_rx_refill(&nic->rx[q]);

@@ -16,6 +16,27 @@ struct sn_queue_regs {
 	uint32_t head, tail;         /* offsets in BAR 0 */
 };
 
+/* Receive-side scaling as data: the three families program it alike,
+ * at their own offsets and bits. The NIC hashes the fields MRQC names
+ * with the key in RSSRK, looks the hash's low 7 bits up in a 128-entry
+ * redirection table (RETA, one byte per entry, four per register) and
+ * writes the hash back in the descriptor when RXCSUM.PCSD trades the
+ * packet checksum field for it. */
+struct sn_intel_rss {
+	uint32_t mrqc, reta, rssrk, rxcsum;   /* register offsets */
+	uint32_t mrqc_enable;                 /* "multiple queues by RSS" */
+	/* MRQC hash-field bits for SN_RSS_IPV4 ... SN_RSS_IPV6_UDP, in the
+	 * order of their flag bits; 0 where the NIC cannot hash that way. */
+	uint32_t fields[6];
+	uint8_t reta_shift;                   /* the queue's place in an entry */
+};
+
+#define SN_RSS_KEY_LEN 40
+#define SN_RSS_RETA_ENTRIES 128
+/* The Toeplitz key of Microsoft's RSS specification, which every driver
+ * and test suite uses as its default. */
+extern const uint8_t sn_rss_default_key[SN_RSS_KEY_LEN];
+
 struct sn_intel_family {
 	const char *name;
 	const struct sn_ring_format *format;
@@ -25,6 +46,7 @@ struct sn_intel_family {
 	/* When models of the family differ: the queues (each way) of the
 	 * device with that PCI ID, at most SN_MAX_QUEUES. NULL: max_queues. */
 	uint16_t (*max_queues_of)(uint16_t device_id);
+	const struct sn_intel_rss *rss;  /* NULL: one receive queue only */
 	uint16_t default_ring;
 	/* Smallest receive data room the NIC can be given: the buffer size
 	 * field counts whole KiB and 0 is forbidden (igb, ixgbe), or the
@@ -92,6 +114,11 @@ void sn_intel_e1000_link(struct sn_intel_nic *nic, struct sn_link *link);
 /* igb and ixgbe: a queue's enable bit (25) in RXDCTL or TXDCTL, at ctl;
  * waits up to 10 ms for the NIC to confirm. */
 void sn_intel_queue_ctl_enable(struct sn_intel_nic *nic, uint32_t ctl, bool on);
+
+/* Programs RSS over the NIC's receive queues (key, redirection table
+ * taking the queues in turn, hash fields of rss_types, 0 = all, and the
+ * hash in the write-back) and tells the rings to pass the hash on. */
+void sn_intel_setup_rss(struct sn_intel_nic *nic, uint32_t rss_types);
 
 /* Generic driver operations, shared by the families' sn_driver tables. */
 int sn_intel_start(struct sn_device *dev, const struct sn_dev_config *cfg,

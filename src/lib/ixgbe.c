@@ -24,7 +24,11 @@
 	X(fam, LINKS, 0x042A4, RO, "Link Status")                            \
 	X(fam, RTTDCS, 0x04900, RW, "DCB Transmit Descriptor Plane Control") \
 	X(fam, DMATXCTL, 0x04A80, RW, "DMA Tx Control")                      \
+	X(fam, RXCSUM, 0x05000, RW, "Receive Checksum Control")              \
 	X(fam, FCTRL, 0x05080, RW, "Filter Control")                         \
+	X(fam, MRQC, 0x0EC80, RW, "Multiple Receive Queues Command")        \
+	X(fam, RETA, 0x0EB00, RW, "Redirection Table (32 registers)")       \
+	X(fam, RSSRK, 0x0EB80, RW, "RSS Random Key (10 registers)")        \
 	X(fam, DTXMXSZRQ, 0x08100, RW, "DMA Tx Max Total Allowed Size Requests") \
 	X(fam, MTQC, 0x08120, RW, "Multiple Transmit Queues Command")        \
 	X(fam, RAL0, 0x0A200, RW, "Receive Address Low 0")                   \
@@ -234,6 +238,17 @@ static void ixgbe_link(struct sn_intel_nic *nic, struct sn_link *link)
 	link->speed_mbps = link->up ? speeds[(links >> 28) & 3] : 0;
 }
 
+/* 7.1.2.8 RSS: MRQC.MRQE = 0001b (RSS, no DCB or virtualisation); hash
+ * fields TcpIPv4 (bit 16), IPv4 (17), IPv6 (20), TcpIPv6 (21), UdpIPv4
+ * (22), UdpIPv6 (23). The queue number is the low bits of an entry. */
+static const struct sn_intel_rss ixgbe_rss = {
+	.mrqc = ixgbe_off_MRQC, .reta = ixgbe_off_RETA, .rssrk = ixgbe_off_RSSRK,
+	.rxcsum = ixgbe_off_RXCSUM,
+	.mrqc_enable = 0x1,
+	.fields = { 1u << 17, 1u << 16, 1u << 22, 1u << 20, 1u << 21, 1u << 23 },
+	.reta_shift = 0,
+};
+
 static const char *ixgbe_match(uint16_t vendor, uint16_t device)
 {
 	if (vendor != 0x8086)
@@ -256,7 +271,8 @@ const struct sn_intel_family sn_ixgbe_family = {
 	.format = &ixgbe_format,
 	.registers = ixgbe_registers,
 	.num_registers = ixgbe_num_registers,
-	.max_queues = SN_MAX_QUEUES,
+	.max_queues = SN_MAX_QUEUES,    /* of its 128 receive and transmit queues */
+	.rss = &ixgbe_rss,
 	.default_ring = 512,
 	.min_rx_room = 1024,
 	.reset = ixgbe_reset,

@@ -36,20 +36,97 @@ static void model_reset(struct model *m)
 	R(LINKS) = (1u << 30) | (3u << 28);
 }
 
+uint32_t model_toeplitz(const uint8_t key[40], const uint8_t *in, unsigned len)
+{
+	uint32_t hash = 0;
+	uint32_t window = (uint32_t)key[0] << 24 | (uint32_t)key[1] << 16 |
+			  (uint32_t)key[2] << 8 | key[3];
+	for (unsigned i = 0; i < len; i++)
+		for (int bit = 7; bit >= 0; bit--) {
+			if (in[i] >> bit & 1)
+				hash ^= window;
+			window = window << 1 | (key[i + 4] >> bit & 1);
+		}
+	return hash;
+}
+
+/* RSS types of the advanced receive write-back (82599 7.1.2.8.1). */
+enum { RSS_NONE, RSS_TCP4, RSS_IP4, RSS_TCP6, RSS_IP6 = 5, RSS_UDP4 = 7, RSS_UDP6 };
+
+uint32_t model_rss(struct model *m, const uint8_t *p, uint16_t len, uint32_t *hash)
+{
+	uint32_t mrqc = R(MRQC), type = RSS_NONE;
+	uint8_t key[40], in[36];
+	unsigned addr_len = 0, l4 = 0;
+	uint8_t proto = 0;
+	*hash = 0;
+	if ((mrqc & 0xf) != 1 || len < 14)
+		return RSS_NONE;
+	for (unsigned i = 0; i < 40; i++)
+		key[i] = (uint8_t)(R(RSSRK + (i & ~3u)) >> (8 * (i & 3)));
+	uint16_t ethertype = (uint16_t)(p[12] << 8 | p[13]);
+	if (ethertype == 0x0800 && len >= 34) {
+		unsigned ihl = (p[14] & 0xf) * 4u;
+		bool fragment = (p[20] & 0x3f) || p[21];
+		proto = fragment ? 0 : p[23];
+		memcpy(in, p + 26, 8);
+		addr_len = 8;
+		l4 = 14 + ihl;
+		type = (mrqc & (1u << 17)) ? RSS_IP4 : RSS_NONE;
+		if (proto == 6 && (mrqc & (1u << 16)))
+			type = RSS_TCP4;
+		if (proto == 17 && (mrqc & (1u << 22)))
+			type = RSS_UDP4;
+	} else if (ethertype == 0x86dd && len >= 54) {
+		proto = p[20];
+		memcpy(in, p + 22, 32);
+		addr_len = 32;
+		l4 = 54;
+		type = (mrqc & (1u << 20)) ? RSS_IP6 : RSS_NONE;
+		if (proto == 6 && (mrqc & (1u << 21)))
+			type = RSS_TCP6;
+		if (proto == 17 && (mrqc & (1u << 23)))
+			type = RSS_UDP6;
+	}
+	if (type == RSS_NONE)
+		return RSS_NONE;
+	unsigned in_len = addr_len;
+	if (type == RSS_TCP4 || type == RSS_UDP4 || type == RSS_TCP6 || type == RSS_UDP6) {
+		if (l4 + 4 > len)
+			return RSS_NONE;
+		memcpy(in + addr_len, p + l4, 4); /* source and destination port */
+		in_len += 4;
+	}
+	*hash = model_toeplitz(key, in, in_len);
+	return type;
+}
+
 static void model_receive(struct model *m, const uint8_t *frame, uint16_t len)
 {
-	if (!(R(RXCTRL) & 1) || !(R(RXDCTL) & ENABLE))
+	uint32_t hash = 0, type = RSS_NONE, q = 0;
+	if (R(RXCSUM) & PCSD) {
+		type = model_rss(m, frame, len, &hash);
+		if (type != RSS_NONE)
+			q = (R(RETA + ((hash & 127) & ~3u)) >> (8 * (hash & 3))) & 0xf;
+	} else {
+		hash = 0xbeef; /* without PCSD: the IP id and checksum, not a hash */
+	}
+	if (q >= MODEL_QUEUES) {
+		violate(m, "redirection table names a queue past those set up");
 		return;
-	uint32_t size = R(RDLEN) / 16, head = R(RDH);
-	if (size == 0 || head == R(RDT)) {
+	}
+	if (!(R(RXCTRL) & 1) || !(RQ(RXDCTL, q) & ENABLE))
+		return;
+	uint32_t size = RQ(RDLEN, q) / 16, head = RQ(RDH, q);
+	if (size == 0 || head == RQ(RDT, q)) {
 		R(MPC0)++; /* no descriptor: the frame is missed */
 		return;
 	}
-	uint64_t base = R(RDBAL) | (uint64_t)R(RDBAH) << 32;
+	uint64_t base = RQ(RDBAL, q) | (uint64_t)RQ(RDBAH, q) << 32;
 	volatile union sn_desc *d = iova_to_va(m, base + head * 16, 16);
 	if (!d)
 		return;
-	uint32_t bsize = (R(SRRCTL) & 0x1f) * 1024;
+	uint32_t bsize = (RQ(SRRCTL, q) & 0x1f) * 1024;
 	if (len > bsize) {
 		violate(m, "receive buffer smaller than a full frame");
 		return;
@@ -59,24 +136,26 @@ static void model_receive(struct model *m, const uint8_t *frame, uint16_t len)
 		return;
 	memcpy(buf, frame, len);
 	m->frames++;
+	m->frames_on[q]++;
 	bool lie = m->lie_every && m->frames % m->lie_every == 0;
-	d->rx_wb.info = 0;
+	d->rx_wb.info = type;
+	d->rx_wb.hash = hash;
 	d->rx_wb.length = lie ? 9000 : len;
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	d->rx_wb.status = SN_DESC_DD | SN_DESC_EOP;
-	R(RDH) = (head + 1) % size;
+	RQ(RDH, q) = (head + 1) % size;
 	R(GPRC)++;
 	R(GORCL) += len;
 }
 
-static void model_transmit(struct model *m)
+static void model_transmit(struct model *m, unsigned q)
 {
-	if (!(R(DMATXCTL) & 1) || !(R(TXDCTL) & ENABLE))
+	if (!(R(DMATXCTL) & 1) || !(RQ(TXDCTL, q) & ENABLE))
 		return;
-	uint32_t size = R(TDLEN) / 16;
-	uint64_t base = R(TDBAL) | (uint64_t)R(TDBAH) << 32;
-	while (size && R(TDH) != R(TDT)) {
-		uint32_t head = R(TDH);
+	uint32_t size = RQ(TDLEN, q) / 16;
+	uint64_t base = RQ(TDBAL, q) | (uint64_t)RQ(TDBAH, q) << 32;
+	while (size && RQ(TDH, q) != RQ(TDT, q)) {
+		uint32_t head = RQ(TDH, q);
 		volatile union sn_desc *d = iova_to_va(m, base + head * 16, 16);
 		if (!d)
 			return;
@@ -95,7 +174,7 @@ static void model_transmit(struct model *m)
 		/* Write-back: DD only where RS asks for it. */
 		if (cmd & SN_TXD_CMD_RS)
 			d->tx_wb.status = SN_DESC_DD;
-		R(TDH) = (head + 1) % size;
+		RQ(TDH, q) = (head + 1) % size;
 		R(GPTC)++;
 		R(GOTCL) += len;
 	}
@@ -128,7 +207,8 @@ static void *model_run(void *arg)
 			violate(m, "receive tail written before the receiver was configured");
 		if (atomic_load(&m->fake_done_at_head))
 			model_fake_done(m);
-		model_transmit(m);
+		for (unsigned q = 0; q < MODEL_QUEUES; q++)
+			model_transmit(m, q);
 		nanosleep(&(struct timespec){ 0, 20000 }, NULL);
 	}
 	return NULL;

@@ -46,6 +46,14 @@
 #define TDT 0x06018
 #define TXDCTL 0x06028
 #define ENABLE (1u << 25)
+#define RXCSUM 0x05000
+#define MRQC 0x0EC80
+#define RETA 0x0EB00
+#define RSSRK 0x0EB80
+#define PCSD (1u << 13)
+/* Queue q's copy of a queue register (queues 0-63, stride 0x40). */
+#define RQ(off, q) (*(volatile uint32_t *)(m->bar + (off) + 0x40 * (q)))
+#define MODEL_QUEUES 8
 
 struct model {
 	uint8_t *bar;
@@ -59,6 +67,7 @@ struct model {
 	 * lying device); the model clears it when done. */
 	atomic_bool fake_done_at_head;
 	unsigned frames;
+	unsigned frames_on[MODEL_QUEUES];  /* received on each queue */
 	char violation[160];         /* the first datasheet rule broken */
 	bool running;
 };
@@ -69,6 +78,13 @@ void model_start(struct model *m);
 /* Stops the thread (if running) and frees the register file. */
 void model_stop(struct model *m);
 void model_fini(struct model *m);
+/* Toeplitz hash of len bytes with a 40-byte key (len <= 36), as the
+ * RSS specification defines it. */
+uint32_t model_toeplitz(const uint8_t key[40], const uint8_t *in, unsigned len);
+/* What the 82599 does with a frame under RSS (7.1.2.8): the RSS type it
+ * writes back (0: not hashed) and the hash, for the fields MRQC enables
+ * and the key in RSSRK. */
+uint32_t model_rss(struct model *m, const uint8_t *frame, uint16_t len, uint32_t *hash);
 struct sn_dev *model_open(struct model *m, const struct sn_dev_config *cfg,
 			  struct sn_error *err);
 

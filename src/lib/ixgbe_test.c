@@ -308,7 +308,7 @@ static void a_queue_check_finds_its_own_queue_only(void **state)
 	struct sn_pkt *fake[4];
 	assert_int_equal(sn_rx_burst(dev, 0, fake, 4), 1);
 	sn_pkt_free_bulk(fake, 1);
-	assert_int_equal(pump(dev, pool, 64), 0);
+	assert_int_equal(R(RDT), R(RDH));           /* stuck, as in the test above */
 
 	for (int look = 0; look < 3; look++) {
 		assert_int_equal(sn_dev_check_queue(dev, 1), SN_DEV_OK);

@@ -15,7 +15,10 @@
  *     one the driver's table gives for it.
  * Prints "MQCHECK: ..." lines and "MQCHECK-RESULT: pass" (exit 0) or
  * "MQCHECK-RESULT: fail" (exit 1).
- * Usage: safenic-mqcheck PCI_TX PCI_RX QUEUES FLOWS COUNT */
+ * Usage: safenic-mqcheck PCI_TX PCI_RX QUEUES FLOWS COUNT [udp|tcp] [MAX]
+ * tcp sends TCP/IPv4 flows instead (QEMU's e1000e hashes no UDP ports);
+ * MAX is the receiving device's queue maximum (default QUEUES), the
+ * refused request asks for one more. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdarg.h>
@@ -35,6 +38,8 @@
 #define TABLE_LEN 128   /* the driver's indirection table with QEMU */
 
 static bool failed;
+static uint8_t proto = 17;                     /* UDP, or TCP (6) */
+#define L4_LEN (proto == 6 ? 20u : 8u)         /* header before flow and seq */
 
 static void say(const char *fmt, ...)
 {
@@ -113,7 +118,7 @@ static void build_frame(uint8_t *f, const uint8_t dst_mac[6], const uint8_t src_
 	ip[0] = 0x45;
 	ip[3] = FRAME_LEN - 14;
 	ip[8] = 64;
-	ip[9] = 17;                                /* UDP */
+	ip[9] = proto;
 	memcpy(ip + 12, src_ip, 4);
 	memcpy(ip + 16, dst_ip, 4);
 	uint32_t sum = 0;
@@ -128,9 +133,12 @@ static void build_frame(uint8_t *f, const uint8_t dst_mac[6], const uint8_t src_
 	udp[1] = (uint8_t)src_port(flow);
 	udp[2] = DST_PORT >> 8;
 	udp[3] = DST_PORT & 0xff;
-	udp[5] = FRAME_LEN - 34;                   /* checksum 0: none */
-	memcpy(udp + 8, &flow, sizeof(flow));
-	memcpy(udp + 12, &seq, sizeof(seq));
+	if (proto == 6)
+		udp[12] = 0x50;                    /* TCP: data offset 5, no flags */
+	else
+		udp[5] = FRAME_LEN - 34;           /* UDP length; checksum 0: none */
+	memcpy(udp + L4_LEN, &flow, sizeof(flow));
+	memcpy(udp + L4_LEN + 4, &seq, sizeof(seq));
 }
 
 struct flow_seen {
@@ -150,14 +158,14 @@ static void take(struct tally *t, uint16_t q, const struct sn_pkt *p, unsigned n
 	const uint8_t *f = p->data;
 	unsigned flow;
 	uint32_t seq;
-	if (p->len < FRAME_LEN || f[12] != 0x08 || f[13] != 0 || f[23] != 17 ||
+	if (p->len < FRAME_LEN || f[12] != 0x08 || f[13] != 0 || f[23] != proto ||
 	    f[36] != DST_PORT >> 8 || f[37] != (DST_PORT & 0xff)) {
 		t->foreign++;
 		t->foreign_per_queue[q]++;
 		return;
 	}
-	memcpy(&flow, f + 42, sizeof(flow));
-	memcpy(&seq, f + 46, sizeof(seq));
+	memcpy(&flow, f + 34 + L4_LEN, sizeof(flow));
+	memcpy(&seq, f + 38 + L4_LEN, sizeof(seq));
 	if (flow >= nflows) {
 		t->foreign++;
 		t->foreign_per_queue[q]++;
@@ -191,6 +199,18 @@ static struct sn_dev *open_dev(struct sn_ctx *ctx, const char *addr, uint16_t rx
 	return sn_dev_open(ctx, addr, &cfg, err);
 }
 
+/* Until the link is up (Intel NICs negotiate for a while after opening):
+ * frames sent before would wait in QEMU and reach the receiver in one
+ * heap, and QEMU's igb drops what a full queue cannot take. */
+static bool wait_link(struct sn_dev *dev)
+{
+	struct sn_link link = { 0 };
+	uint64_t deadline = now_ms() + 10000;
+	while (sn_dev_link(dev, &link) == 0 && !link.up && now_ms() < deadline)
+		nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	return link.up;
+}
+
 static void drain(struct sn_dev *rx, uint16_t queues, struct tally *t, unsigned nflows,
 		  uint64_t *last_rx)
 {
@@ -207,11 +227,15 @@ static void drain(struct sn_dev *rx, uint16_t queues, struct tally *t, unsigned 
 
 int main(int argc, char **argv)
 {
-	if (argc != 6) {
-		fprintf(stderr, "usage: safenic-mqcheck PCI_TX PCI_RX QUEUES FLOWS COUNT\n");
+	if (argc < 6 || argc > 8) {
+		fprintf(stderr, "usage: safenic-mqcheck PCI_TX PCI_RX QUEUES FLOWS COUNT "
+			"[udp|tcp] [MAX]\n");
 		return 2;
 	}
 	uint16_t queues = (uint16_t)atoi(argv[3]);
+	if (argc > 6 && strcmp(argv[6], "tcp") == 0)
+		proto = 6;
+	uint16_t max = argc > 7 ? (uint16_t)atoi(argv[7]) : queues;
 	unsigned nflows = (unsigned)atoi(argv[4]), count = (unsigned)atoi(argv[5]);
 	if (queues < 1 || queues >= SN_MAX_QUEUES || nflows < 1 || nflows > MAX_FLOWS) {
 		fprintf(stderr, "safenic-mqcheck: QUEUES 1..%d, FLOWS 1..%d\n", SN_MAX_QUEUES - 1,
@@ -229,9 +253,10 @@ int main(int argc, char **argv)
 		t->flows[f].queue = -1;
 
 	/* More queues than the device has: refused, naming its maximum. */
-	struct sn_dev *too_many = open_dev(ctx, argv[2], (uint16_t)(queues + 1), 1, &err);
-	say("asking for %u queues: %s", queues + 1, too_many ? "opened" : err.msg);
-	check(!too_many && err.code == -EINVAL && strstr(err.msg, "at most"),
+	struct sn_dev *too_many = open_dev(ctx, argv[2], (uint16_t)(max + 1), 1, &err);
+	say("asking for %u queues: %s", max + 1, too_many ? "opened" : err.msg);
+	check(!too_many && err.code == -EINVAL &&
+	      (strstr(err.msg, "at most") || strstr(err.msg, "ask for 1 to")),
 	      "more queues than the device has: EINVAL naming the maximum");
 	sn_dev_close(too_many);
 
@@ -246,6 +271,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	say("opened %s (send) and %s with %u receive queues", argv[1], argv[2], queues);
+	check(wait_link(tx) && wait_link(rx), "both links up");
 	uint8_t src_mac[6], dst_mac[6];
 	sn_dev_mac(tx, src_mac);
 	sn_dev_mac(rx, dst_mac);
