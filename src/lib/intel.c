@@ -332,6 +332,22 @@ static bool device_gone(struct sn_intel_nic *nic)
  * reads all-ones, which would add 0xffffffff per counter per call: the
  * reading counts only if STATUS, read after it, says the device is still
  * there, so a removed device's totals freeze at their last good values. */
+/* The per-queue drop counter of receive queues 1 and up (the register
+ * table's sweep reads queue 0's). */
+static uint64_t read_more_queue_drops(struct sn_intel_nic *nic)
+{
+	const struct sn_intel_family *f = nic->family;
+	uint64_t sum = 0;
+	for (size_t i = 0; f->rx_queue_drops && i < f->num_registers; i++) {
+		const struct sn_reg_info *r = &f->registers[i];
+		if (strcmp(r->name, f->rx_queue_drops) != 0)
+			continue;
+		for (unsigned q = 1; q < nic->rx_queues; q++)
+			sum += sn_mmio_rd(nic->bar, r->offset + q * r->stride);
+	}
+	return sum;
+}
+
 static void accumulate_counters(struct sn_intel_nic *nic)
 {
 	const struct sn_intel_family *f = nic->family;
@@ -339,10 +355,12 @@ static void accumulate_counters(struct sn_intel_nic *nic)
 		return;
 	memset(nic->counter_reads, 0, f->num_registers * sizeof(uint64_t));
 	sn_regs_accumulate(nic->bar, f->registers, f->num_registers, nic->counter_reads);
+	uint64_t more_drops = read_more_queue_drops(nic);
 	if (device_gone(nic))
 		return;
 	for (size_t i = 0; i < f->num_registers; i++)
 		nic->counter_totals[i] += nic->counter_reads[i];
+	nic->more_queue_drops += more_drops;
 }
 
 void sn_intel_stats(struct sn_device *dev, struct sn_stats *s)
@@ -362,6 +380,7 @@ void sn_intel_stats(struct sn_device *dev, struct sn_stats *s)
 	accumulate_counters(nic);
 	s->rx_drops += sn_regs_total(f->registers, f->num_registers, nic->counter_totals,
 				     f->rx_missed);
+	s->rx_drops += nic->more_queue_drops;
 	if (f->rx_queue_drops)
 		s->rx_drops += sn_regs_total(f->registers, f->num_registers,
 					     nic->counter_totals, f->rx_queue_drops);

@@ -97,6 +97,7 @@ struct sn_intel_nic {
 	struct sn_ring tx[SN_MAX_QUEUES];
 	uint64_t *counter_totals;    /* indexed like family->registers */
 	uint64_t *counter_reads;     /* one reading, before it is trusted */
+	uint64_t more_queue_drops;   /* rx_queue_drops of queues 1 and up */
 	bool gone;                   /* registers read all-ones: removed */
 };
 
