@@ -394,13 +394,15 @@ static enum recv_stop recv_loop(struct recv_run *r)
 	struct sn_pkt *pkts[CLI_MAX_BATCH];
 	enum recv_stop stop = RECV_RUNNING;
 	uint64_t polls;
+	/* The options allow 1 to SN_MAX_QUEUES; a zero here would divide by it. */
+	uint16_t queues = r->queues > 0 ? r->queues : 1;
 
 	r->start_ns = clock_coarse_ns();
 	ticker_start(&r->tick, r->start_ns);
 	/* One thread polls every queue in turn: each queue's bursts stay on
 	 * one thread, and the receive pool is used by one thread only. */
 	for (polls = 0; stop == RECV_RUNNING; polls++) {
-		recv_poll(r, (uint16_t)(polls % r->queues), pkts);
+		recv_poll(r, (uint16_t)(polls % queues), pkts);
 		stop = recv_count_stop(r);
 		if (stop == RECV_RUNNING && polls % CLI_POLLS_PER_CLOCK_READ == 0)
 			stop = recv_clock_stop(r, clock_coarse_ns());
