@@ -31,6 +31,29 @@ gb_prepare() {
 	gb_say "safenic $(sha256sum "$bin" | cut -c1-12) ($bin), guest image $INITRD"
 }
 
+# gb_prepare_safenic SAFENIC_BINARY OUT_DIR: gb_prepare for a benchmark
+# of safenic alone: no DPDK in the guest image. SAFENIC_BENCH_NO_INSTALL=1
+# skips bench/install-deps.sh (on a machine set up already); the plots
+# then need gnuplot installed (without it they are skipped).
+gb_prepare_safenic() {
+	local bin=$1 out=$2
+	[ "$(id -u)" -eq 0 ] || gb_die "must run as root (QEMU's guest bench)"
+	if [ "${SAFENIC_BENCH_NO_INSTALL:-0}" != 1 ]; then
+		bench/install-deps.sh > "$out/install-deps.log" 2>&1 ||
+			gb_die "bench/install-deps.sh failed; see $out/install-deps.log"
+	fi
+	if [ -z "$bin" ]; then
+		cmake -S . -B build/perf-static -DSAFENIC_STATIC=ON -DSAFENIC_TESTS=OFF > /dev/null
+		cmake --build build/perf-static -j2 > "$out/build.log" 2>&1 ||
+			gb_die "building the static safenic failed; see $out/build.log"
+		bin=build/perf-static/src/cli/safenic
+	fi
+	INITRD=$out/initramfs-perf.cpio.gz
+	bench/build-initramfs.sh "$bin" "$INITRD" > "$out/initramfs.log" 2>&1 ||
+		gb_die "building the guest image failed; see $out/initramfs.log"
+	gb_say "safenic $(sha256sum "$bin" | cut -c1-12) ($bin), guest image $INITRD"
+}
+
 # gb_guest LOG RUN-GUEST-ARGS...: one guest; run-guest.sh waits for the
 # bench lock, so that only one of our guests runs at a time (two cores: a
 # second guest would starve the first). Returns run-guest.sh's status.
