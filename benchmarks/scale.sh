@@ -138,7 +138,7 @@ if [ "$got" -gt 0 ] && command -v gnuplot > /dev/null; then
 	for m in ${modes//,/ }; do
 		awk -F, -v k="$(col kind)" -v md="$(col mode)" -v l="$(col load)" -v u="$(col us_per_frame)" \
 			-v m="$m" -v loads="$loads" 'BEGIN { n = split(loads, a, ","); for (i = 1; i <= n; i++) idx[a[i]] = i }
-			NR > 1 && $k == "modes" && $md == m { print idx[$l], $u, ($l == 0 ? "max" : $l / 1000 " kpps") }' \
+			NR > 1 && $k == "modes" && $md == m { print idx[$l], $u, ($l == 0 ? "max" : $l / 1000 "k") }' \
 			"$csv" > "$out/sc-$m.dat"
 		[ -s "$out/sc-$m.dat" ] || continue
 		plots+="${plots:+, }'$out/sc-$m.dat' using 1:2:xtic(3) with linespoints lw 2 title '$m'"
@@ -152,15 +152,17 @@ if [ "$got" -gt 0 ] && command -v gnuplot > /dev/null; then
 		set xlabel 'fwd --queues'
 		set ylabel 'forwarded Mpps'
 		set xtics 1
+		set xrange [0.5:4.5]
 		set yrange [0:*]
 		set grid
+		set key top left
 		plot '$out/sc-queues.dat' using 1:2 with points pt 7 ps 1.5 title 'runs'
 		set title 'CPU time per forwarded frame, one queue pair'
-		set xlabel 'offered load'
+		set xlabel 'offered load, frames/s (max: as fast as the source can)'
 		set ylabel 'fwd CPU microseconds per frame'
 		set logscale y
 		set yrange [*:*]
-		set xrange [0.5:*]
+		set xrange [0.5:3.5]
 		set key top right
 		plot $plots
 		unset multiplot

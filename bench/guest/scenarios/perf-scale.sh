@@ -56,7 +56,9 @@ run_fwd() {
     shift
     SINK_RX=""
     perf_sink_start "$NIC4" || return 1
-    start_bg "$name" safenic fwd "$NIC2" "$NIC3" "$@" --duration "$SECS"
+    # The shell is pinned to CPU 0 (perf_init) and its children inherit
+    # that: give fwd both CPUs, for its --cores default to spread over.
+    start_bg "$name" taskset 3 safenic fwd "$NIC2" "$NIC3" "$@" --duration "$SECS"
     wait_exit "$BG_PID" $((SECS + 60)) "$name"
     RUN_RC=$?
     perf_sink_stop
