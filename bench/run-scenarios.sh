@@ -65,6 +65,10 @@
 #   irq-virtio-mq     the same on a 4-queue virtio-net with RSS (tap2),
 #                     a receiver thread per queue: each gets frames and
 #                     is woken
+#   fwd-threads       fwd --queues 2 (a thread per queue pair) on e1000e
+#                     with RSS forwards 64 flows, nothing lost; then an idle
+#                     fwd --mode adaptive uses < 2 % of a CPU, wakes on the
+#                     first frame and loses nothing across sleep/wake cycles
 # Every case must also end with DMAR-FAULTS: 0 (selftest-dmar: > 0).
 # On Intel NICs the cases also check link up and the NIC's own counters
 # (see fwd-chain.sh and notes 13-14 below).
@@ -243,6 +247,7 @@ safenic_cases() {
     run_case irq-virtio-mq zero --scenario irq --nic virtio,virtio-mq --topology tap2 \
         --param irq_runs=virtio-mq --host-hook "$monitor_hook"
     run_case mq-intel zero --scenario mq-intel --nic igb,igb,e1000e,e1000e
+    run_case fwd-threads zero --scenario fwd-threads --nic e1000e
 }
 
 selftest_cases() {
