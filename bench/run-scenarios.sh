@@ -50,7 +50,11 @@
 #                     flow, per-queue counts add up
 #   mq-intel          safenic-mqcheck on igb,igb,e1000e,e1000e: 64 TCP flows
 #                     from NIC1 to NIC2 on 4 receive queues (igb RSS), then
-#                     from NIC3 to NIC4 on 2 (e1000e RSS)
+#                     from NIC3 to NIC4 on 2 (e1000e RSS); then, in the
+#                     same boot, multiqueue.sh: gen --flows 64 --queues N
+#                     -> recv --queues N on both pairs, with the same
+#                     checks as mq-virtio's tools part plus the NICs' own
+#                     counters
 #   hostile-virtio    gen -> fwd -> recv while safenic-hostile writes random
 #                     bytes into fwd's device-writable DMA memory (virtio);
 #                     the e1000e variant is not listed: in 2 of 6 runs the

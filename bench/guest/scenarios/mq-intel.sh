@@ -31,4 +31,15 @@ run_mqcheck() { # label tx rx queues max
 
 run_mqcheck igb "$NIC1" "$NIC2" "$IGB_QUEUES" 8
 run_mqcheck e1000e "$NIC3" "$NIC4" 2 2
-verdict "$NAME" "flows=$FLOWS igb_per_queue=${COUNTS_igb%/} e1000e_per_queue=${COUNTS_e1000e%/}"
+
+# Then the tools in the same boot (multiqueue.sh, UDP flows that differ
+# in source address and port): gen --flows --queues N on NIC1 -> recv
+# --queues N on NIC2 (igb), then NIC3 -> NIC4 with 2 (e1000e); its
+# checks fail the case, its numbers join the verdict.
+MQ_PAIRS=1-2-$IGB_QUEUES,3-4-2 MQ_FLOWS=$FLOWS SCENARIO_NAME=tools \
+    /scenarios/multiqueue.sh > /tmp/multiqueue.log 2>&1
+RC=$?
+sed 's/^/[tools] /' /tmp/multiqueue.log
+check tools_exit "$RC" 0
+TOOLS=$(sed -n 's/^VERDICT tools //p' /tmp/multiqueue.log | tail -1)
+verdict "$NAME" "flows=$FLOWS igb_per_queue=${COUNTS_igb%/} e1000e_per_queue=${COUNTS_e1000e%/} | tools: ${TOOLS:-no verdict}"
