@@ -65,7 +65,9 @@
 #                     (NIC1), e1000e (NIC2) and virtio (NIC4) a receiver
 #                     sleeping in poll() on its queue's eventfd is woken
 #                     by every burst, gets every frame, idles under 2 %
-#                     CPU; set_link off/on fires the event fd both times
+#                     CPU; set_link off/on fires the event fd both times;
+#                     then igb with 4 queues and e1000e with 2 (RSS), a
+#                     thread per queue: each queue fed and woken
 #   irq-virtio-mq     the same on a 4-queue virtio-net with RSS (tap2),
 #                     a receiver thread per queue: each gets frames and
 #                     is woken

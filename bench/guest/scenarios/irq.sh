@@ -7,17 +7,18 @@
 # bench/host-monitor.py as run-guest.sh's host hook) must fire the event
 # fd both times. One boot covers three models with the chain4 cabling
 # (run-guest.sh --nic igb,e1000e,virtio,virtio): NIC1 igb receives from
-# NIC2, NIC2 e1000e from NIC1, NIC4 virtio from NIC3.
+# NIC2, NIC2 e1000e from NIC1, NIC4 virtio from NIC3; then NIC1 igb with
+# 4 receive queues and NIC2 e1000e with 2, RSS over 64 UDP flows, a
+# receiver thread per queue: every queue must get frames and be woken.
 # safenic.irq_runs=virtio-mq instead: NIC2, a multi-queue virtio-net
 # (run-guest.sh --nic virtio,virtio-mq --topology tap2), opened with 4
 # receive queues and RSS, fed 64 UDP flows by NIC1, a receiver thread per
 # queue: every queue must get frames and be woken.
 # run-scenarios.sh also requires DMAR-FAULTS: 0.
 #
-# safenic.irq_runs=intel-mq (same NICs as the default): NIC1 igb with 4
-# receive queues and NIC2 e1000e with 2, RSS, a thread per queue.
+# safenic.irq_runs=intel-mq: only the two multi-queue Intel runs.
 # Knobs: safenic.irq_cycles (bursts per NIC, 5), safenic.irq_runs
-# (single, virtio-mq or intel-mq).
+# (default, virtio-mq or intel-mq).
 . /lib/safenic-bench/lib.sh
 
 NAME=irq
@@ -28,7 +29,8 @@ status=""
 case $RUNS in
     virtio-mq) set -- "$NIC2 $NIC1 net2 4" ;;
     intel-mq) set -- "$NIC1 $NIC2 net1 4" "$NIC2 $NIC1 net2 2" ;;
-    *) set -- "$NIC1 $NIC2 net1 1" "$NIC2 $NIC1 net2 1" "$NIC4 $NIC3 net4 1" ;;
+    *) set -- "$NIC1 $NIC2 net1 1" "$NIC2 $NIC1 net2 1" "$NIC4 $NIC3 net4 1" \
+              "$NIC1 $NIC2 net1 4" "$NIC2 $NIC1 net2 2" ;;
 esac
 for run in "$@"; do
     # shellcheck disable=SC2086  # four words
