@@ -288,6 +288,33 @@ static void igb_four_queues(void **state)
 	assert_int_equal(REG(bar, 0x152C), 0x1fu);
 }
 
+/* e1000e with both queues: 4-bit IVAR entries for queues 0 and 1, the
+ * other causes on vector 2, and each queue its own IMS bit. */
+static void e1000e_two_queues(void **state)
+{
+	struct bench *t = *state;
+	struct sn_error err = { 0 };
+	struct sn_dev_config cfg = { .rx_queues = 2, .tx_queues = 2, .rx_ring_size = RING,
+				     .tx_ring_size = RING, .rx_interrupts = true };
+	struct fake_nic_endpoint *pair[2] = { &t->end[0], &t->end[1] };
+	if (fake_nic_open_intel_pair_cfg(&t->nic, "e1000e", &cfg, pair, t->rx_side, t->tx_side,
+					 &err) != 0) {
+		fail_msg("open: %s", err.msg);
+		return;
+	}
+	struct sn_dev *dev = t->end[0].dev;
+	volatile uint8_t *bar = t->end[0].bar;
+	assert_int_equal(REG(bar, 0x00E4), (0x8u | 2) << 16 | (0x8u | 1) << 4 | 0x8u);
+	assert_int_equal(REG(bar, 0x00DC), 3u << 20 | 1u << 24);   /* EIAC */
+	for (unsigned q = 0; q < 2; q++) {
+		assert_true(sn_rx_intr_arm(dev, (uint16_t)q));
+		assert_int_equal(REG(bar, 0x00D0), 1u << (20 + q));
+		sn_rx_intr_disarm(dev, (uint16_t)q);
+		assert_int_equal(REG(bar, 0x00D8), 1u << (20 + q));
+	}
+	assert_int_equal(sn_rx_intr_fd(dev, 2), -1);
+}
+
 /* virtio: arming clears NO_INTERRUPT in the available ring and the
  * re-check looks at the used index. */
 static void virtq_flag_and_pending(void **state)
@@ -327,6 +354,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(virtq_flag_and_pending, setup, teardown),
 		cmocka_unit_test(unsafe_refuses),
 		cmocka_unit_test_setup_teardown(igb_four_queues, setup, teardown),
+		cmocka_unit_test_setup_teardown(e1000e_two_queues, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
