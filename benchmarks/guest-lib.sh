@@ -14,21 +14,7 @@ gb_die() { echo "${GB_NAME:-bench}: ERROR: $*" >&2; exit 1; }
 # build/perf-static unless SAFENIC_BINARY names one, and the guest image
 # with DPDK's testpmd in it. Sets INITRD.
 gb_prepare() {
-	local bin=$1 out=$2
-	[ "$(id -u)" -eq 0 ] || gb_die "must run as root (QEMU's guest bench and apt-get)"
-	bench/install-deps.sh > "$out/install-deps.log" 2>&1 ||
-		gb_die "bench/install-deps.sh failed; see $out/install-deps.log"
-	benchmarks/install-bench-deps.sh
-	if [ -z "$bin" ]; then
-		cmake -S . -B build/perf-static -DSAFENIC_STATIC=ON -DSAFENIC_TESTS=OFF > /dev/null
-		cmake --build build/perf-static -j2 > "$out/build.log" 2>&1 ||
-			gb_die "building the static safenic failed; see $out/build.log"
-		bin=build/perf-static/src/cli/safenic
-	fi
-	INITRD=$out/initramfs-perf.cpio.gz
-	bench/build-initramfs.sh "$bin" "$INITRD" bench/.cache/dpdk/guest > "$out/initramfs.log" 2>&1 ||
-		gb_die "building the guest image failed; see $out/initramfs.log"
-	gb_say "safenic $(sha256sum "$bin" | cut -c1-12) ($bin), guest image $INITRD"
+	gb_prepare_image "$1" "$2" dpdk
 }
 
 # gb_prepare_safenic SAFENIC_BINARY OUT_DIR: gb_prepare for a benchmark
@@ -36,11 +22,20 @@ gb_prepare() {
 # skips bench/install-deps.sh (on a machine set up already); the plots
 # then need gnuplot installed (without it they are skipped).
 gb_prepare_safenic() {
-	local bin=$1 out=$2
-	[ "$(id -u)" -eq 0 ] || gb_die "must run as root (QEMU's guest bench)"
-	if [ "${SAFENIC_BENCH_NO_INSTALL:-0}" != 1 ]; then
+	gb_prepare_image "$1" "$2" safenic
+}
+
+# gb_prepare_image SAFENIC_BINARY OUT_DIR dpdk|safenic: the two above.
+gb_prepare_image() {
+	local bin=$1 out=$2 with=$3 extra=()
+	[ "$(id -u)" -eq 0 ] || gb_die "must run as root (QEMU's guest bench and apt-get)"
+	if [ "$with" = dpdk ] || [ "${SAFENIC_BENCH_NO_INSTALL:-0}" != 1 ]; then
 		bench/install-deps.sh > "$out/install-deps.log" 2>&1 ||
 			gb_die "bench/install-deps.sh failed; see $out/install-deps.log"
+	fi
+	if [ "$with" = dpdk ]; then
+		benchmarks/install-bench-deps.sh
+		extra=(bench/.cache/dpdk/guest)
 	fi
 	if [ -z "$bin" ]; then
 		cmake -S . -B build/perf-static -DSAFENIC_STATIC=ON -DSAFENIC_TESTS=OFF > /dev/null
@@ -49,7 +44,7 @@ gb_prepare_safenic() {
 		bin=build/perf-static/src/cli/safenic
 	fi
 	INITRD=$out/initramfs-perf.cpio.gz
-	bench/build-initramfs.sh "$bin" "$INITRD" > "$out/initramfs.log" 2>&1 ||
+	bench/build-initramfs.sh "$bin" "$INITRD" "${extra[@]}" > "$out/initramfs.log" 2>&1 ||
 		gb_die "building the guest image failed; see $out/initramfs.log"
 	gb_say "safenic $(sha256sum "$bin" | cut -c1-12) ($bin), guest image $INITRD"
 }
