@@ -209,14 +209,16 @@ struct sn_dev_config {
 	uint32_t rss_types;
 	/* Set up one MSI-X vector and eventfd per receive queue, plus one for
 	 * other causes (link changes): see sn_rx_intr_fd and sn_dev_event_fd.
-	 * (VFIO falls back to MSI for a device without MSI-X, but igb, e1000e
-	 * and virtio drive only MSI-X and refuse then; ixgbe has none.) Needs
+	 * (VFIO falls back to MSI for a device without MSI-X, but igb, e1000e,
+	 * ixgbe and virtio drive only MSI-X and refuse then. ixgbe's are
+	 * tested against a register model only, never on hardware.) Needs
 	 * VFIO: an error in unsafe mode. The interrupts start masked; polling
 	 * is unchanged. */
 	bool rx_interrupts;
 	/* Interrupt throttling: at least this many microseconds between two
-	 * interrupts of a queue, where the device has it (igb, e1000e; not
-	 * virtio). 0 = the driver's default, 50 us. The first interrupt after
+	 * interrupts of a queue, where the device has it (igb, e1000e; ixgbe
+	 * in steps of 2 us up to 1022; not virtio). 0 = the driver's
+	 * default, 50 us. The first interrupt after
 	 * a quiet spell is not delayed. */
 	uint16_t itr_usec;
 };

@@ -1,7 +1,7 @@
-/* Receive interrupts on the host: what the drivers program into igb's
- * and e1000e's registers (register files in memory, fake_nic.c), and the
- * arm / re-check / disarm logic against rings that have frames waiting or
- * not. No interrupt fires here (there is no VFIO): the eventfds are
+/* Receive interrupts on the host: what the drivers program into igb's,
+ * e1000e's and ixgbe's registers (register files in memory, fake_nic.c),
+ * and the arm / re-check / disarm logic against rings that have frames
+ * waiting or not. No interrupt fires here (there is no VFIO): the eventfds are
  * written by the test where a device would signal them. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -230,14 +230,81 @@ static void polling_device(void **state)
 	assert_int_equal(REG(t->end[0].bar, 0x1514), 0);         /* GPIE untouched */
 }
 
-/* A family without interrupts refuses them at open, saying so. */
-static void ixgbe_refuses(void **state)
+/* ixgbe (82599): GPIE MSI-X mode, IVAR pairs, EITR in 2 us units, the
+ * other causes through IVAR_MISC; arm and disarm through EIMS/EIMC. */
+static void ixgbe_registers(void **state)
 {
 	struct bench *t = *state;
 	struct sn_error err = { 0 };
-	assert_null(open_pair(t, "ixgbe", true, 0, &err));
-	assert_int_equal(err.code, -ENOTSUP);
-	assert_non_null(strstr(err.msg, "no receive interrupts"));
+	struct sn_dev *dev = open_pair(t, "ixgbe", true, 100, &err);
+	if (!dev) {
+		fail_msg("open: %s", err.msg);
+		return;
+	}
+	volatile uint8_t *bar = t->end[0].bar;
+	const uint32_t other = 1u << 31, lsc = 1u << 20;
+
+	/* GPIE: MSI-X mode, OCD, EIAME, PBA support. */
+	assert_int_equal(REG(bar, 0x00898), 0xc0000030u);
+	assert_int_equal(REG(bar, 0x00900), 0x80u);              /* rx 0 -> vector 0, no tx */
+	assert_int_equal(REG(bar, 0x00A00), 0x80u | 1);          /* other causes -> vector 1 */
+	assert_int_equal(REG(bar, 0x00820), 50u << 3 | 1u << 31); /* EITR0: 100 us = 50 x 2 us */
+	assert_int_equal(REG(bar, 0x00810), 1u);                 /* EIAC: the queue vector only */
+	assert_int_equal(REG(bar, 0x00890), 1u);                 /* EIAM */
+	assert_int_equal(REG(bar, 0x00AD0), 1u);                 /* EIAM_EX(0) */
+	assert_int_equal(REG(bar, 0x00880), other | lsc);        /* EIMS: not the queue */
+	check_fds(dev);
+
+	assert_true(sn_rx_intr_arm(dev, 0));
+	assert_int_equal(REG(bar, 0x00800), 1u);                 /* stale cause cleared */
+	assert_int_equal(REG(bar, 0x00880), 1u);                 /* queue vector unmasked */
+	sn_rx_intr_disarm(dev, 0);
+	assert_int_equal(REG(bar, 0x00888), 1u);                 /* EIMC: masked again */
+	check_arm_recheck(t, dev);
+
+	/* A link change: sn_dev_link drains the event fd, clears the other
+	 * causes (no auto-clear for them) and unmasks them again. */
+	REG(bar, 0x00880) = 0;
+	signal_fd(sn_dev_event_fd(dev));
+	struct sn_link link;
+	assert_int_equal(sn_dev_link(dev, &link), 0);
+	assert_false(fd_readable(sn_dev_event_fd(dev)));
+	assert_int_equal(REG(bar, 0x00800), other | lsc);
+	assert_int_equal(REG(bar, 0x00880), other | lsc);
+}
+
+/* Several queues: two to an IVAR register, rx entries in bytes 0 and 2;
+ * the other causes on the vector after the last queue; a throttle past
+ * the 9-bit interval saturates. */
+static void ixgbe_several_queues(void **state)
+{
+	struct bench *t = *state;
+	struct sn_error err = { 0 };
+	struct sn_dev_config cfg = { .rx_queues = 5, .tx_queues = 5, .rx_ring_size = RING,
+				     .tx_ring_size = RING, .rx_interrupts = true,
+				     .itr_usec = 5000 };
+	struct fake_nic_endpoint *pair[2] = { &t->end[0], &t->end[1] };
+	if (fake_nic_open_intel_pair_cfg(&t->nic, "ixgbe", &cfg, pair, t->rx_side, t->tx_side,
+					 &err) != 0) {
+		fail_msg("open: %s", err.msg);
+		return;
+	}
+	struct sn_dev *dev = t->end[0].dev;
+	volatile uint8_t *bar = t->end[0].bar;
+	assert_int_equal(REG(bar, 0x00900), (0x80u | 1) << 16 | 0x80u);
+	assert_int_equal(REG(bar, 0x00904), (0x80u | 3) << 16 | (0x80u | 2));
+	assert_int_equal(REG(bar, 0x00908), 0x80u | 4);          /* queue 5 absent */
+	assert_int_equal(REG(bar, 0x00A00), 0x80u | 5);
+	assert_int_equal(REG(bar, 0x00810), 0x1fu);
+	for (unsigned q = 0; q < 5; q++) {
+		assert_int_equal(REG(bar, 0x00820 + 4 * q), 0xff8u | 1u << 31);
+		assert_true(sn_rx_intr_fd(dev, (uint16_t)q) >= 0);
+		assert_true(sn_rx_intr_arm(dev, (uint16_t)q));
+		assert_int_equal(REG(bar, 0x00880), 1u << q);
+		sn_rx_intr_disarm(dev, (uint16_t)q);
+		assert_int_equal(REG(bar, 0x00888), 1u << q);
+	}
+	assert_int_equal(sn_rx_intr_fd(dev, 5), -1);
 }
 
 /* Unsafe mode has no VFIO to deliver interrupts: refused at once. */
@@ -350,7 +417,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(igb_registers, setup, teardown),
 		cmocka_unit_test_setup_teardown(e1000e_registers, setup, teardown),
 		cmocka_unit_test_setup_teardown(polling_device, setup, teardown),
-		cmocka_unit_test_setup_teardown(ixgbe_refuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(ixgbe_registers, setup, teardown),
+		cmocka_unit_test_setup_teardown(ixgbe_several_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(virtq_flag_and_pending, setup, teardown),
 		cmocka_unit_test(unsafe_refuses),
 		cmocka_unit_test_setup_teardown(igb_four_queues, setup, teardown),

@@ -15,7 +15,14 @@
 	X(fam, CTRL, 0x00000, RW, "Device Control")                          \
 	X(fam, STATUS, 0x00008, RO, "Device Status")                         \
 	X(fam, CTRL_EXT, 0x00018, RW, "Extended Device Control")             \
+	X(fam, EICR, 0x00800, RW, "Extended Interrupt Cause (write 1 clears)") \
+	X(fam, EIAC, 0x00810, RW, "Extended Interrupt Auto Clear")           \
+	X(fam, EIMS, 0x00880, RW, "Extended Interrupt Mask Set/Read")        \
 	X(fam, EIMC, 0x00888, WO, "Extended Interrupt Mask Clear")           \
+	X(fam, EIAM, 0x00890, RW, "Extended Interrupt Auto Mask")            \
+	X(fam, GPIE, 0x00898, RW, "General Purpose Interrupt Enable")        \
+	X(fam, IVAR_MISC, 0x00A00, RW, "Interrupt Vector Allocation, other causes") \
+	X(fam, EIAM_EX0, 0x00AD0, RW, "Extended Interrupt Auto Mask, vectors 0-31") \
 	X(fam, RDRXCTL, 0x02F00, RW, "Receive DMA Control")                  \
 	X(fam, RXCTRL, 0x03000, RW, "Receive Control")                       \
 	X(fam, RXPBSIZE0, 0x03C00, RW, "Receive Packet Buffer Size 0")       \
@@ -57,7 +64,9 @@
 	X(fam, TDLEN, 0x06008, 0x40, RW, "Tx Descriptor Length")             \
 	X(fam, TDH, 0x06010, 0x40, RW, "Tx Descriptor Head")                 \
 	X(fam, TDT, 0x06018, 0x40, RW, "Tx Descriptor Tail")                 \
-	X(fam, TXDCTL, 0x06028, 0x40, RW, "Transmit Descriptor Control")
+	X(fam, TXDCTL, 0x06028, 0x40, RW, "Transmit Descriptor Control")      \
+	X(fam, EITR, 0x00820, 0x4, RW, "Extended Interrupt Throttle, per vector") \
+	X(fam, IVAR, 0x00900, 0x4, RW, "Interrupt Vector Allocation, queues 2n and 2n+1")
 
 SN_DEFINE_REGISTERS(ixgbe, IXGBE_GLOBALS, IXGBE_QUEUES)
 
@@ -238,6 +247,76 @@ static void ixgbe_link(struct sn_intel_nic *nic, struct sn_link *link)
 	link->speed_mbps = link->up ? speeds[(links >> 28) & 3] : 0;
 }
 
+/* ---- receive interrupts, MSI-X mode ---------------------------------- */
+
+#define GPIE_MSIX_MODE (1u << 4)     /* EICR bits are MSI-X vectors */
+#define GPIE_OCD (1u << 5)           /* an EICR read leaves the queue causes */
+#define GPIE_EIAME (1u << 30)        /* auto-mask a vector that fired */
+#define GPIE_PBA_SUPPORT (1u << 31)
+#define IVAR_VALID 0x80u
+#define EICR_LSC (1u << 20)          /* link status change */
+#define EICR_OTHER (1u << 31)
+#define EITR_INTERVAL_MAX 0xff8u     /* bits 11:3, in units of 2 us */
+#define EITR_CNT_WDIS (1u << 31)     /* a write leaves the counter alone */
+
+/* IVAR n holds receive queue 2n in byte 0 and receive queue 2n + 1 in
+ * byte 2; the transmit entries (bytes 1 and 3) stay invalid: no
+ * transmit interrupts. */
+static void ixgbe_map_rx_queue(struct sn_intel_nic *nic, unsigned q, unsigned vector)
+{
+	unsigned shift = (q & 1) * 16;
+	uint32_t ivar = ixgbe_rd_IVAR(nic->bar, q / 2) & ~(0xffu << shift);
+	ixgbe_wr_IVAR(nic->bar, q / 2, ivar | (vector | IVAR_VALID) << shift);
+}
+
+/* Vector causes, allocation, throttling, then the masks. The queue
+ * vectors clear (EIAC) and mask (EIAM, and EIAM_EX for MSI-X vectors on
+ * the 82599) themselves when they fire; the other causes cannot be
+ * auto-cleared, so irq_ack clears them by writing EICR. */
+static int ixgbe_irq_setup(struct sn_intel_nic *nic, const struct sn_intr *intr,
+			   uint16_t itr_usec, struct sn_error *err)
+{
+	volatile uint8_t *bar = nic->bar;
+	uint32_t queues = 0, itr = (uint32_t)itr_usec << 2;
+	(void)err;
+	if (itr > EITR_INTERVAL_MAX)
+		itr = EITR_INTERVAL_MAX;   /* 1022 us, the longest interval */
+	ixgbe_wr_GPIE(bar, GPIE_MSIX_MODE | GPIE_OCD | GPIE_EIAME | GPIE_PBA_SUPPORT);
+	for (unsigned q = 0; q < nic->rx_queues; q++) {
+		ixgbe_map_rx_queue(nic, q, q);
+		ixgbe_wr_EITR(bar, q, (itr & EITR_INTERVAL_MAX) | EITR_CNT_WDIS);
+		queues |= 1u << q;
+	}
+	ixgbe_wr_IVAR_MISC(bar, intr->event_vector | IVAR_VALID);
+	ixgbe_wr_EIAC(bar, queues);
+	ixgbe_wr_EIAM(bar, queues);
+	ixgbe_wr_EIAM_EX0(bar, queues);
+	ixgbe_wr_EIMC(bar, 0x7fffffffu);
+	ixgbe_wr_EICR(bar, ~0u);
+	ixgbe_wr_EIMS(bar, EICR_OTHER | EICR_LSC);
+	return 0;
+}
+
+static void ixgbe_irq_queue(struct sn_intel_nic *nic, unsigned q, bool unmask)
+{
+	volatile uint8_t *bar = nic->bar;
+	if (!unmask) {
+		ixgbe_wr_EIMC(bar, 1u << q);
+		return;
+	}
+	/* A cause left from frames already polled would fire at once. */
+	ixgbe_wr_EICR(bar, 1u << q);
+	ixgbe_wr_EIMS(bar, 1u << q);
+	(void)ixgbe_rd_STATUS(bar);  /* flush: both writes reached the NIC */
+}
+
+static void ixgbe_irq_ack(struct sn_intel_nic *nic, const struct sn_intr *intr)
+{
+	(void)intr;
+	ixgbe_wr_EICR(nic->bar, EICR_OTHER | EICR_LSC);
+	ixgbe_wr_EIMS(nic->bar, EICR_OTHER | EICR_LSC);
+}
+
 /* 7.1.2.8 RSS: MRQC.MRQE = 0001b (RSS, no DCB or virtualisation); hash
  * fields TcpIPv4 (bit 16), IPv4 (17), IPv6 (20), TcpIPv6 (21), UdpIPv4
  * (22), UdpIPv6 (23). The queue number is the low bits of an entry. */
@@ -283,6 +362,9 @@ const struct sn_intel_family sn_ixgbe_family = {
 	.enable = ixgbe_enable,
 	.disable = ixgbe_disable,
 	.link = ixgbe_link,
+	.irq_setup = ixgbe_irq_setup,
+	.irq_queue = ixgbe_irq_queue,
+	.irq_ack = ixgbe_irq_ack,
 	.rx_packets = "GPRC",
 	.tx_packets = "GPTC",
 	.rx_bytes = "GORCL",
