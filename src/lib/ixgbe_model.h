@@ -17,7 +17,13 @@
 #define BAR_SIZE 0x20000
 #define R(off) (*(volatile uint32_t *)(m->bar + (off)))
 #define CTRL 0x00000
+#define EICR 0x00800
+#define EIAC 0x00810
+#define EIMS 0x00880
 #define EIMC 0x00888
+#define GPIE 0x00898
+#define IVAR 0x00900
+#define EIAM_EX0 0x00AD0
 #define RDRXCTL 0x02F00
 #define RXCTRL 0x03000
 #define HLREG0 0x04240
@@ -68,6 +74,11 @@ struct model {
 	atomic_bool fake_done_at_head;
 	unsigned frames;
 	unsigned frames_on[MODEL_QUEUES];  /* received on each queue */
+	/* MSI-X messages the model sent, by vector: a frame received on a
+	 * queue whose IVAR entry is valid sets the vector's EICR bit and,
+	 * when EIMS has it, sends one, auto-masking (GPIE.EIAME, EIAM_EX)
+	 * and auto-clearing (EIAC) the vector as asked. */
+	atomic_uint interrupts[MODEL_QUEUES + 1];
 	char violation[160];         /* the first datasheet rule broken */
 	bool running;
 };
