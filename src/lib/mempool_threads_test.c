@@ -96,8 +96,12 @@ static unsigned pick_up(struct handoff *q, struct sn_pkt **pkts, unsigned n)
 
 /* One round: allocate a burst from one pool or both, free part of it at
  * once (mixed pools in one call), pass part on, keep none; free what
- * others passed on. */
-static void round_of(struct torture *t, unsigned *seed, uint8_t mark)
+ * others passed on. A deliberate double free goes to `own`, a pool only
+ * this thread uses (NULL: none): in a shared pool another thread may
+ * already have taken the buffer again, and freeing it then is the
+ * caller's use after free, which no owner bit can tell from a free. */
+static void round_of(struct torture *t, unsigned *seed, uint8_t mark,
+		     struct sn_mempool *own)
 {
 	struct sn_pkt *pkts[160];
 	unsigned want = 1 + (unsigned)rand_r(seed) % 128, n;
@@ -116,10 +120,15 @@ static void round_of(struct torture *t, unsigned *seed, uint8_t mark)
 	unsigned keep = n ? (unsigned)rand_r(seed) % (n + 1) : 0;
 	unsigned passed = pass_on(&t->queue, pkts, keep);
 	release_all(t, pkts + passed, n - passed);
-	if (n > passed && rand_r(seed) % 16 == 0) {
-		/* Freed again at once: still free, so refused and counted. */
-		sn_pkt_free_bulk(&pkts[passed], 1);
-		__atomic_fetch_add(&t->double_frees, 1, __ATOMIC_RELAXED);
+	if (own && rand_r(seed) % 16 == 0) {
+		/* Freed twice while other threads run: the second is refused
+		 * and counted, and the buffer is home once. */
+		struct sn_pkt *mine;
+		if (sn_pkt_alloc_bulk(own, &mine, 1) == 1) {
+			sn_pkt_free_bulk(&mine, 1);
+			sn_pkt_free_bulk(&mine, 1);
+			__atomic_fetch_add(&t->double_frees, 1, __ATOMIC_RELAXED);
+		}
 	}
 	n = pick_up(&t->queue, pkts, 1 + (unsigned)rand_r(seed) % 128);
 	release_all(t, pkts, n);
@@ -129,6 +138,7 @@ struct worker {
 	pthread_t thread;
 	struct torture *t;
 	unsigned seed;
+	struct sn_mempool *own;        /* this thread's alone, for double frees */
 	/* Phase two: the buffers held across the pool's destruction. */
 	struct sn_pkt *held[8];
 	unsigned num_held;
@@ -139,7 +149,7 @@ static void *torture_thread(void *arg)
 {
 	struct worker *w = arg;
 	for (int r = 0; r < ROUNDS; r++)
-		round_of(w->t, &w->seed, (uint8_t)w->seed);
+		round_of(w->t, &w->seed, (uint8_t)w->seed, w->own);
 	return NULL;
 }
 
@@ -182,8 +192,11 @@ static void many_threads_share_two_pools(void **state)
 	(void)state;
 	assert_non_null(ctx);
 	setup_torture(&t, ctx);
-	for (int i = 0; i < THREADS; i++)
-		w[i] = (struct worker){ .t = &t, .seed = 1234u + (unsigned)i };
+	for (int i = 0; i < THREADS; i++) {
+		w[i] = (struct worker){ .t = &t, .seed = 1234u + (unsigned)i,
+					.own = sn_mempool_create(ctx, 64, 0, 0, NULL) };
+		assert_non_null(w[i].own);
+	}
 	run_threads(w, torture_thread);
 	drain_queue(&t);
 	assert_int_equal(t.failures, 0);
@@ -194,8 +207,14 @@ static void many_threads_share_two_pools(void **state)
 	for (unsigned i = 0; i < BIG; i++)
 		assert_int_equal(t.taken[0][i], 0);
 	assert_true(t.double_frees > 0);
-	assert_int_equal(sn_mempool_bad_frees(t.pools[0]) + sn_mempool_bad_frees(t.pools[1]),
-			 t.double_frees);
+	uint64_t refused = 0;
+	for (int i = 0; i < THREADS; i++) {
+		refused += sn_mempool_bad_frees(w[i].own);
+		assert_int_equal(sn_mempool_free_count(w[i].own), 64);
+		sn_mempool_destroy(w[i].own);
+	}
+	assert_int_equal(refused, t.double_frees);
+	assert_int_equal(sn_mempool_bad_frees(t.pools[0]) + sn_mempool_bad_frees(t.pools[1]), 0);
 	/* All of them can be had again, each once. */
 	struct sn_pkt **all = calloc(BIG, sizeof(*all));
 	assert_non_null(all);
@@ -221,7 +240,7 @@ static void *hold_across_destroy(void *arg)
 {
 	struct worker *w = arg;
 	for (int r = 0; r < ROUNDS / 4; r++)
-		round_of(w->t, &w->seed, (uint8_t)w->seed);
+		round_of(w->t, &w->seed, (uint8_t)w->seed, NULL);
 	w->num_held = sn_pkt_alloc_bulk(w->t->pools[0], w->held, 8);
 	for (unsigned i = 0; i < w->num_held; i++)
 		got(w->t, w->held[i], 2);
