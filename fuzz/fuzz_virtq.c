@@ -1,11 +1,12 @@
 /* The split virtqueue (src/lib/virtqueue.c), receive and transmit, against
  * a device whose every write comes from the fuzzer: used ring entries (id
- * and length), the used index, the used flags, and the virtio-net header
- * and frame bytes it writes into receive buffers.
+ * and length), the used index, the used flags, avail_event (EVENT_IDX),
+ * and the virtio-net header and frame bytes it writes into receive
+ * buffers.
  *
  * Input: byte 0 picks receive or transmit, the header length (12, modern;
  * 10, legacy; 20, modern with the hash report) and the queue size (8, 16
- * or 32); the rest is a script: the
+ * or 32), and bit 6 EVENT_IDX; the rest is a script: the
  * device completes the next buffer it fetched (honestly, or with a lying
  * id or length), writes any used entry, moves the used index anywhere or
  * publishes its own; the application bursts, frees, allocates, moves a
@@ -293,6 +294,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(desc && avail && used, "out of memory");
 	FUZZ_CHECK(sn_virtq_init(&d.vq, ledger.ctx, qsize, desc, avail, used, d.hdr, d.receive) == 0,
 		   "sn_virtq_init");
+	if (first & 0x40)
+		sn_virtq_use_event_idx(&d.vq);
 	if (d.receive) {
 		d.vq.rx_pool = ledger.pool;
 		d.vq.rx_room = ledger.room;
@@ -317,8 +320,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					 : (arg & 3) == 1 ? fuzz_u16(&in)
 							  : (uint16_t)(d.vq.used->idx + (arg >> 2) - 32);
 			break;
-		case 4:
+		case 4: /* what the device asks of our kicks: flag or avail_event */
 			d.vq.used->flags = arg & 1 ? VRING_USED_F_NO_NOTIFY : 0;
+			if (arg & 2)
+				*(uint16_t *)&d.vq.used->ring[qsize] = fuzz_u16(&in);
 			break;
 		case 5:
 			if (d.receive)

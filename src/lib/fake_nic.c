@@ -66,12 +66,17 @@ static void play_intel(struct fake_nic *m, struct fake_nic_side *s)
 				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
 }
 
-/* The used index is the device's own, never read back from the ring. */
+/* The used index is the device's own, never read back from the ring.
+ * With EVENT_IDX it does what QEMU does: after taking entries it asks to
+ * be kicked for the next one (avail_event = its position), and after
+ * publishing used entries it would interrupt when used_event falls among
+ * them (counted, as it has no interrupt to raise); without, it would
+ * interrupt unless NO_INTERRUPT is set. */
 static void play_virtio(struct fake_nic_side *s)
 {
 	struct sn_virtq *vq = s->vq;
 	uint16_t avail = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
-	uint16_t used = s->used;
+	uint16_t used = s->used, old = used;
 	while (s->seen != avail) {
 		uint16_t id = vq->avail->ring[s->seen++ & vq->mask];
 		vq->used->ring[used & vq->mask] = (struct vring_used_elem){
@@ -79,7 +84,15 @@ static void play_virtio(struct fake_nic_side *s)
 		used++;
 	}
 	s->used = used;
+	if (vq->event_idx)
+		__atomic_store_n((uint16_t *)&vq->used->ring[vq->size], s->seen, __ATOMIC_RELAXED);
 	__atomic_store_n(&vq->used->idx, used, __ATOMIC_RELEASE);
+	if (used == old)
+		return;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* the index before the driver's wish */
+	if (vq->event_idx ? sn_vring_need_event(vq->avail->ring[vq->size], used, old)
+			  : !(vq->avail->flags & VRING_AVAIL_F_NO_INTERRUPT))
+		s->interrupts++;
 }
 
 /* Finish resets at once, with NVM and DMA initialisation done. */
@@ -216,6 +229,7 @@ int fake_nic_open_virtio(struct fake_nic *m, struct fake_nic_endpoint *e, uint16
 					   dev->va, 12, i == 0);
 		if (rc < 0)
 			return rc;
+		sn_virtq_use_event_idx(qs[i]); /* as QEMU offers it */
 	}
 	e->rxq.rx_pool = pool;
 	e->rxq.rx_room = sn_mempool_data_room(pool);

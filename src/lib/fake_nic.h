@@ -5,8 +5,9 @@
  * posted with a frame and writing DD back where transmit asked for it,
  * on queues that are turned on. A head the driver rewrote meanwhile (a
  * queue reset) is left as the driver wrote it.
- * virtio: split virtqueues whose used ring it fills from the available
- * ring. Like a real device it keeps its own position (the head register,
+ * virtio: split virtqueues (EVENT_IDX negotiated, as with QEMU) whose
+ * used ring it fills from the available ring, keeping avail_event as
+ * QEMU does and counting the interrupts used_event asks for. Like a real device it keeps its own position (the head register,
  * its own used index): it does not read back what it wrote into shared
  * memory, so a lie written there by someone else misleads the driver,
  * not the model.
@@ -44,6 +45,7 @@ struct fake_nic_side {
 	bool receive;                 /* produce frames (rx) or consume them (tx) */
 	uint16_t seen;                /* virtio: avail entries handled */
 	uint16_t used;                /* virtio: the device's own used index */
+	uint32_t interrupts;          /* virtio: ones it would have raised */
 };
 
 struct fake_nic {
@@ -92,7 +94,7 @@ struct sn_dev *fake_nic_open_intel(struct fake_nic *m, const char *driver,
 				   uint16_t device_id, const struct sn_dev_config *cfg,
 				   uint8_t **bar, struct sn_error *err);
 /* Sets up a receive and a transmit virtqueue of ring_size as the modern
- * virtio driver lays them out: descriptors and available ring in memory
+ * virtio driver lays them out, with EVENT_IDX: descriptors and available ring in memory
  * the device only reads, the used ring in memory it writes. Receives
  * into pool. Returns 0 or a negative errno. */
 int fake_nic_open_virtio(struct fake_nic *m, struct fake_nic_endpoint *e, uint16_t ring_size,

@@ -382,8 +382,10 @@ static void e1000e_two_queues(void **state)
 	assert_int_equal(sn_rx_intr_fd(dev, 2), -1);
 }
 
-/* virtio: arming clears NO_INTERRUPT in the available ring and the
- * re-check looks at the used index. */
+/* virtio with EVENT_IDX (as the model negotiates it): arming writes our
+ * used index into used_event, so the next used entry interrupts, and the
+ * re-check looks at the used index; disarmed, the device's completions
+ * ask for none. Without EVENT_IDX the NO_INTERRUPT flag does the same. */
 static void virtq_flag_and_pending(void **state)
 {
 	struct bench *t = *state;
@@ -391,22 +393,53 @@ static void virtq_flag_and_pending(void **state)
 	assert_non_null(pool);
 	struct fake_nic_endpoint *e = &t->end[0];
 	assert_int_equal(fake_nic_open_virtio(&t->nic, e, RING, pool), 0);
-	assert_int_equal(e->rxq.avail->flags, VRING_AVAIL_F_NO_INTERRUPT); /* polling */
-	sn_virtq_refill(&e->rxq);
-	sn_virtq_want_interrupts(&e->rxq, true);
-	assert_int_equal(e->rxq.avail->flags, 0);
-	assert_false(sn_virtq_used_pending(&e->rxq));
-	t->nic.sides[0] = (struct fake_nic_side){ .vq = &e->rxq, .receive = true };
+	struct fake_nic_side *side = &t->nic.sides[0];
+	*side = (struct fake_nic_side){ .vq = &e->rxq, .receive = true };
 	t->nic.num_sides = 1;
-	fake_nic_step(&t->nic);
-	assert_true(sn_virtq_used_pending(&e->rxq));
 	struct sn_pkt *pkts[RING];
-	uint16_t n = sn_virtq_harvest(&e->rxq, pkts, RING);
-	assert_true(n > 0);
-	sn_pkt_free_bulk(pkts, n);
-	assert_false(sn_virtq_used_pending(&e->rxq));
-	sn_virtq_want_interrupts(&e->rxq, false);
-	assert_int_equal(e->rxq.avail->flags, VRING_AVAIL_F_NO_INTERRUPT);
+	volatile uint16_t *used_event = &e->rxq.avail->ring[RING];
+
+	for (int with_event_idx = 1; with_event_idx >= 0; with_event_idx--) {
+		if (!with_event_idx) { /* as if the device had not offered it */
+			e->rxq.event_idx = false;
+			e->rxq.avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
+		}
+		assert_int_equal(e->rxq.avail->flags,
+				 with_event_idx ? 0 : VRING_AVAIL_F_NO_INTERRUPT);
+		/* Polling: completions raise nothing. */
+		sn_virtq_refill(&e->rxq);
+		uint32_t before = side->interrupts;
+		fake_nic_step(&t->nic);
+		assert_int_equal(side->interrupts, before);
+		uint16_t n = sn_virtq_harvest(&e->rxq, pkts, RING);
+		assert_true(n > 0);
+		sn_pkt_free_bulk(pkts, n);
+		/* Armed: the next completion interrupts, once. */
+		sn_virtq_refill(&e->rxq);
+		sn_virtq_want_interrupts(&e->rxq, true);
+		if (with_event_idx)
+			assert_int_equal(*used_event, e->rxq.used_idx);
+		else
+			assert_int_equal(e->rxq.avail->flags, 0);
+		assert_false(sn_virtq_used_pending(&e->rxq));
+		fake_nic_step(&t->nic);
+		assert_int_equal(side->interrupts, before + 1);
+		assert_true(sn_virtq_used_pending(&e->rxq));
+		n = sn_virtq_harvest(&e->rxq, pkts, RING);
+		assert_true(n > 0);
+		sn_pkt_free_bulk(pkts, n);
+		assert_false(sn_virtq_used_pending(&e->rxq));
+		sn_virtq_want_interrupts(&e->rxq, false);
+		if (with_event_idx)
+			assert_int_equal(*used_event, (uint16_t)(e->rxq.used_idx + 0x8000));
+		else
+			assert_int_equal(e->rxq.avail->flags, VRING_AVAIL_F_NO_INTERRUPT);
+		sn_virtq_refill(&e->rxq);
+		fake_nic_step(&t->nic);
+		assert_int_equal(side->interrupts, before + 1);
+		n = sn_virtq_harvest(&e->rxq, pkts, RING);
+		sn_pkt_free_bulk(pkts, n);
+	}
 	fake_nic_close_virtio(e);
 	sn_mempool_destroy(pool);
 }

@@ -27,6 +27,7 @@
 #define F_NET_STATUS 16
 #define F_NET_CTRL_VQ 17
 #define F_NET_MQ 22
+#define F_RING_EVENT_IDX VIRTIO_RING_F_EVENT_IDX
 #define F_VERSION_1 32
 #define F_ACCESS_PLATFORM 33
 #define F_NET_HASH_REPORT 57
@@ -275,7 +276,8 @@ static int negotiate(struct sn_device *dev, struct virtio_net *vn,
 {
 	bool fenced = !dev->ctx->cfg.unsafe_no_iommu;
 	uint64_t offered = device_features(vn);
-	uint64_t wanted = 1ull << F_NET_MAC | 1ull << F_NET_STATUS;
+	/* EVENT_IDX: kicks and interrupts only where the other side asks. */
+	uint64_t wanted = 1ull << F_NET_MAC | 1ull << F_NET_STATUS | 1ull << F_RING_EVENT_IDX;
 	uint16_t pairs = dev->rx_queues > dev->tx_queues ? dev->rx_queues : dev->tx_queues;
 
 	if (vn->modern) {
@@ -485,6 +487,8 @@ static int setup_ctrl_queue(struct sn_device *dev, struct virtio_net *vn,
 			       dev->pci.addr, m.size);
 	vn->ctrl.notify_regs = &vn->notify;
 	vn->ctrl.queue_index = index;
+	if (has(vn->features, F_RING_EVENT_IDX))
+		sn_vctrl_use_event_idx(&vn->ctrl);
 	return enable_modern_ring(dev, vn, index, &vn->ctrl.notify_off, err);
 }
 
@@ -521,8 +525,11 @@ static int setup_legacy_queue(struct sn_device *dev, struct virtio_net *vn,
 static int setup_queue(struct sn_device *dev, struct virtio_net *vn, uint16_t index,
 		       uint16_t requested, struct sn_virtq *vq, struct sn_error *err)
 {
-	return vn->modern ? setup_modern_queue(dev, vn, index, requested, vq, err)
-			  : setup_legacy_queue(dev, vn, index, vq, err);
+	int rc = vn->modern ? setup_modern_queue(dev, vn, index, requested, vq, err)
+			    : setup_legacy_queue(dev, vn, index, vq, err);
+	if (rc == 0 && has(vn->features, F_RING_EVENT_IDX))
+		sn_virtq_use_event_idx(vq);
+	return rc;
 }
 
 /* Every pair's queues, and the control queue when there is more than one

@@ -11,6 +11,16 @@
 /* Refill only when this many descriptors are free: one kick per batch. */
 #define RX_REFILL_BATCH 32
 
+/* With EVENT_IDX a polling queue keeps used_event half the 16-bit index
+ * space away from its used index, and moves it again after a quarter:
+ * the device's used index stays within a ring of ours (QEMU's rings hold
+ * at most 1024), so the entry used_event names is one it never writes
+ * and no interrupt is asked for; a ring of 16384 or more could see a
+ * needless one. NO_INTERRUPT cannot say this: with EVENT_IDX the device
+ * ignores the flags (virtio 1.x, 2.7.7.2). */
+#define EVENT_FAR 0x8000u
+#define EVENT_MOVE 0x4000u
+
 int sn_virtq_init(struct sn_virtq *vq, const struct sn_ctx *ctx, uint16_t size,
 		  void *desc, void *avail, void *used, uint32_t hdr_len, bool receive)
 {
@@ -39,6 +49,16 @@ int sn_virtq_init(struct sn_virtq *vq, const struct sn_ctx *ctx, uint16_t size,
 	for (uint16_t i = 0; i < size; i++)
 		vq->used->ring[i].id = SN_VIRTQ_STALE_ID;
 	return 0;
+}
+
+void sn_virtq_use_event_idx(struct sn_virtq *vq)
+{
+	vq->event_idx = true;
+	vq->used_event = &vq->avail->ring[vq->size];
+	vq->avail_event = (const volatile uint16_t *)&vq->used->ring[vq->size];
+	vq->event_base = vq->used_idx;
+	*vq->used_event = (uint16_t)(vq->used_idx + EVENT_FAR);
+	vq->avail->flags = 0; /* 2.7.7.1: the driver MUST with EVENT_IDX */
 }
 
 void sn_virtq_fini(struct sn_virtq *vq)
@@ -155,23 +175,45 @@ static uint16_t post_tx(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n,
 
 void sn_virtq_kick(struct sn_virtq *vq)
 {
+	uint16_t new_idx = vq->avail_idx, old_idx = vq->kicked_idx;
+	bool notify;
+
 	/* Release: descriptors and ring entries before the index. */
-	__atomic_store_n(&vq->avail->idx, vq->avail_idx, __ATOMIC_RELEASE);
+	__atomic_store_n(&vq->avail->idx, new_idx, __ATOMIC_RELEASE);
 	/* Full barrier: the index store must be visible before we read the
-	 * device's NO_NOTIFY flag (virtio 1.1, 2.6.13.6). */
+	 * device's avail_event or NO_NOTIFY flag (virtio 1.1, 2.6.13.6). */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	uint16_t flags = __atomic_load_n(&vq->used->flags, __ATOMIC_RELAXED);
-	if (!(flags & VRING_USED_F_NO_NOTIFY) && vq->notify_regs)
+	vq->kicked_idx = new_idx;
+	if (vq->event_idx) {
+		/* Read once. The device's value only decides whether we
+		 * notify: a lie costs a needless or a missing kick (a
+		 * stalled queue the health check reports), never memory. */
+		uint16_t event = __atomic_load_n(vq->avail_event, __ATOMIC_RELAXED);
+		notify = sn_vring_need_event(event, new_idx, old_idx);
+	} else {
+		notify = !(__atomic_load_n(&vq->used->flags, __ATOMIC_RELAXED) &
+			   VRING_USED_F_NO_NOTIFY);
+	}
+	if (notify && vq->notify_regs)
 		sn_regs_write16(vq->notify_regs, vq->notify_off, vq->queue_index);
 }
 
 void sn_virtq_want_interrupts(struct sn_virtq *vq, bool on)
 {
-	__atomic_store_n(&vq->avail->flags, on ? 0 : VRING_AVAIL_F_NO_INTERRUPT,
-			 __ATOMIC_RELAXED);
-	/* The flag must be visible before the caller looks at the used index
-	 * again (virtio 1.1, 2.7.10): the device reads it after writing that
-	 * index, so one of the two sides sees the other. */
+	vq->intr_on = on;
+	if (vq->event_idx) {
+		/* Armed: the entry at our used index, the next one the device
+		 * writes, interrupts. Disarmed: far away, as at start. */
+		vq->event_base = vq->used_idx;
+		__atomic_store_n(vq->used_event, (uint16_t)(vq->used_idx + (on ? 0 : EVENT_FAR)),
+				 __ATOMIC_RELAXED);
+	} else {
+		__atomic_store_n(&vq->avail->flags, on ? 0 : VRING_AVAIL_F_NO_INTERRUPT,
+				 __ATOMIC_RELAXED);
+	}
+	/* The request must be visible before the caller looks at the used
+	 * index again (virtio 1.1, 2.7.10): the device reads it after writing
+	 * that index, so one of the two sides sees the other. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
@@ -255,6 +297,11 @@ uint16_t sn_virtq_harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n)
 	}
 	if (lie != vq->lying)
 		note_index(vq, lie);
+	/* Polling with EVENT_IDX: keep used_event out of the device's reach. */
+	if (vq->event_idx && !vq->intr_on && (uint16_t)(next - vq->event_base) >= EVENT_MOVE) {
+		vq->event_base = (uint16_t)next;
+		__atomic_store_n(vq->used_event, (uint16_t)(next + EVENT_FAR), __ATOMIC_RELAXED);
+	}
 	vq->used_idx = (uint16_t)next;
 	vq->num_free = (uint16_t)num_free;
 	return (uint16_t)got;
@@ -366,6 +413,12 @@ int sn_vctrl_init(struct sn_vctrl *cq, uint16_t size, void *desc, void *avail,
 	return 0;
 }
 
+void sn_vctrl_use_event_idx(struct sn_vctrl *cq)
+{
+	cq->event_idx = true;
+	cq->avail->flags = 0; /* 2.7.7.1 */
+}
+
 int sn_vctrl_post(struct sn_vctrl *cq, uint8_t class, uint8_t cmd, const void *data,
 		  size_t len)
 {
@@ -387,6 +440,8 @@ int sn_vctrl_post(struct sn_vctrl *cq, uint8_t class, uint8_t cmd, const void *d
 	cq->avail->ring[cq->avail_idx & cq->mask] = CTRL_HEAD;
 	cq->avail_idx++;
 	cq->pending = true;
+	if (cq->event_idx) /* no interrupt wanted: we poll for the answer */
+		cq->avail->ring[cq->size] = (uint16_t)(cq->used_idx + EVENT_FAR);
 	/* Release: the chain and its data before the index. */
 	__atomic_store_n(&cq->avail->idx, cq->avail_idx, __ATOMIC_RELEASE);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

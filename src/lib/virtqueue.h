@@ -18,6 +18,15 @@
 #define VRING_DESC_F_WRITE 2
 #define VRING_AVAIL_F_NO_INTERRUPT 1
 #define VRING_USED_F_NO_NOTIFY 1
+#define VIRTIO_RING_F_EVENT_IDX 29
+
+/* virtio 1.x, 2.7.10: with EVENT_IDX, the side that moved its index from
+ * old to new tells the other one if the other asked to hear of entry
+ * `event`, i.e. if event lies in [old, new) modulo 2^16. */
+static inline bool sn_vring_need_event(uint16_t event, uint16_t new_idx, uint16_t old_idx)
+{
+	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old_idx);
+}
 
 /* The driver writes this id into every used-ring entry it has consumed,
  * and into all of them at start: no descriptor has it, so an entry the
@@ -87,6 +96,15 @@ struct sn_virtq {
 	const struct sn_regs *notify_regs;
 	size_t notify_off;
 	uint16_t queue_index;
+	/* EVENT_IDX (virtio 1.x, 2.7.7 and 2.7.10), when negotiated: the
+	 * device's avail_event after the used ring decides our kicks, our
+	 * used_event after the available ring its interrupts. */
+	bool event_idx;
+	bool intr_on;                /* used_event asks for the next entry */
+	uint16_t kicked_idx;         /* available index at the last kick */
+	uint16_t event_base;         /* used index when used_event was last moved away */
+	volatile uint16_t *used_event;        /* we write */
+	const volatile uint16_t *avail_event; /* the device writes: untrusted */
 	/* A used index past what the device wrote: each episode is counted
 	 * once (a device error) and reported once by sn_virtq_check. */
 	bool lying;                  /* the last look found the index impossible */
@@ -103,6 +121,11 @@ int sn_virtq_init(struct sn_virtq *vq, const struct sn_ctx *ctx, uint16_t size,
 void sn_virtq_fini(struct sn_virtq *vq);
 /* Free every packet still in flight (after the device has stopped). */
 void sn_virtq_drain(struct sn_virtq *vq);
+
+/* EVENT_IDX was negotiated: the device ignores the avail flags (which go
+ * to 0, as 2.7.7 requires) and interrupts by used_event, which starts far
+ * from anything the device can reach; kicks follow avail_event. */
+void sn_virtq_use_event_idx(struct sn_virtq *vq);
 
 /* Make up to n receive buffers available to the device; returns how many. */
 uint16_t sn_virtq_post(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n);
@@ -164,6 +187,7 @@ struct sn_vctrl {
 	uint16_t avail_idx, used_idx;
 	bool pending;                /* a command is with the device */
 	bool broken;                 /* the device lied: no more commands */
+	bool event_idx;              /* used_event instead of the avail flags */
 	const struct sn_regs *notify_regs;
 	size_t notify_off;
 	uint16_t queue_index;
@@ -180,6 +204,9 @@ struct sn_vctrl_why {
 int sn_vctrl_init(struct sn_vctrl *cq, uint16_t size, void *desc, void *avail,
 		  void *used, uint8_t *data, uint64_t data_iova, uint8_t *ack,
 		  uint64_t ack_iova);
+/* EVENT_IDX was negotiated: flags 0, used_event kept far from the
+ * answer. Kicks stay unconditional (see sn_vctrl_post). */
+void sn_vctrl_use_event_idx(struct sn_vctrl *cq);
 /* Publishes one command and notifies the device. -EBUSY while one is
  * pending, -EMSGSIZE past SN_VCTRL_DATA_ROOM, -EPROTO once broken. */
 int sn_vctrl_post(struct sn_vctrl *cq, uint8_t class, uint8_t cmd, const void *data,
@@ -209,10 +236,11 @@ size_t sn_virtio_rss_encode(uint8_t *out, size_t room, uint32_t hash_types,
 #define SN_VIRTIO_HDR_HASH_LEN 20u
 #define SN_VIRTIO_HASH_REPORT_MAX 9u   /* VIRTIO_NET_HASH_REPORT_UDPv6_EX */
 
-/* Receive interrupts: ask the device to interrupt when it uses a buffer
- * (clears VRING_AVAIL_F_NO_INTERRUPT), or not. Without EVENT_IDX, which
- * is not negotiated, this flag is the whole of the suppression; the device
- * may still interrupt when asked not to, never the other way round. */
+/* Receive interrupts: ask the device to interrupt when it uses a buffer,
+ * or not. With EVENT_IDX, used_event = our used index (the next entry
+ * interrupts) or far away; without, the VRING_AVAIL_F_NO_INTERRUPT flag.
+ * The device may still interrupt when asked not to, never the other way
+ * round. */
 void sn_virtq_want_interrupts(struct sn_virtq *vq, bool on);
 /* Whether the device's used index is past ours: a harvest would find
  * something. One read of shared memory. */
