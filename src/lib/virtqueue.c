@@ -54,6 +54,7 @@ int sn_virtq_init(struct sn_virtq *vq, const struct sn_ctx *ctx, uint16_t size,
 void sn_virtq_use_event_idx(struct sn_virtq *vq)
 {
 	vq->event_idx = true;
+	vq->event_poll = !vq->intr_on;
 	vq->used_event = &vq->avail->ring[vq->size];
 	vq->avail_event = (const volatile uint16_t *)&vq->used->ring[vq->size];
 	vq->event_base = vq->used_idx;
@@ -114,6 +115,15 @@ static inline bool take_hash(struct sn_pkt *pkt)
 	return true;
 }
 
+/* A descriptor without NEXT in two stores: the address, then length,
+ * flags and a zero next together (the struct has no padding). */
+static inline void put_desc(struct vring_desc *d, uint64_t addr, uint32_t len, uint16_t flags)
+{
+	uint64_t rest = len | (uint64_t)flags << 32;
+	d->addr = addr;
+	memcpy(&d->len, &rest, sizeof(rest));
+}
+
 /* The queue's indices live in locals throughout: stores through the
  * descriptors and packet arrays could otherwise alias them. */
 uint16_t sn_virtq_post(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n)
@@ -129,8 +139,7 @@ uint16_t sn_virtq_post(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n)
 	for (unsigned i = 0; i < n; i++) {
 		struct sn_pkt *pkt = pkts[i];
 		uint16_t id = free_ids[--num_free];
-		desc[id] = (struct vring_desc){ .addr = pkt->iova - hdr, .len = rx_len,
-						.flags = VRING_DESC_F_WRITE };
+		put_desc(&desc[id], pkt->iova - hdr, rx_len, VRING_DESC_F_WRITE);
 		inflight[id] = pkt;
 		ring[avail++ & mask] = id;
 	}
@@ -140,14 +149,16 @@ uint16_t sn_virtq_post(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n)
 }
 
 /* Transmit: the application's frame must fit its own buffer and leave
- * room for the header; the first that does not ends the burst. */
-static uint16_t post_tx(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n,
-			uint64_t *bytes_out)
+ * room for the header; the first that does not ends the burst. hdr is a
+ * constant at each call, so the header is cleared with plain stores. */
+static inline __attribute__((always_inline)) uint16_t
+post_tx_hdr(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n, uint64_t *bytes_out,
+	    const uint32_t hdr)
 {
 	struct vring_desc *desc = vq->desc;
 	uint16_t *ring = vq->avail->ring, *free_ids = vq->free_ids;
 	struct sn_pkt **inflight = vq->inflight;
-	const uint32_t hdr = vq->hdr_len;
+	const struct sn_ctx *ctx = vq->ctx;
 	unsigned num_free = vq->num_free, avail = vq->avail_idx, mask = vq->mask, i;
 	uint64_t bytes = 0;
 
@@ -156,13 +167,13 @@ static uint16_t post_tx(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n,
 	for (i = 0; i < n; i++) {
 		struct sn_pkt *pkt = pkts[i];
 		uint32_t len = pkt->len;
-		if (!sn_pkt_tx_ok(pkt, vq->ctx, hdr)) {
+		if (!sn_pkt_tx_ok(pkt, ctx, hdr)) {
 			sn_count(&vq->stats.errors, 1);
 			break;
 		}
 		uint16_t id = free_ids[--num_free];
 		zero_header(pkt, hdr);
-		desc[id] = (struct vring_desc){ .addr = pkt->iova - hdr, .len = hdr + len };
+		put_desc(&desc[id], pkt->iova - hdr, hdr + len, 0);
 		inflight[id] = pkt;
 		ring[avail++ & mask] = id;
 		bytes += len;
@@ -171,6 +182,19 @@ static uint16_t post_tx(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n,
 	vq->avail_idx = (uint16_t)avail;
 	*bytes_out = bytes;
 	return (uint16_t)i;
+}
+
+static uint16_t post_tx(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n,
+			uint64_t *bytes_out)
+{
+	switch (vq->hdr_len) {
+	case 12: /* modern */
+		return post_tx_hdr(vq, pkts, n, bytes_out, 12);
+	case SN_VIRTIO_HDR_HASH_LEN:
+		return post_tx_hdr(vq, pkts, n, bytes_out, SN_VIRTIO_HDR_HASH_LEN);
+	default: /* legacy */
+		return post_tx_hdr(vq, pkts, n, bytes_out, 10);
+	}
 }
 
 void sn_virtq_kick(struct sn_virtq *vq)
@@ -201,6 +225,7 @@ void sn_virtq_kick(struct sn_virtq *vq)
 void sn_virtq_want_interrupts(struct sn_virtq *vq, bool on)
 {
 	vq->intr_on = on;
+	vq->event_poll = vq->event_idx && !on;
 	if (vq->event_idx) {
 		/* Armed: the entry at our used index, the next one the device
 		 * writes, interrupts. Disarmed: far away, as at start. */
@@ -222,15 +247,6 @@ bool sn_virtq_used_pending(const struct sn_virtq *vq)
 	return __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) != vq->used_idx;
 }
 
-/* A used entry the driver cannot accept costs the packet, never memory
- * safety: drop, count, and give the descriptor back. */
-static void harvest_reject(struct sn_virtq *vq, struct sn_pkt *pkt)
-{
-	sn_count(&vq->stats.device_errors, 1);
-	sn_count(&vq->stats.errors, 1);
-	sn_pkt_free_from_ring(&pkt, 1);
-}
-
 /* Counts a lying index once per episode: a burst loop would otherwise
  * count the same lie millions of times. */
 static void note_index(struct sn_virtq *vq, bool lie)
@@ -242,96 +258,167 @@ static void note_index(struct sn_virtq *vq, bool lie)
 	vq->lying = lie;
 }
 
-uint16_t sn_virtq_harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n)
+/* Polling with EVENT_IDX: keep used_event out of the device's reach. */
+static inline void keep_used_event_away(struct sn_virtq *vq, uint16_t next)
 {
+	if (vq->event_poll && (uint16_t)(next - vq->event_base) >= EVENT_MOVE) {
+		vq->event_base = next;
+		__atomic_store_n(vq->used_event, (uint16_t)(next + EVENT_FAR), __ATOMIC_RELAXED);
+	}
+}
+
+/* What a harvest loop does with an entry; a constant at each call, so the
+ * compiler makes one loop for each. */
+enum harvest_mode { HARVEST_TX, HARVEST_RX, HARVEST_RX_HASH };
+
+/* Takes back up to n used entries (fewer packets if some are rejected).
+ * Receive returns the frames' bytes in *bytes. */
+static inline __attribute__((always_inline)) uint16_t
+harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n, const enum harvest_mode mode,
+	uint64_t *bytes)
+{
+	const bool receive = mode != HARVEST_TX, hashed = mode == HARVEST_RX_HASH;
 	/* Acquire: entries are read only after the index that covers them. */
 	uint16_t device_idx = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
 	volatile struct vring_used_elem *used = vq->used->ring;
 	struct sn_pkt **inflight = vq->inflight;
 	uint16_t *free_ids = vq->free_ids;
-	const uint32_t size = vq->size, hdr = vq->hdr_len, room = vq->rx_room;
-	const bool receive = vq->receive;
+	const uint32_t size = vq->size, room = vq->rx_room;
+	const uint32_t hdr = hashed ? SN_VIRTIO_HDR_HASH_LEN : vq->hdr_len;
 	unsigned next = vq->used_idx, num_free = vq->num_free, mask = vq->mask;
-	unsigned pending = (uint16_t)(device_idx - next), got = 0;
+	unsigned in_flight = size - num_free, pending = (uint16_t)(device_idx - next);
+	unsigned got = 0, bad_ids = 0, rejected = 0;
+	uint64_t sum = 0;
 	/* The device claims more completions than we gave it. */
-	bool lie = pending > size - num_free;
+	bool lie = pending > in_flight;
 
 	if (lie)
-		pending = size - num_free;
-	if (receive && pending && pending == size - num_free)
+		pending = in_flight;
+	if (receive && pending && pending == in_flight)
 		sn_count(&vq->stats.starved, 1); /* every posted buffer used: see rx_starved */
-	for (unsigned i = 0; i < pending && got < n; i++) {
+	if (pending > n)
+		pending = n;
+	for (const unsigned end = next + pending; next != end;) {
 		volatile struct vring_used_elem *e = &used[next & mask];
-		uint32_t id = e->id, len = e->len; /* read each once */
+		uint32_t id = e->id, len = receive ? e->len : 0; /* read each once */
 
 		/* An entry the index covers but the device never wrote: wait
 		 * here, where the device really is, and take nothing stale. */
-		if (id == SN_VIRTQ_STALE_ID) {
+		if (__builtin_expect(id == SN_VIRTQ_STALE_ID, 0)) {
 			lie = true;
 			break;
 		}
 		e->id = SN_VIRTQ_STALE_ID; /* consumed: never taken again */
 		next++;
-		if (id >= size || !inflight[id]) {
-			sn_count(&vq->stats.device_errors, 1);
+		struct sn_pkt *pkt = id < size ? inflight[id] : NULL;
+		if (__builtin_expect(!pkt, 0)) {
+			bad_ids++;
 			continue;
 		}
-		struct sn_pkt *pkt = inflight[id];
 		inflight[id] = NULL;
 		free_ids[num_free++] = (uint16_t)id;
 		if (receive) {
 			/* A header, an Ethernet header, and no more than we posted
 			 * (unsigned wrap folds both bounds into one test). */
-			if (len - hdr - 14 > room - 14) {
-				harvest_reject(vq, pkt);
+			if (__builtin_expect(len - hdr - 14 > room - 14, 0) ||
+			    (hashed && !take_hash(pkt))) {
+				rejected++;
+				sn_pkt_free_from_ring(&pkt, 1);
 				continue;
 			}
 			pkt->len = (uint16_t)(len - hdr);
-			pkt->flags = 0;
-			if (hdr == SN_VIRTIO_HDR_HASH_LEN && !take_hash(pkt)) {
-				harvest_reject(vq, pkt);
-				continue;
-			}
+			if (!hashed)
+				pkt->flags = 0;
+			sum += len - hdr;
 		}
 		pkts[got++] = pkt;
 	}
+	/* A used entry the driver cannot accept costs the packet, never
+	 * memory safety: counted once per burst. */
+	if (__builtin_expect(bad_ids | rejected, 0)) {
+		sn_count(&vq->stats.device_errors, bad_ids + rejected);
+		sn_count(&vq->stats.errors, rejected);
+	}
 	if (lie != vq->lying)
 		note_index(vq, lie);
-	/* Polling with EVENT_IDX: keep used_event out of the device's reach. */
-	if (vq->event_idx && !vq->intr_on && (uint16_t)(next - vq->event_base) >= EVENT_MOVE) {
-		vq->event_base = (uint16_t)next;
-		__atomic_store_n(vq->used_event, (uint16_t)(next + EVENT_FAR), __ATOMIC_RELAXED);
-	}
+	keep_used_event_away(vq, (uint16_t)next);
 	vq->used_idx = (uint16_t)next;
 	vq->num_free = (uint16_t)num_free;
+	if (receive)
+		*bytes = sum;
 	return (uint16_t)got;
+}
+
+uint16_t sn_virtq_harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n)
+{
+	uint64_t bytes;
+	if (!vq->receive)
+		return harvest(vq, pkts, n, HARVEST_TX, &bytes);
+	if (vq->hdr_len == SN_VIRTIO_HDR_HASH_LEN)
+		return harvest(vq, pkts, n, HARVEST_RX_HASH, &bytes);
+	return harvest(vq, pkts, n, HARVEST_RX, &bytes);
+}
+
+/* Straight from the thread's pool cache into the descriptors, as the
+ * Intel rings do: no copy through an array. A free buffer has its own
+ * address at the default headroom. */
+static __attribute__((noinline)) void refill(struct sn_virtq *vq)
+{
+	struct sn_mempool *pool = vq->rx_pool;
+	uint8_t *in_pool = pool->in_pool;
+	struct vring_desc *desc = vq->desc;
+	uint16_t *ring = vq->avail->ring, *free_ids = vq->free_ids;
+	struct sn_pkt **inflight = vq->inflight;
+	const uint32_t hdr = vq->hdr_len, rx_len = hdr + vq->rx_room;
+	unsigned num_free = vq->num_free, avail = vq->avail_idx, mask = vq->mask;
+
+	while (num_free > 0) {
+		uint32_t got;
+		struct sn_pkt **stack = sn_mempool_take(pool, num_free, &got);
+		if (got == 0)
+			break; /* pool empty: the app holds the buffers; try later */
+		for (struct sn_pkt **last = stack - got; stack != last;) {
+			struct sn_pkt *pkt = *--stack;
+			uint16_t id = free_ids[--num_free];
+			sn_mempool_mark_out(in_pool, pkt);
+			put_desc(&desc[id], pkt->iova - hdr, rx_len, VRING_DESC_F_WRITE);
+			inflight[id] = pkt;
+			ring[avail++ & mask] = id;
+		}
+	}
+	if (num_free == vq->num_free)
+		return;
+	vq->num_free = (uint16_t)num_free;
+	vq->avail_idx = (uint16_t)avail;
+	sn_virtq_kick(vq);
+}
+
+/* Only when a batch is free (or all: a queue that ran dry). */
+static inline bool refill_due(const struct sn_virtq *vq)
+{
+	return vq->num_free >= RX_REFILL_BATCH || vq->num_free == vq->size;
 }
 
 void sn_virtq_refill(struct sn_virtq *vq)
 {
-	struct sn_pkt *fresh[256];
-
-	if (vq->num_free < RX_REFILL_BATCH && vq->num_free != vq->size)
-		return;
-	uint16_t want = vq->num_free > 256 ? 256 : vq->num_free;
-	uint16_t got = (uint16_t)sn_pkt_alloc_bulk(vq->rx_pool, fresh, want);
-	if (got == 0)
-		return; /* pool empty: the app holds the buffers; try later */
-	sn_virtq_post(vq, fresh, got);
-	sn_virtq_kick(vq);
+	if (refill_due(vq))
+		refill(vq);
 }
 
 uint16_t sn_virtio_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 {
 	struct sn_virtq *vq = queue;
-	uint16_t got = sn_virtq_harvest(vq, pkts, n);
-	uint64_t bytes = 0;
+	uint64_t bytes;
+	uint16_t got = vq->hdr_len == SN_VIRTIO_HDR_HASH_LEN
+			       ? harvest(vq, pkts, n, HARVEST_RX_HASH, &bytes)
+			       : harvest(vq, pkts, n, HARVEST_RX, &bytes);
 
-	for (uint16_t i = 0; i < got; i++)
-		bytes += pkts[i]->len;
-	sn_count(&vq->stats.bytes, bytes);
-	sn_count(&vq->stats.packets, got);
-	sn_virtq_refill(vq);
+	if (got) {
+		sn_count(&vq->stats.bytes, bytes);
+		sn_count(&vq->stats.packets, got);
+	}
+	if (refill_due(vq))
+		refill(vq);
 	return got;
 }
 
@@ -342,9 +429,14 @@ uint16_t sn_virtio_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 	uint16_t got;
 	uint64_t bytes;
 
-	/* Reclaim what the device has sent, in bounded steps. */
-	while ((got = sn_virtq_harvest(vq, done, 64)) > 0)
-		sn_pkt_free_from_ring(done, got);
+	/* Reclaim what the device has sent, in bounded steps; a step that
+	 * found fewer than it could take was the last (or met a rejected
+	 * entry: the rest waits for the next burst). */
+	do {
+		got = harvest(vq, done, 64, HARVEST_TX, &bytes);
+		if (got)
+			sn_pkt_free_from_ring(done, got);
+	} while (got == 64);
 	uint16_t sent = post_tx(vq, pkts, n, &bytes);
 	if (sent == 0)
 		return 0;

@@ -101,6 +101,7 @@ struct sn_virtq {
 	 * used_event after the available ring its interrupts. */
 	bool event_idx;
 	bool intr_on;                /* used_event asks for the next entry */
+	bool event_poll;             /* event_idx && !intr_on: harvests move used_event */
 	uint16_t kicked_idx;         /* available index at the last kick */
 	uint16_t event_base;         /* used index when used_event was last moved away */
 	volatile uint16_t *used_event;        /* we write */
