@@ -258,6 +258,22 @@ static void note_index(struct sn_virtq *vq, bool lie)
 	vq->lying = lie;
 }
 
+/* A used entry the driver cannot accept costs the packet, never memory
+ * safety: an id not in flight is skipped, a frame with a bad length or
+ * hash report dropped and its buffer given back. Out of line: the loops
+ * keep their registers. */
+static __attribute__((noinline, cold)) void reject_id(struct sn_virtq *vq)
+{
+	sn_count(&vq->stats.device_errors, 1);
+}
+
+static __attribute__((noinline, cold)) void reject_frame(struct sn_virtq *vq, struct sn_pkt *pkt)
+{
+	sn_count(&vq->stats.device_errors, 1);
+	sn_count(&vq->stats.errors, 1);
+	sn_pkt_free_from_ring(&pkt, 1);
+}
+
 /* Polling with EVENT_IDX: keep used_event out of the device's reach. */
 static inline void keep_used_event_away(struct sn_virtq *vq, uint16_t next)
 {
@@ -287,7 +303,7 @@ harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n, const enum harves
 	const uint32_t hdr = hashed ? SN_VIRTIO_HDR_HASH_LEN : vq->hdr_len;
 	unsigned next = vq->used_idx, num_free = vq->num_free, mask = vq->mask;
 	unsigned in_flight = size - num_free, pending = (uint16_t)(device_idx - next);
-	unsigned got = 0, bad_ids = 0, rejected = 0;
+	unsigned got = 0;
 	uint64_t sum = 0;
 	/* The device claims more completions than we gave it. */
 	bool lie = pending > in_flight;
@@ -310,9 +326,9 @@ harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n, const enum harves
 		}
 		e->id = SN_VIRTQ_STALE_ID; /* consumed: never taken again */
 		next++;
-		struct sn_pkt *pkt = id < size ? inflight[id] : NULL;
+		struct sn_pkt *pkt = id <= mask ? inflight[id] : NULL;
 		if (__builtin_expect(!pkt, 0)) {
-			bad_ids++;
+			reject_id(vq);
 			continue;
 		}
 		inflight[id] = NULL;
@@ -322,8 +338,7 @@ harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n, const enum harves
 			 * (unsigned wrap folds both bounds into one test). */
 			if (__builtin_expect(len - hdr - 14 > room - 14, 0) ||
 			    (hashed && !take_hash(pkt))) {
-				rejected++;
-				sn_pkt_free_from_ring(&pkt, 1);
+				reject_frame(vq, pkt);
 				continue;
 			}
 			pkt->len = (uint16_t)(len - hdr);
@@ -332,12 +347,6 @@ harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n, const enum harves
 			sum += len - hdr;
 		}
 		pkts[got++] = pkt;
-	}
-	/* A used entry the driver cannot accept costs the packet, never
-	 * memory safety: counted once per burst. */
-	if (__builtin_expect(bad_ids | rejected, 0)) {
-		sn_count(&vq->stats.device_errors, bad_ids + rejected);
-		sn_count(&vq->stats.errors, rejected);
 	}
 	if (lie != vq->lying)
 		note_index(vq, lie);
