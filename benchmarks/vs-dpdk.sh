@@ -22,6 +22,10 @@
 #     --modes LIST     tx,rx,fwd (the default)
 #     --reps N         3      --secs N    8 (seconds per run)
 #     --safenic BIN    a static safenic (default: built in build/perf-static)
+#     --baseline BIN   a third contender, "baseline": another static safenic
+#                      (e.g. built from main before a change), run like
+#                      safenic and alternating with it in the same boot;
+#                      the table adds its median and safenic/baseline
 #     --replot         only redraw OUT_DIR/vs-dpdk.png from its summary CSV
 # Writes OUT_DIR/vs-dpdk.csv (every run), vs-dpdk-summary.csv (medians),
 # vs-dpdk.png (with gnuplot), the guests' consoles in OUT_DIR/logs/, and
@@ -68,7 +72,7 @@ plot() {
 	gb_say "plot: $png"
 }
 
-nics=virtio,e1000e,igb modes=tx,rx,fwd reps=3 secs=8 bin="" out=build/bench smoke=0 replot=0
+nics=virtio,e1000e,igb modes=tx,rx,fwd reps=3 secs=8 bin="" base="" out=build/bench smoke=0 replot=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) smoke=1 nics=e1000e modes=fwd reps=1 secs=2; shift ;;
@@ -77,6 +81,7 @@ while [ $# -gt 0 ]; do
 	--reps) reps=$2; shift 2 ;;
 	--secs) secs=$2; shift 2 ;;
 	--safenic) bin=$2; shift 2 ;;
+	--baseline) base=$2; shift 2 ;;
 	--replot) replot=1; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	-*) gb_die "unknown option '$1' (see --help)" ;;
@@ -92,6 +97,20 @@ if [ "$replot" -eq 1 ]; then
 fi
 mkdir -p "$out/logs"
 gb_prepare "$bin" "$out"
+contenders=safenic,dpdk
+if [ -n "$base" ]; then
+	[ -x "$base" ] || gb_die "--baseline $base: not an executable"
+	# The image again, with the baseline beside DPDK's files.
+	extra=$out/guest-extra
+	rm -rf "$extra" && cp -a bench/.cache/dpdk/guest "$extra" && mkdir -p "$extra/usr/bin" &&
+		cp "$base" "$extra/usr/bin/safenic-baseline" || gb_die "cannot stage $base"
+	bench/build-initramfs.sh "${bin:-build/perf-static/src/cli/safenic}" "$INITRD" "$extra" \
+		> "$out/initramfs.log" 2>&1 || gb_die "building the guest image failed; see $out/initramfs.log"
+	rm -rf "$extra"
+	gb_say "baseline $(sha256sum "$base" | cut -c1-12) ($base)"
+	contenders=safenic,baseline,dpdk
+fi
+ncontenders=$(echo "$contenders" | tr , '\n' | wc -l)
 
 date=$(date -u +%Y-%m-%dT%H:%MZ)
 machine=$(gb_machine)
@@ -101,12 +120,12 @@ for nic in ${nics//,/ }; do
 	log=$out/logs/vs-dpdk-$nic.console.log
 	nmodes=$(echo "$modes" | tr , '\n' | wc -l)
 	# Guest time: about secs + 15 s a run, plus the sources; twice that.
-	timeout=$((2 * (nmodes * reps * 2 * (secs + 15) + 60) + 120))
+	timeout=$((2 * (nmodes * reps * ncontenders * (secs + 15) + 60) + 120))
 	gb_say "=== $nic: modes $modes, $reps reps of ${secs} s (timeout ${timeout} s)"
 	gb_guest "$log" --scenario perf-vs-dpdk --nic "$nic" --timeout "$timeout" \
 		--param "perf_nic=$nic" --param "modes=$modes" --param "reps=$reps" \
-		--param "secs=$secs" || failed=1
-	want=$((nmodes * reps * 2))
+		--param "secs=$secs" --param "contenders=$contenders" || failed=1
+	want=$((nmodes * reps * ncontenders))
 	got=0
 	while read -r line; do
 		status=$(gb_field "$line" status)
@@ -141,14 +160,17 @@ awk -F, 'NR > 1 { key = $2 "," $3; v[key "," $4] = v[key "," $4] " " $8
 		for (i = 1; i <= k; i++) s = s (i > 1 ? " " : "") sprintf("%.3f", a[i] / 1e6)
 		return s
 	}
-	BEGIN { print "nic,mode,safenic_mpps,dpdk_mpps,ratio,safenic_runs,dpdk_runs" }
+	BEGIN { print "nic,mode,safenic_mpps,dpdk_mpps,ratio,safenic_runs,dpdk_runs,baseline_mpps,vs_baseline,baseline_runs" }
 	END {
 		for (i = 1; i <= n; i++) {
 			s = median(v[order[i] ",safenic"]); d = median(v[order[i] ",dpdk"])
+			b = median(v[order[i] ",baseline"])
 			r = (s != "" && d != "" && d > 0) ? sprintf("%.2f", s / d) : ""
-			printf "%s,%s,%s,%s,%s,%s\n", order[i], s == "" ? "" : sprintf("%.3f", s / 1e6),
+			rb = (s != "" && b != "" && b > 0) ? sprintf("%.3f", s / b) : ""
+			printf "%s,%s,%s,%s,%s,%s,%s,%s,%s\n", order[i], s == "" ? "" : sprintf("%.3f", s / 1e6),
 				d == "" ? "" : sprintf("%.3f", d / 1e6), r,
-				mpps_list(v[order[i] ",safenic"]), mpps_list(v[order[i] ",dpdk"])
+				mpps_list(v[order[i] ",safenic"]), mpps_list(v[order[i] ",dpdk"]),
+				b == "" ? "" : sprintf("%.3f", b / 1e6), rb, mpps_list(v[order[i] ",baseline"])
 		}
 	}' "$csv" > "$summary"
 
@@ -158,10 +180,19 @@ echo "machine: $machine"
 echo "runs: $reps x ${secs} s per contender, alternating; Mpps = median (the runs in brackets)"
 echo
 printf '%-7s %-4s %13s %13s %9s   %-22s %s\n' NIC mode "safenic Mpps" "DPDK Mpps" ratio "safenic runs" "DPDK runs"
-tail -n +2 "$summary" | while IFS=, read -r nic mode s d r sr dr; do
+tail -n +2 "$summary" | while IFS=, read -r nic mode s d r sr dr b rb br; do
 	printf '%-7s %-4s %13s %13s %9s   %-22s %s\n' "$nic" "$mode" "${s:--}" "${d:--}" \
 		"${r:+${r}x}" "[$sr]" "[$dr]"
 done
+if [ -n "$base" ]; then
+	echo
+	printf '%-7s %-4s %13s %14s %12s   %-22s %s\n' NIC mode "safenic Mpps" "baseline Mpps" \
+		"vs baseline" "safenic runs" "baseline runs"
+	tail -n +2 "$summary" | while IFS=, read -r nic mode s d r sr dr b rb br; do
+		printf '%-7s %-4s %13s %14s %12s   %-22s %s\n' "$nic" "$mode" "${s:--}" "${b:--}" \
+			"${rb:+${rb}x}" "[$sr]" "[$br]"
+	done
+fi
 echo
 gb_say "every run: $csv; medians: $summary; $elapsed s in all, waits for other guests included"
 

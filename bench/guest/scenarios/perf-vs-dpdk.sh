@@ -29,9 +29,13 @@
 # Each rep runs safenic and testpmd back to back, safenic first in odd
 # reps and testpmd first in even ones, so a drift hits both alike.
 #
+# A third contender, "baseline", is another safenic build
+# (/usr/bin/safenic-baseline, put there by vs-dpdk.sh --baseline), run as
+# safenic is, so a change is measured against the old code in one boot.
+#
 # Kernel command line knobs: safenic.perf_nic (label for the lines),
 # safenic.modes (tx,rx,fwd), safenic.reps (3), safenic.secs (8),
-# safenic.contenders (safenic,dpdk).
+# safenic.contenders (safenic,dpdk; or safenic,baseline,dpdk).
 . /lib/safenic-bench/lib.sh
 . /scenarios/perf-lib.sh
 
@@ -40,10 +44,25 @@ MODES=$(param modes tx,rx,fwd)
 REPS=$(param reps 3)
 SECS=$(param secs 8)
 CONTENDERS=$(param contenders safenic,dpdk)
+# The baseline answers to the name safenic from a directory first in PATH.
+BASELINE_DIR=/tmp/baseline-bin
+BASE_PATH=$PATH
+if [ -x /usr/bin/safenic-baseline ]; then
+    mkdir -p "$BASELINE_DIR" && ln -sf /usr/bin/safenic-baseline "$BASELINE_DIR/safenic"
+fi
 
 # run_one MODE CONTENDER REP
 run_one() {
-    local mode=$1 who=$2 rep=$3 name=$2-$1-$3 ok=1 w0 sink
+    local mode=$1 who=$2 rep=$3 name=$2-$1-$3 ok=1 w0 sink kind=$2
+    PATH=$BASE_PATH
+    if [ "$who" = baseline ]; then
+        kind=safenic
+        if [ -x "$BASELINE_DIR/safenic" ]; then
+            PATH=$BASELINE_DIR:$BASE_PATH
+        else
+            echo "perf-vs-dpdk: no /usr/bin/safenic-baseline in the image"; ok=0
+        fi
+    fi
     w0=$(now_cs)
     SINK_RX="" OFFERED="" OFFER_SECONDS=""
     case $mode in
@@ -56,7 +75,8 @@ run_one() {
         perf_report "nic=$NIC mode=$mode contender=$who rep=$rep status=fail"
         return
     fi
-    case $who-$mode in
+    [ "$ok" = 1 ] || kind=none
+    case $kind-$mode in
         safenic-tx) perf_safenic "$name" "$SECS" gen "$NIC1" --size "$PERF_SIZE" \
                         --dst-mac "$MAC2" || ok=0 ;;
         dpdk-tx) perf_testpmd "$name" "$SECS" txonly "$NIC1" || ok=0 ;;
@@ -72,7 +92,7 @@ run_one() {
         # still in flight have landed.
         perf_dpdk_offer "offer-$name" "$NIC1" "$SECS" || ok=0
         sleep 1
-        case $who in
+        case $kind in
             safenic) perf_safenic_finish "$name" "$(echo "$mode" | sed 's/rx/recv/')" || ok=0 ;;
             dpdk) perf_testpmd_finish "$name" "$([ "$mode" = rx ] && echo rxonly || echo io)" ||
                       ok=0 ;;
@@ -83,6 +103,7 @@ run_one() {
         fi
     fi
     [ -z "$sink" ] || perf_dpdk_sink_stop "sink-$name" || ok=0
+    PATH=$BASE_PATH
     perf_report "nic=$NIC mode=$mode contender=$who rep=$rep" \
         "status=$([ $ok = 1 ] && echo ok || echo fail) delivered=${SINK_RX:-none}" \
         "offered=${OFFERED:-none} wall=$(rate $(($(now_cs) - w0)) 100 s)"
