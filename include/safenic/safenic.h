@@ -108,16 +108,18 @@ struct sn_mempool;
 struct sn_pkt {
 	uint8_t *data;             /* first byte of the frame */
 	uint64_t iova;             /* device address of data */
+	struct sn_mempool *pool;
+	/* len and flags side by side: receive and alloc set both with one
+	 * store. */
 	uint16_t len;              /* frame length, without FCS */
+	uint16_t flags;            /* SN_PKT_* set by the driver on receive; 0 after alloc */
 	uint16_t headroom;         /* bytes before data inside the buffer */
 	uint32_t index;            /* buffer number inside its pool */
-	struct sn_mempool *pool;
 	/* The receive hash the device computed (RSS, Toeplitz over the
 	 * addresses and ports it chose): valid when flags has SN_PKT_RSS_HASH.
 	 * It is the device's word, never checked: a number to spread work
 	 * by, not to trust for anything else. */
 	uint32_t rss_hash;
-	uint16_t flags;            /* SN_PKT_* set by the driver on receive; 0 after alloc */
 };
 
 #define SN_PKT_RSS_HASH (1u << 0)

@@ -115,6 +115,8 @@ static void compute_homes(struct sn_mempool *pool)
 		size_t off = buffer_offset(pool, i);
 		pool->home[i].va = pool->region->va + off;
 		pool->home[i].iova = sn_dma_iova(pool->region, off);
+		pool->home[i].iova_end = pool->home[i].iova + pool->buf_size;
+		pool->home[i].pkt = &pool->pkts[i];
 	}
 }
 
@@ -568,17 +570,23 @@ free_to_cache(struct sn_mempool *pool, struct sn_pool_cache *c, struct sn_pkt **
 	      uint32_t n, bool from_ring)
 {
 	const struct free_view v = view_of(pool);
-	struct sn_pkt **stack = c->stack;
-	uint32_t count = c->count, i;
-	for (i = 0; i < n; i++) {
-		struct sn_pkt *pkt = pkts[i];
+	struct sn_pkt **top = c->stack + c->count, **p = pkts, **end = pkts + n;
+#pragma GCC unroll 4
+	for (; p < end; p++) {
+		struct sn_pkt *pkt = *p;
 		if (pkt->pool != pool)
 			break;
-		if (take_home(&v, pkt, from_ring))
-			stack[count++] = pkt;
+		/* From a ring, the common case in two tests: not home yet (no
+		 * double free), default headroom (nothing to restore). */
+		if (from_ring && __builtin_expect(!LOAD(&v.in_pool[pkt->index]), 1) &&
+		    __builtin_expect(pkt->headroom == SN_POOL_HEADROOM, 1))
+			STORE(&v.in_pool[pkt->index], 1);
+		else if (!take_home(&v, pkt, from_ring))
+			continue;
+		*top++ = pkt;
 	}
-	STORE(&c->count, count);
-	return i;
+	STORE(&c->count, (uint32_t)(top - c->stack));
+	return (uint32_t)(p - pkts);
 }
 
 /* The same straight into the store: threads without a cache, and

@@ -32,10 +32,15 @@
 /* Largest cache; a small pool gets size / 8 so caches hoard little. */
 #define SN_POOL_CACHE_MAX 256
 
-/* Where a buffer starts, in the CPU's and in the device's view. */
+/* Where a buffer starts, in the CPU's and in the device's view; where it
+ * ends (device view); and its metadata. Written only at creation (and by
+ * sn_mempools_refresh_iova), so transmit checks a packet against it with
+ * one line of loads. */
 struct sn_buf_home {
 	uint8_t *va;
 	uint64_t iova;
+	uint64_t iova_end;             /* iova + buf_size */
+	struct sn_pkt *pkt;
 };
 
 /* One thread's free buffers. Only the owner touches the stack; count is
@@ -83,6 +88,42 @@ static inline uint64_t sn_pkt_home_iova(const struct sn_pkt *pkt, uint32_t headr
 	return pkt->pool->home[pkt->index].iova + headroom;
 }
 
+/* A pool's fields the transmit check reads, copied into a loop's locals
+ * once per pool (stores into descriptors and slot arrays would otherwise
+ * make the compiler reload them for every packet). */
+struct sn_tx_view {
+	const struct sn_mempool *pool;
+	const struct sn_buf_home *home;
+	uint32_t size;
+};
+
+/* The pool half of sn_pkt_tx_ok: the pool belongs to the device's
+ * context. Fills the view only then. */
+static inline bool sn_tx_view_take(struct sn_tx_view *v, const struct sn_mempool *pool,
+				   const struct sn_ctx *ctx)
+{
+	if (pool->ctx != ctx)
+		return false;
+	*v = (struct sn_tx_view){ pool, pool->home, pool->size };
+	return true;
+}
+
+/* The packet half of sn_pkt_tx_ok, for a packet of the view's pool;
+ * *iova gets the address its descriptor must hold. */
+static inline bool sn_pkt_tx_ok_in(const struct sn_tx_view *v, const struct sn_pkt *pkt,
+				   uint32_t prefix, uint64_t *iova)
+{
+	uint32_t headroom = pkt->headroom, len = pkt->len, index = pkt->index;
+	if (index >= v->size)
+		return false;
+	const struct sn_buf_home *home = &v->home[index];
+	uint64_t at = home->iova + headroom;
+	*iova = at;
+	/* at + len <= iova_end: headroom + len <= the buffer's size. */
+	return home->pkt == pkt && len >= 14 && headroom >= prefix && at + len <= home->iova_end &&
+	       pkt->iova == at && pkt->data == home->va + headroom;
+}
+
 /* May a packet the application hands to transmit go on a descriptor?
  * It must be its pool's own metadata, of a pool of the device's context;
  * its data and device address must be its own buffer's at its headroom,
@@ -93,13 +134,9 @@ static inline uint64_t sn_pkt_home_iova(const struct sn_pkt *pkt, uint32_t headr
 static inline bool sn_pkt_tx_ok(const struct sn_pkt *pkt, const struct sn_ctx *ctx,
 				uint32_t prefix)
 {
-	const struct sn_mempool *pool = pkt->pool;
-	uint32_t headroom = pkt->headroom, len = pkt->len, index = pkt->index;
-	if (pool->ctx != ctx || index >= pool->size || pkt != &pool->pkts[index])
-		return false;
-	const struct sn_buf_home *home = &pool->home[index];
-	return len >= 14 && headroom >= prefix && headroom + len <= pool->buf_size &&
-	       pkt->iova == home->iova + headroom && pkt->data == home->va + headroom;
+	struct sn_tx_view v;
+	uint64_t iova;
+	return sn_tx_view_take(&v, pkt->pool, ctx) && sn_pkt_tx_ok_in(&v, pkt, prefix, &iova);
 }
 
 /* Frees buffers a ring gives back: ones the driver posted from the pool,
