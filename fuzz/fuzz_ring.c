@@ -7,9 +7,11 @@
  * is a script of operations: the device writes a receive or transmit
  * write-back (status with DD, EOP and error bits, length, and garbage in
  * the other fields) into any descriptor, or completes honestly from its
- * head; the application bursts, frees, allocates, moves a buffer's
- * headroom or refills; the control path checks each ring against a head
- * register value and re-arms a ring found out of step.
+ * head; the application bursts (an idle transmit burst reads the
+ * transmit head register, honest or from the input), frees, allocates,
+ * moves a buffer's headroom or refills; the control path checks each
+ * ring against a head register value and re-arms a ring found out of
+ * step.
  *
  * The fake device reads what the driver posts at each doorbell, as a NIC
  * fetches descriptors, and checks it: a receive descriptor holds a
@@ -50,6 +52,7 @@ struct fake_nic_ring {
 	uint32_t tail;               /* the doorbell register */
 	uint32_t fetched;            /* where the device has read up to */
 	uint32_t head;               /* next descriptor an honest device completes */
+	uint32_t head_reg;           /* transmit: the head register an idle burst reads */
 	int slot_buf[MAX_RING];      /* buffer posted at each slot, -1 none */
 	bool rs[MAX_RING];           /* transmit: the driver asked for a write-back */
 	uint64_t posted;             /* descriptors fetched in all */
@@ -352,13 +355,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ring_setup(&tx, fam, desc_mem[1], ring_size);
 	rx.ring.pool = ledger.pool;
 	rx.ring.rx_room = ledger.room;
+	tx.ring.head = &tx.head_reg;
 
 	sn_ring_rx_refill(&rx.ring);
 	device_fetch(&rx, true);
 	while (!fuzz_done(&in)) {
 		uint8_t op = fuzz_u8(&in);
 		uint32_t s = fuzz_u8(&in) & rx.ring.mask;
-		switch (op % 12) {
+		switch (op % 13) {
 		case 0: { /* a lying receive write-back, anywhere */
 			uint32_t status = fuzz_u32(&in);
 			uint16_t len = fuzz_u16(&in);
@@ -414,6 +418,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 11: /* the control path's look at the head registers */
 			control_check(&rx, true, (s & 1) ? fuzz_u32(&in) : rx.head);
 			control_check(&tx, false, (s & 2) ? fuzz_u32(&in) : tx.head);
+			break;
+		case 12: /* an idle transmit call, which may read the head register */
+			tx.head_reg = (s & 1) ? fuzz_u32(&in) : tx.head;
+			tx_burst(&tx, &in, 0);
 			break;
 		}
 		check_partition(&rx, &tx);

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,9 @@
 
 /* Refill only when this many descriptors are free: one doorbell a batch. */
 #define RX_REFILL_BATCH 32
+/* Transmit asks for a status write-back (RS) once per block of this many
+ * descriptors (a quarter of a smaller ring), as DPDK's tx_rs_thresh. */
+#define TX_RS_BLOCK 32
 
 int sn_ring_init(struct sn_ring *ring, const struct sn_ctx *ctx,
 		 const struct sn_ring_format *fmt, void *desc, uint16_t size,
@@ -18,8 +22,7 @@ int sn_ring_init(struct sn_ring *ring, const struct sn_ctx *ctx,
 		return -EINVAL;
 	memset(ring, 0, sizeof(*ring));
 	ring->slots = calloc(size, sizeof(*ring->slots));
-	ring->burst_last = calloc(size, sizeof(*ring->burst_last));
-	if (!ring->slots || !ring->burst_last) {
+	if (!ring->slots) {
 		sn_ring_fini(ring);
 		return -ENOMEM;
 	}
@@ -28,6 +31,7 @@ int sn_ring_init(struct sn_ring *ring, const struct sn_ctx *ctx,
 	ring->fmt = fmt;
 	ring->size = size;
 	ring->mask = (uint16_t)(size - 1);
+	ring->rs_mask = (uint16_t)((size / 4 < TX_RS_BLOCK ? size / 4 : TX_RS_BLOCK) - 1);
 	ring->tail = tail;
 	return 0;
 }
@@ -35,9 +39,7 @@ int sn_ring_init(struct sn_ring *ring, const struct sn_ctx *ctx,
 void sn_ring_fini(struct sn_ring *ring)
 {
 	free(ring->slots);
-	free(ring->burst_last);
 	ring->slots = NULL;
-	ring->burst_last = NULL;
 }
 
 void sn_ring_drain(struct sn_ring *ring)
@@ -63,32 +65,40 @@ static uint16_t free_slots(const struct sn_ring *ring)
 }
 
 /* Straight from the thread's pool cache into the descriptors: no copy
- * through an array, and no reset of len, which receive sets. */
+ * through an array, and no reset of len, which receive sets. Runs of
+ * descriptors up to the ring's end take plain indices, no wrap per
+ * buffer. */
 static __attribute__((noinline)) void post_fresh(struct sn_ring *ring, unsigned room)
 {
 	struct sn_mempool *pool = ring->pool;
 	uint8_t *in_pool = pool->in_pool;
 	volatile union sn_desc *desc = ring->desc;
 	struct sn_pkt **slots = ring->slots;
-	unsigned use = ring->next_use, mask = ring->mask, posted = 0;
+	unsigned use = ring->next_use, size = ring->size, posted = 0;
 
 	while (posted < room) {
 		uint32_t got;
 		struct sn_pkt **stack = sn_mempool_take(pool, room - posted, &got);
-		unsigned count = got;
-		if (count == 0)
+		if (got == 0)
 			break; /* pool dry: the application holds the buffers */
-		for (unsigned i = 0; i < count; i++) {
-			/* A free buffer has its own address at the default
-			 * headroom. */
-			struct sn_pkt *pkt = *--stack;
-			sn_mempool_mark_out(in_pool, pkt);
-			desc[use].read.addr = pkt->iova;
-			desc[use].read.cmd = 0; /* clears DD of the old write-back */
-			slots[use] = pkt;
-			use = (use + 1) & mask;
+		posted += got;
+		while (got > 0) {
+			unsigned end = size - use < got ? size : use + got;
+			volatile union sn_desc *d = desc + use, *d_end = desc + end;
+			struct sn_pkt **slot = slots + use;
+#pragma GCC unroll 4
+			for (; d < d_end; d++, slot++) {
+				/* A free buffer has its own address at the
+				 * default headroom. */
+				struct sn_pkt *pkt = *--stack;
+				sn_mempool_mark_out(in_pool, pkt);
+				d->read.addr = pkt->iova;
+				d->read.cmd = 0; /* clears DD of the old write-back */
+				*slot = pkt;
+			}
+			got -= end - use;
+			use = end & (size - 1);
 		}
-		posted += count;
 	}
 	if (posted == 0)
 		return;
@@ -139,16 +149,28 @@ static bool rx_skipped_by_device(struct sn_ring *ring)
 	return true;
 }
 
+/* len and flags sit side by side (safenic.h): one store for both. */
+_Static_assert(offsetof(struct sn_pkt, flags) == offsetof(struct sn_pkt, len) + 2 &&
+		       sizeof(((struct sn_pkt *)0)->len) == 2 &&
+		       sizeof(((struct sn_pkt *)0)->flags) == 2,
+	       "sn_pkt: len and flags must be adjacent");
+
+static inline void set_len_flags(struct sn_pkt *pkt, uint32_t len, uint32_t flags)
+{
+	uint16_t both[2] = { (uint16_t)len, (uint16_t)flags };
+	memcpy((char *)pkt + offsetof(struct sn_pkt, len), both, sizeof(both));
+}
+
 /* The slow path of a receive write-back that is not a plain good frame:
  * a piece of a multi-descriptor frame, a length the buffer cannot hold,
- * or a frame the NIC marked bad. Drops and counts it. */
-static void rx_reject(struct sn_ring *ring, struct sn_pkt *pkt, uint32_t status, uint32_t len)
+ * or a frame the NIC marked bad. Drops and counts it; returns whether
+ * the pieces that follow belong to a dropped frame. Out of line, so the
+ * harvest loop keeps its registers. */
+static __attribute__((noinline, cold)) bool
+rx_reject(struct sn_ring *ring, struct sn_pkt *pkt, uint32_t status, uint32_t len, bool discarding)
 {
-	bool multi = !(status & SN_DESC_EOP) || ring->discarding;
+	bool multi = !(status & SN_DESC_EOP) || discarding;
 
-	/* Frames spanning descriptors are not enabled: drop every piece up to
-	 * and including the one marked end-of-packet. */
-	ring->discarding = !(status & SN_DESC_EOP);
 	if (multi || len < 14 || len > ring->rx_room) {
 		sn_count(&ring->stats.device_errors, 1);
 		sn_count(&ring->stats.errors, 1);
@@ -156,12 +178,15 @@ static void rx_reject(struct sn_ring *ring, struct sn_pkt *pkt, uint32_t status,
 		sn_count(&ring->stats.errors, 1); /* a bad frame on the wire, not a lying device */
 	}
 	sn_pkt_free_from_ring(&pkt, 1);
+	/* Frames spanning descriptors are not enabled: drop every piece up to
+	 * and including the one marked end-of-packet. */
+	return !(status & SN_DESC_EOP);
 }
 
 /* Harvests completed descriptors in order. Kept in locals, since stores
  * through pkts[] could otherwise alias the ring's fields. Compiled twice,
  * with and without RSS (rss a constant), so that a ring without RSS pays
- * nothing for it per frame. */
+ * nothing for it per frame. Runs up to the ring's end take plain indices. */
 static inline __attribute__((always_inline)) uint16_t
 rx_harvest_as(struct sn_ring *ring, struct sn_pkt **pkts, uint16_t n, const bool rss)
 {
@@ -170,44 +195,59 @@ rx_harvest_as(struct sn_ring *ring, struct sn_pkt **pkts, uint16_t n, const bool
 	const uint32_t reject = SN_DESC_EOP | ring->fmt->rx_error_mask;
 	const uint32_t room = ring->rx_room - 14; /* frame length - 14 must fit */
 	const uint64_t rss_type = ring->rss_type_mask;
-	unsigned clean = ring->next_clean, mask = ring->mask;
-	unsigned pending = ring->in_flight, taken = 0, got = 0;
+	unsigned clean = ring->next_clean, size = ring->size;
+	unsigned pending = ring->in_flight, taken = 0;
+	struct sn_pkt **out = pkts;
 	/* At most n descriptors a call, even when some are dropped. */
 	unsigned limit = pending < n ? pending : n;
 	bool discarding = ring->discarding;
+	/* What status & reject must be for a good frame: end of packet, no
+	 * error bit; while discarding, a value it never has (reject lacks DD). */
+	uint32_t good = discarding ? ~0u : SN_DESC_EOP;
 	uint64_t bytes = 0;
 
 	while (taken < limit) {
-		uint32_t status = desc[clean].rx_wb.status;
-		if (!(status & SN_DESC_DD))
-			break;
-		/* Acquire: the length only after DD. EOP and the error bits came
-		 * with DD, in the same 32-bit read. */
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		uint32_t len = desc[clean].rx_wb.length;
-		struct sn_pkt *pkt = slots[clean];
-		clean = (clean + 1) & mask;
-		taken++;
-		/* One test for the common case: end of packet, no error bits, not
-		 * inside a dropped frame, 14 <= len <= room (unsigned wrap). */
-		if ((status & reject) == SN_DESC_EOP && !discarding && len - 14 <= room) {
-			pkt->len = (uint16_t)len;
-			/* The hash is the device's word, passed on unchecked: any
-			 * value is a valid hash (see sn_pkt.rss_hash). */
-			if (rss) {
-				uint64_t info_hash = desc[(clean - 1) & mask].rx_wb64.info_hash;
-				pkt->rss_hash = (uint32_t)(info_hash >> 32);
-				pkt->flags = (info_hash & rss_type) ? SN_PKT_RSS_HASH : 0;
+		unsigned end = size - clean < limit - taken ? size : clean + (limit - taken);
+		volatile union sn_desc *d = desc + clean, *d_end = desc + end;
+		struct sn_pkt **slot = slots + clean;
+#pragma GCC unroll 4
+		for (; d < d_end; d++, slot++) {
+			uint32_t status = d->rx_wb.status;
+			if (!(status & SN_DESC_DD))
+				break;
+			/* Acquire: the length only after DD. EOP and the error
+			 * bits came with DD, in the same 32-bit read. */
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			uint32_t len = d->rx_wb.length;
+			struct sn_pkt *pkt = *slot;
+			/* One test for the common case: a good frame, not inside
+			 * a dropped one, 14 <= len <= room (unsigned wrap). */
+			if ((status & reject) == good && len - 14 <= room) {
+				/* The hash is the device's word, passed on
+				 * unchecked: any value is a valid hash (see
+				 * sn_pkt.rss_hash). */
+				uint32_t flags = 0;
+				if (rss) {
+					uint64_t info_hash = d->rx_wb64.info_hash;
+					pkt->rss_hash = (uint32_t)(info_hash >> 32);
+					flags = (info_hash & rss_type) ? SN_PKT_RSS_HASH : 0;
+				}
+				set_len_flags(pkt, len, flags);
+				bytes += len;
+				*out++ = pkt;
 			} else {
-				pkt->flags = 0;
+				discarding = rx_reject(ring, pkt, status, len, discarding);
+				good = discarding ? ~0u : SN_DESC_EOP;
 			}
-			bytes += len;
-			pkts[got++] = pkt;
-		} else {
-			rx_reject(ring, pkt, status, len);
-			discarding = ring->discarding;
 		}
+		unsigned i = (unsigned)(d - desc);
+		taken += i - clean;
+		clean = i & (size - 1);
+		if (i < end)
+			break; /* a descriptor not done */
 	}
+	unsigned got = (unsigned)(out - pkts);
+	ring->discarding = discarding;
 	ring->next_clean = (uint16_t)clean;
 	ring->in_flight = (uint16_t)(pending - taken);
 	sn_count(&ring->stats.packets, got);
@@ -215,10 +255,22 @@ rx_harvest_as(struct sn_ring *ring, struct sn_pkt **pkts, uint16_t n, const bool
 	return (uint16_t)got;
 }
 
-static uint16_t rx_harvest(struct sn_ring *ring, struct sn_pkt **pkts, uint16_t n)
+/* Each variant out of line, so its loop has the registers to itself. */
+static __attribute__((noinline)) uint16_t rx_harvest_rss(struct sn_ring *ring,
+							  struct sn_pkt **pkts, uint16_t n)
 {
-	return ring->rss_type_mask ? rx_harvest_as(ring, pkts, n, true)
-				   : rx_harvest_as(ring, pkts, n, false);
+	return rx_harvest_as(ring, pkts, n, true);
+}
+
+static __attribute__((noinline)) uint16_t rx_harvest_plain(struct sn_ring *ring,
+							    struct sn_pkt **pkts, uint16_t n)
+{
+	return rx_harvest_as(ring, pkts, n, false);
+}
+
+static inline uint16_t rx_harvest(struct sn_ring *ring, struct sn_pkt **pkts, uint16_t n)
+{
+	return ring->rss_type_mask ? rx_harvest_rss(ring, pkts, n) : rx_harvest_plain(ring, pkts, n);
 }
 
 uint16_t sn_ring_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
@@ -250,96 +302,163 @@ bool sn_ring_rx_ready(const struct sn_ring *ring)
 	       (ring->in_flight > 1 && desc_done(&ring->desc[after], true));
 }
 
-/* Transmit asks for a write-back (RS) only on the last descriptor of each
- * burst, so the device writes one status per burst instead of one per
- * frame; it completes descriptors in order, so that one DD vouches for
- * the burst. burst_last (driver memory, never the device's) says where
- * each burst ends. */
-static uint16_t burst_length(const struct sn_ring *ring, uint16_t first)
+/* Transmit asks for a write-back (RS) only on the last descriptor of
+ * each block of rs_mask + 1 descriptors (blocks aligned to the ring, so
+ * none wraps), as DPDK does with tx_rs_thresh: the device writes one
+ * status per block instead of one per frame or per burst. It completes
+ * descriptors in order, so that one DD vouches for the block, whose
+ * buffers then come back together. Descriptors after the last RS of the
+ * ring come back once later frames complete their block, or at drain. */
+static unsigned block_length(const struct sn_ring *ring, unsigned first)
 {
-	return (uint16_t)(((ring->burst_last[first] - first) & ring->mask) + 1);
+	return (first | ring->rs_mask) - first + 1;
 }
 
-/* The oldest burst in flight, if the device has finished it: its length.
- * If the device reports the next burst done and this one not, it skipped
- * this one: its buffers come back anyway (sent or not, we cannot tell),
- * so the ring moves on instead of waiting forever. */
-static uint16_t tx_done_count(struct sn_ring *ring)
-{
-	if (ring->in_flight == 0)
-		return 0;
-	uint16_t first = ring->next_clean, len = burst_length(ring, first);
-	uint16_t last = ring->burst_last[first];
-	if (desc_done(&ring->desc[last], false))
-		return len;
-	if (ring->in_flight <= len)
-		return 0;
-	uint16_t next_last = ring->burst_last[(last + 1) & ring->mask];
-	if (!desc_done(&ring->desc[next_last], false))
-		return 0;
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (!desc_done(&ring->desc[last], false))
-		sn_count(&ring->stats.device_errors, 1);
-	return len;
-}
-
-/* Frees the buffers of sent bursts straight from the slot array. */
+/* Frees the buffers of every finished block, oldest first. If the device
+ * reports the next block done and the oldest not, it skipped that one:
+ * its buffers come back anyway (sent or not, we cannot tell), so the ring
+ * moves on instead of waiting forever. */
 static void tx_reclaim(struct sn_ring *ring)
 {
-	uint16_t done;
+	volatile union sn_desc *desc = ring->desc;
+	unsigned clean = ring->next_clean, in_flight = ring->in_flight, mask = ring->mask;
+	unsigned rs_mask = ring->rs_mask;
 
-	while ((done = tx_done_count(ring)) > 0) {
-		uint16_t first = ring->next_clean;
-		uint16_t until_wrap = (uint16_t)(ring->size - first);
-		if (done <= until_wrap) {
-			sn_pkt_free_from_ring(&ring->slots[first], done);
-		} else {
-			sn_pkt_free_from_ring(&ring->slots[first], until_wrap);
-			sn_pkt_free_from_ring(&ring->slots[0], (uint32_t)(done - until_wrap));
+	for (;;) {
+		unsigned len = block_length(ring, clean), rs = clean | rs_mask;
+		if (in_flight < len)
+			break; /* its RS descriptor not handed over yet */
+		if (!desc_done(&desc[rs], false)) {
+			unsigned next_rs = ((rs + 1) & mask) | rs_mask;
+			if (in_flight < len + rs_mask + 1 || !desc_done(&desc[next_rs], false))
+				break;
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (!desc_done(&desc[rs], false))
+				sn_count(&ring->stats.device_errors, 1);
 		}
-		ring->next_clean = (uint16_t)((first + done) & ring->mask);
-		ring->in_flight = (uint16_t)(ring->in_flight - done);
+		sn_pkt_free_from_ring(&ring->slots[clean], len);
+		clean = (clean + len) & mask;
+		in_flight -= len;
 	}
+	ring->next_clean = (uint16_t)clean;
+	ring->in_flight = (uint16_t)in_flight;
+}
+
+/* Puts pkts[0..run) on the descriptors d[0..run) (no wrap), up to the
+ * first the transmit check refuses; returns how many, adds their bytes.
+ * Compiled twice, with and without PAYLEN (paylen a constant), as
+ * rx_harvest_as is for RSS, each out of line so the loop has the
+ * registers to itself. */
+static inline __attribute__((always_inline)) unsigned
+tx_fill_as(volatile union sn_desc *d, struct sn_pkt **slots, struct sn_pkt **pkts,
+	   unsigned run, const struct sn_ctx *ctx, uint64_t cmd, uint64_t *bytes,
+	   const bool paylen)
+{
+	uint64_t sum = 0;
+	struct sn_pkt **p_end = pkts + run, **from = pkts;
+	for (; from < p_end; from++, d++, slots++) {
+		struct sn_pkt *p = *from;
+		struct sn_tx_view view;
+		uint64_t iova;
+		if (!sn_tx_view_take(&view, p->pool, ctx) || !sn_pkt_tx_ok_in(&view, p, 0, &iova))
+			break;
+		/* Advanced descriptors repeat the length as PAYLEN in bits
+		 * 63:46: len * (2^46 + 1) puts it in both places at once. */
+		uint64_t len = p->len;
+		d->read.addr = iova;
+		d->read.cmd = cmd | len * ((paylen ? 1ull << 46 : 0) + 1);
+		*slots = p;
+		sum += len;
+	}
+	*bytes += sum;
+	return (unsigned)(from - pkts);
+}
+
+static __attribute__((noinline)) unsigned
+tx_fill_adv(volatile union sn_desc *d, struct sn_pkt **slots, struct sn_pkt **pkts,
+	    unsigned run, const struct sn_ctx *ctx, uint64_t cmd, uint64_t *bytes)
+{
+	return tx_fill_as(d, slots, pkts, run, ctx, cmd, bytes, true);
+}
+
+static __attribute__((noinline)) unsigned
+tx_fill_legacy(volatile union sn_desc *d, struct sn_pkt **slots, struct sn_pkt **pkts,
+	       unsigned run, const struct sn_ctx *ctx, uint64_t cmd, uint64_t *bytes)
+{
+	return tx_fill_as(d, slots, pkts, run, ctx, cmd, bytes, false);
+}
+
+/* Puts pkts on descriptors from next_use on, at most n, in runs up to the
+ * ring's end; returns how many went. */
+static unsigned tx_fill(struct sn_ring *ring, struct sn_pkt **pkts, unsigned n, uint64_t *bytes)
+{
+	unsigned use = ring->next_use, size = ring->size, sent = 0;
+	bool paylen = ring->fmt->tx_paylen;
+
+	*bytes = 0;
+	while (sent < n) {
+		unsigned run = size - use < n - sent ? size - use : n - sent;
+		unsigned done = (paylen ? tx_fill_adv : tx_fill_legacy)(
+			ring->desc + use, ring->slots + use, pkts + sent, run, ring->ctx,
+			ring->fmt->tx_cmd, bytes);
+		sent += done;
+		use = (use + done) & ring->mask;
+		if (done < run)
+			break;
+	}
+	return sent;
+}
+
+/* A call with nothing to send, when all that is left in flight is a tail
+ * short of its block's RS descriptor: that tail never gets a write-back,
+ * so ask the device's head register how far it has sent (one register
+ * read, only on such idle calls), so that an idle queue gives every
+ * buffer back (safenic gen waits for them before it closes). A head
+ * outside the window is not believed; sn_ring_check reports it. */
+static __attribute__((noinline)) void tx_reclaim_tail(struct sn_ring *ring)
+{
+	uint32_t head = *ring->head;
+	unsigned clean = ring->next_clean, done = (head - clean) & ring->mask;
+	if (head >= ring->size || done > ring->in_flight)
+		return;
+	unsigned until_wrap = ring->size - clean;
+	if (done <= until_wrap) {
+		sn_pkt_free_from_ring(&ring->slots[clean], done);
+	} else {
+		sn_pkt_free_from_ring(&ring->slots[clean], until_wrap);
+		sn_pkt_free_from_ring(&ring->slots[0], done - until_wrap);
+	}
+	ring->next_clean = (uint16_t)((clean + done) & ring->mask);
+	ring->in_flight = (uint16_t)(ring->in_flight - done);
 }
 
 uint16_t sn_ring_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 {
 	struct sn_ring *ring = queue;
-	volatile union sn_desc *desc = ring->desc;
-	const uint64_t cmd = ring->fmt->tx_cmd;
-	/* Advanced descriptors repeat the length as PAYLEN in bits 63:46. */
-	const uint64_t paylen_mask = ring->fmt->tx_paylen ? ~0ull : 0;
-	struct sn_pkt **slots = ring->slots;
-	unsigned first = ring->next_use, use = first, mask = ring->mask, sent = 0;
-	uint64_t bytes = 0, word = 0;
+	uint64_t bytes;
 
 	tx_reclaim(ring);
+	if (n == 0) {
+		if (ring->in_flight > 0 && ring->head &&
+		    ring->in_flight < block_length(ring, ring->next_clean))
+			tx_reclaim_tail(ring);
+		return 0;
+	}
 	if (n > free_slots(ring))
 		n = free_slots(ring);
-	for (; sent < n; sent++) {
-		/* Read the packet before writing the descriptor: the stores are
-		 * volatile and could otherwise force these loads again. */
-		struct sn_pkt *p = pkts[sent];
-		uint64_t len = p->len, iova = p->iova;
-		if (!sn_pkt_tx_ok(p, ring->ctx, 0)) {
-			sn_count(&ring->stats.errors, 1);
-			break;
-		}
-		word = cmd | len | ((len << 46) & paylen_mask);
-		desc[use].read.addr = iova;
-		desc[use].read.cmd = word;
-		slots[use] = p;
-		use = (use + 1) & mask;
-		bytes += len;
-	}
+	unsigned sent = tx_fill(ring, pkts, n, &bytes);
+	if (sent < n)
+		sn_count(&ring->stats.errors, 1);
 	if (sent == 0)
 		return 0;
-	/* The burst's last descriptor asks for the write-back. The device has
-	 * not seen it yet: it lies past the tail. */
-	unsigned last = (use - 1) & mask;
-	desc[last].read.cmd = word | SN_TXD_CMD_RS;
-	ring->burst_last[first] = (uint16_t)last;
-	ring->next_use = (uint16_t)use;
+	/* RS on each block's last descriptor in this burst. The device has
+	 * not seen them yet: they lie past the tail. */
+	unsigned first = ring->next_use;
+	for (unsigned d = block_length(ring, first) - 1; d < sent; d += ring->rs_mask + 1u) {
+		volatile union sn_desc *last = &ring->desc[(first + d) & ring->mask];
+		last->read.cmd = last->read.cmd | SN_TXD_CMD_RS;
+	}
+	ring->next_use = (uint16_t)((first + sent) & ring->mask);
 	ring->in_flight = (uint16_t)(ring->in_flight + sent);
 	sn_count(&ring->stats.packets, sent);
 	sn_count(&ring->stats.bytes, bytes);
@@ -359,10 +478,14 @@ enum sn_ring_health sn_ring_check(struct sn_ring *ring, uint32_t head, bool rece
 		 * not done is. */
 		behind = ahead > 0 && !desc_done(&ring->desc[clean], true);
 	} else {
-		waiting = ring->in_flight > 0 &&
-			  !desc_done(&ring->desc[ring->burst_last[clean]], false);
-		/* Past the oldest burst's last descriptor without writing it back. */
-		behind = waiting && ahead >= burst_length(ring, clean);
+		/* Frames the device has not sent: its head short of ours. The
+		 * frames after the ring's last RS never get a write-back, so
+		 * the head, not DD, says whether the device is still at work. */
+		waiting = valid && ahead < ring->in_flight;
+		/* Past the oldest block's RS descriptor without writing it back. */
+		unsigned len = block_length(ring, clean);
+		behind = ahead >= len && ring->in_flight >= len &&
+			 !desc_done(&ring->desc[clean | ring->rs_mask], false);
 	}
 	bool suspect = !valid || ahead > ring->in_flight || behind;
 	bool still = ring->check_clean == clean && ring->check_head == head;

@@ -53,7 +53,7 @@ struct sn_ring_format {
 	const char *name;
 	/* Constant bits of a transmit descriptor's second quadword: type,
 	 * end of packet, insert FCS. The engine adds report status (RS) to the
-	 * last descriptor of each burst. The length goes in bits 15:0, and
+	 * last descriptor of each block of 32 (see ring.c). The length goes in bits 15:0, and
 	 * also in bits 63:46 (PAYLEN) for advanced descriptors. */
 	uint64_t tx_cmd;
 	bool tx_paylen;
@@ -74,11 +74,11 @@ struct sn_ring_counters {
 struct sn_ring {
 	volatile union sn_desc *desc;   /* DMA memory */
 	struct sn_pkt **slots;          /* buffer per descriptor; not DMA memory */
-	uint16_t *burst_last;           /* transmit: at a burst's first slot, its last */
 	const struct sn_ring_format *fmt;
 	volatile uint32_t *tail;        /* doorbell register */
 	volatile uint32_t *head;        /* the device's head; read only by the check */
 	uint16_t size, mask;
+	uint16_t rs_mask;               /* transmit: RS block length - 1 */
 	uint16_t next_use;              /* next descriptor we hand over */
 	uint16_t next_clean;            /* next descriptor we expect back */
 	uint16_t in_flight;
@@ -110,6 +110,12 @@ void sn_ring_drain(struct sn_ring *ring);
 /* Receive: fill every free descriptor from the pool; one tail write. */
 void sn_ring_rx_refill(struct sn_ring *ring);
 uint16_t sn_ring_rx_burst(void *ring, struct sn_pkt **pkts, uint16_t n);
+/* Transmit asks for a write-back once per block of 32 descriptors (a
+ * quarter of a smaller ring) and frees a block's buffers when its last
+ * descriptor is done. A call with n == 0 when only a tail short of a
+ * block is in flight reads the device's head register once to take that
+ * tail back too, so an idle queue returns every buffer; no other call
+ * reads a register. */
 uint16_t sn_ring_tx_burst(void *ring, struct sn_pkt **pkts, uint16_t n);
 /* Whether a receive burst would find a frame: one look at the next
  * descriptors, no register access (for the interrupt re-check). */
@@ -124,12 +130,16 @@ enum sn_ring_health {
  * device's head register. The device owns the window [next_clean,
  * next_use) and its head lies inside it or at its end; the descriptors
  * from next_clean up to the head are done. A head outside the window, or
- * a head past a descriptor that never came back done, means driver and
- * device disagree about the ring (a lying write-back put the driver
- * ahead, or the device skipped a write-back): SN_RING_OUT_OF_STEP, once
- * seen at two looks in a row with neither side moving, since a write-back
- * may trail the head register for a moment. SN_RING_STALLED likewise when
- * a transmit ring had frames waiting and the device did not move at all. */
+ * a head past a descriptor that should have come back done (receive: the
+ * next one; transmit: the oldest block's RS descriptor) and did not,
+ * means driver and device disagree about the ring (a lying write-back put
+ * the driver ahead, or the device skipped a write-back):
+ * SN_RING_OUT_OF_STEP, once seen at two looks in a row with neither side
+ * moving, since a write-back may trail the head register for a moment.
+ * SN_RING_STALLED likewise when a transmit ring had frames the device had
+ * not sent (its head short of next_use) and the device did not move at
+ * all. A transmit tail short of a block gets no write-back; a head at
+ * next_use says the device sent it, so it is no stall. */
 enum sn_ring_health sn_ring_check(struct sn_ring *ring, uint32_t head, bool receive);
 /* After the device stopped the queue: every buffer in flight goes back
  * to its pool (transmit: counted as drops), the descriptors are zeroed

@@ -384,32 +384,49 @@ static uint64_t tx_word(const struct sn_ring_format *fmt, uint64_t len)
 	return fmt->tx_cmd | len | (fmt->tx_paylen ? len << 46 : 0);
 }
 
+/* The ring's RS block: 8 descriptors for a 32-descriptor ring. */
+#define BLOCK 8
+
 static void tx_encodes_and_reclaims(void **state)
 {
 	struct bench *b = *state;
 	const struct sn_ring_format *fmt = b->family->format;
-	struct sn_pkt *pkts[8];
-	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 8), 8);
-	for (int i = 0; i < 8; i++)
+	struct sn_pkt *pkts[2 * BLOCK + 3];
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 2 * BLOCK + 3), 2 * BLOCK + 3);
+	for (int i = 0; i < 2 * BLOCK + 3; i++)
 		pkts[i]->len = (uint16_t)(60 + i);
-	/* Two bursts, one doorbell each; only a burst's last asks for RS. */
+	/* Two bursts, one doorbell each; RS only on each block's last
+	 * descriptor, wherever the bursts end. */
 	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 5), 5);
 	assert_int_equal(b->tail, 5);
-	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + 5, 3), 3);
-	assert_int_equal(b->tail, 8);
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + 5, 2 * BLOCK - 5), 2 * BLOCK - 5);
+	assert_int_equal(b->tail, 2 * BLOCK);
 	assert_int_equal(b->desc[3].read.cmd, tx_word(fmt, 63));
 	assert_int_equal(b->desc[3].read.addr, pkts[3]->iova);
-	assert_int_equal(b->desc[4].read.cmd, tx_word(fmt, 64) | SN_TXD_CMD_RS);
-	assert_int_equal(b->desc[7].read.cmd, tx_word(fmt, 67) | SN_TXD_CMD_RS);
-	/* The device sends the first burst: DD on its RS descriptor only. */
-	b->desc[4].tx_wb.status = SN_DESC_DD;
+	assert_int_equal(b->desc[4].read.cmd, tx_word(fmt, 64));
+	assert_int_equal(b->desc[BLOCK - 1].read.cmd, tx_word(fmt, 60 + BLOCK - 1) | SN_TXD_CMD_RS);
+	assert_int_equal(b->desc[2 * BLOCK - 1].read.cmd,
+			 tx_word(fmt, 60 + 2 * BLOCK - 1) | SN_TXD_CMD_RS);
+	for (int i = 0; i < 2 * BLOCK; i++)
+		if (i % BLOCK != BLOCK - 1)
+			assert_false(b->desc[i].read.cmd & SN_TXD_CMD_RS);
+	/* The device sends the first block: DD on its RS descriptor only. */
+	b->desc[BLOCK - 1].tx_wb.status = SN_DESC_DD;
 	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
-	assert_int_equal(sn_mempool_free_count(b->pool), POOL - 3);
-	assert_int_equal(b->ring.in_flight, 3);
+	assert_int_equal(sn_mempool_free_count(b->pool), POOL - BLOCK - 3);
+	assert_int_equal(b->ring.in_flight, BLOCK);
 	assert_int_equal(b->ring.stats.device_errors, 0);
-	b->desc[7].tx_wb.status = SN_DESC_DD;
+	b->desc[2 * BLOCK - 1].tx_wb.status = SN_DESC_DD;
 	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
 	assert_int_equal(b->ring.in_flight, 0);
+	/* A burst that ends inside a block waits for the block: no RS, so
+	 * no write-back to go by; its buffers stay in the ring until later
+	 * frames complete the block (or a drain). */
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + 2 * BLOCK, 3), 3);
+	for (int i = 0; i < 3; i++)
+		assert_false(b->desc[2 * BLOCK + i].read.cmd & SN_TXD_CMD_RS);
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
+	assert_int_equal(b->ring.in_flight, 3);
 	all_buffers_accounted(b);
 }
 
@@ -422,18 +439,20 @@ static void tx_full_ring_and_bad_frames(void **state)
 		pkts[i]->len = 60;
 	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, RING + 8), RING - 1);
 	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + RING - 1, 9), 0);
-	/* Once space frees, a frame longer than its buffer is refused. */
-	b->desc[RING - 2].tx_wb.status = SN_DESC_DD;
+	/* Once a block frees, a frame longer than its buffer is refused. */
+	b->desc[BLOCK - 1].tx_wb.status = SN_DESC_DD;
 	pkts[RING - 1]->len = 60000;
 	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + RING - 1, 1), 0);
 	assert_int_equal(b->ring.stats.errors, 1);
-	assert_int_equal(b->ring.in_flight, 0);
-	/* A burst cut short by a bad frame still ends in RS. */
+	assert_int_equal(b->ring.in_flight, RING - 1 - BLOCK);
+	/* A burst cut short by a bad frame: the frame before it, the last of
+	 * the ring's last block, still asks for RS. */
 	pkts[RING + 1]->len = 60000;
 	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + RING, 3), 1);
 	assert_int_equal(b->ring.stats.errors, 2);
 	assert_true(b->desc[RING - 1].read.cmd & SN_TXD_CMD_RS);
-	b->desc[RING - 1].tx_wb.status = SN_DESC_DD;
+	for (int i = 2 * BLOCK - 1; i < RING; i += BLOCK)
+		b->desc[i].tx_wb.status = SN_DESC_DD;
 	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
 	assert_int_equal(b->ring.in_flight, 0);
 	sn_pkt_free_bulk(pkts + RING - 1, 1);
@@ -444,35 +463,88 @@ static void tx_full_ring_and_bad_frames(void **state)
 static void tx_completion_out_of_order_and_stall(void **state)
 {
 	struct bench *b = *state;
-	struct sn_pkt *pkts[6];
-	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 6), 6);
-	for (int i = 0; i < 6; i++)
+	struct sn_pkt *pkts[3 * BLOCK + 3];
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 3 * BLOCK + 3), 3 * BLOCK + 3);
+	for (int i = 0; i < 3 * BLOCK + 3; i++)
 		pkts[i]->len = 60;
-	/* Bursts: 0-1, 2-3, 4-5. */
+	/* Three blocks, one burst each. */
 	for (int i = 0; i < 3; i++)
-		assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + 2 * i, 2), 2);
+		assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + BLOCK * i, BLOCK), BLOCK);
 	/* The device's head has not moved from the first descriptor. */
 	assert_int_equal(sn_ring_check(&b->ring, 0, false), SN_RING_OK); /* first look */
 	assert_int_equal(sn_ring_check(&b->ring, 0, false), SN_RING_STALLED); /* no progress */
 	/* DD without RS, or beyond what we handed over, means nothing. */
 	b->desc[0].tx_wb.status = SN_DESC_DD;
-	b->desc[9].tx_wb.status = SN_DESC_DD;
+	b->desc[RING - 2].tx_wb.status = SN_DESC_DD;
 	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
-	assert_int_equal(b->ring.in_flight, 6);
+	assert_int_equal(b->ring.in_flight, 3 * BLOCK);
 	assert_int_equal(b->ring.stats.device_errors, 0);
-	/* The second burst done, the first not: the device skipped it. */
-	b->desc[3].tx_wb.status = SN_DESC_DD;
+	/* The second block done, the first not: the device skipped it. */
+	b->desc[2 * BLOCK - 1].tx_wb.status = SN_DESC_DD;
 	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
 	assert_int_equal(b->ring.stats.device_errors, 1);
+	assert_int_equal(b->ring.in_flight, BLOCK);
+	assert_int_equal(sn_ring_check(&b->ring, 2 * BLOCK, false), SN_RING_OK);
+	assert_int_equal(sn_ring_check(&b->ring, 2 * BLOCK, false), SN_RING_STALLED);
+	/* The device sends everything, the last three frames short of a
+	 * block: they get no write-back and stay in flight, but a head at
+	 * our tail means the device is done, which is no stall. */
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + 3 * BLOCK, 3), 3);
+	b->desc[3 * BLOCK - 1].tx_wb.status = SN_DESC_DD;
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
+	assert_int_equal(b->ring.in_flight, 3);
+	assert_int_equal(sn_ring_check(&b->ring, 3 * BLOCK + 3, false), SN_RING_OK);
+	assert_int_equal(sn_ring_check(&b->ring, 3 * BLOCK + 3, false), SN_RING_OK);
+	assert_int_equal(sn_ring_check(&b->ring, 3 * BLOCK + 3, false), SN_RING_OK);
+	/* Drain (at stop) gives them back. */
+	sn_ring_drain(&b->ring);
+	assert_int_equal(sn_mempool_free_count(b->pool), POOL);
+}
+
+/* A tail short of a block comes back on a call with nothing to send, by
+ * the device's head register, which is believed only inside the window. */
+static void tx_idle_call_reclaims_a_tail_by_the_head(void **state)
+{
+	struct bench *b = *state;
+	uint32_t head = 0;
+	struct sn_pkt *pkts[BLOCK + 3];
+	b->ring.head = &head;
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, BLOCK + 3), BLOCK + 3);
+	for (int i = 0; i < BLOCK + 3; i++)
+		pkts[i]->len = 60;
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, BLOCK + 3), BLOCK + 3);
+	/* A whole block in flight: it waits for its write-back, not the head. */
+	head = BLOCK + 3;
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
+	assert_int_equal(b->ring.in_flight, BLOCK + 3);
+	b->desc[BLOCK - 1].tx_wb.status = SN_DESC_DD;
+	head = BLOCK + 1;
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
 	assert_int_equal(b->ring.in_flight, 2);
-	assert_int_equal(sn_ring_check(&b->ring, 4, false), SN_RING_OK);
-	assert_int_equal(sn_ring_check(&b->ring, 4, false), SN_RING_STALLED);
+	/* Heads outside the window: past our tail, or past the ring. */
+	head = BLOCK + 5;
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
+	head = RING + 1;
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
+	assert_int_equal(b->ring.in_flight, 2);
+	head = BLOCK + 3;
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
+	assert_int_equal(b->ring.in_flight, 0);
+	assert_int_equal(b->ring.next_clean, BLOCK + 3);
+	all_buffers_accounted(b);
+	/* Later blocks still end at the ring's block boundaries. */
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, BLOCK), BLOCK);
+	for (int i = 0; i < BLOCK; i++)
+		pkts[i]->len = 60;
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, BLOCK), BLOCK);
+	assert_true(b->desc[2 * BLOCK - 1].read.cmd & SN_TXD_CMD_RS);
+	b->desc[2 * BLOCK - 1].tx_wb.status = SN_DESC_DD;
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
+	assert_int_equal(b->ring.in_flight, BLOCK - (BLOCK - 3));
+	b->ring.head = NULL;
 	all_buffers_accounted(b);
 }
 
-/* A fake "done" on the descriptor at the device's head puts the driver
- * one ahead of the device. The check sees the head outside the driver's
- * window at two looks in a row; re-arming gives every buffer back once. */
 static void rx_fake_done_at_head_is_out_of_step(void **state)
 {
 	struct bench *b = *state;
@@ -535,34 +607,36 @@ static void rx_stuck_ring_is_reported_and_a_late_writeback_is_not(void **state)
 	all_buffers_accounted(b);
 }
 
-/* Transmit: the device moved its head past a whole burst and never wrote
+/* Transmit: the device moved its head past a whole block and never wrote
  * it back. Not a link problem (the device moved), so not a stall: out of
  * step; re-arming drops the frames in flight and counts them. */
-static void tx_head_past_an_unwritten_burst_is_out_of_step(void **state)
+static void tx_head_past_an_unwritten_block_is_out_of_step(void **state)
 {
 	struct bench *b = *state;
-	struct sn_pkt *pkts[6];
-	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 6), 6);
-	for (int i = 0; i < 6; i++)
+	struct sn_pkt *pkts[2 * BLOCK];
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, BLOCK + 4), BLOCK + 4);
+	for (int i = 0; i < BLOCK + 4; i++)
 		pkts[i]->len = 60;
-	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 3), 3);
-	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + 3, 3), 3);
-	assert_int_equal(sn_ring_check(&b->ring, 3, false), SN_RING_OK);
-	assert_int_equal(sn_ring_check(&b->ring, 3, false), SN_RING_OUT_OF_STEP);
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, BLOCK - 2), BLOCK - 2);
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + BLOCK - 2, 6), 6);
+	/* Short of the RS descriptor, no write-back is owed yet. */
+	assert_int_equal(sn_ring_check(&b->ring, BLOCK - 1, false), SN_RING_OK);
+	assert_int_equal(sn_ring_check(&b->ring, BLOCK - 1, false), SN_RING_STALLED);
+	assert_int_equal(sn_ring_check(&b->ring, BLOCK, false), SN_RING_OK);
+	assert_int_equal(sn_ring_check(&b->ring, BLOCK, false), SN_RING_OUT_OF_STEP);
 	sn_ring_rearm(&b->ring, false);
-	assert_int_equal(b->ring.stats.drops, 6);
+	assert_int_equal(b->ring.stats.drops, BLOCK + 4);
 	assert_int_equal(b->ring.stats.resets, 1);
 	assert_int_equal(sn_mempool_free_count(b->pool), POOL);
 	/* A driver that reclaimed past the device's head (a fake DD): out of
 	 * step too, once it stays that way. */
-	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 4), 4);
-	for (int i = 0; i < 4; i++)
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, BLOCK), BLOCK);
+	for (int i = 0; i < BLOCK; i++)
 		pkts[i]->len = 60;
-	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 2), 2);
-	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + 2, 2), 2);
-	b->desc[1].tx_wb.status = SN_DESC_DD;    /* the lie; the head stays at 0 */
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, BLOCK), BLOCK);
+	b->desc[BLOCK - 1].tx_wb.status = SN_DESC_DD;    /* the lie; the head stays at 0 */
 	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 0), 0);
-	assert_int_equal(b->ring.next_clean, 2);
+	assert_int_equal(b->ring.next_clean, BLOCK);
 	assert_int_equal(sn_ring_check(&b->ring, 0, false), SN_RING_OK);
 	assert_int_equal(sn_ring_check(&b->ring, 0, false), SN_RING_OUT_OF_STEP);
 	all_buffers_accounted(b);
@@ -583,10 +657,11 @@ static void tx_head_past_an_unwritten_burst_is_out_of_step(void **state)
 	FOR_FAMILY(rx_counts_a_ring_run_dry, family),                       \
 	FOR_FAMILY(tx_encodes_and_reclaims, family),                        \
 	FOR_FAMILY(tx_full_ring_and_bad_frames, family),                    \
-	FOR_FAMILY(tx_completion_out_of_order_and_stall, family),          \
+	FOR_FAMILY(tx_completion_out_of_order_and_stall, family),           \
+	FOR_FAMILY(tx_idle_call_reclaims_a_tail_by_the_head, family),       \
 	FOR_FAMILY(rx_fake_done_at_head_is_out_of_step, family),            \
 	FOR_FAMILY(rx_stuck_ring_is_reported_and_a_late_writeback_is_not, family), \
-	FOR_FAMILY(tx_head_past_an_unwritten_burst_is_out_of_step, family)
+	FOR_FAMILY(tx_head_past_an_unwritten_block_is_out_of_step, family)
 
 int main(void)
 {
