@@ -27,7 +27,8 @@
 # start before the contender, the source after it.
 # The sink reports what it got as delivered=, the source as offered=.
 # Each rep runs safenic and testpmd back to back, safenic first in odd
-# reps and testpmd first in even ones, so a drift hits both alike.
+# reps and testpmd first in even ones, so a drift hits both alike (with a
+# baseline, the order rotates: each contender takes each place in turn).
 #
 # A third contender, "baseline", is another safenic build
 # (/usr/bin/safenic-baseline, put there by vs-dpdk.sh --baseline), run as
@@ -119,9 +120,11 @@ for mode in $(echo "$MODES" | tr , ' '); do
         *) echo "perf-vs-dpdk: unknown mode '$mode'"; PERF_FAILS=$((PERF_FAILS + 1)); continue ;;
     esac
     for rep in $(seq 1 "$REPS"); do
-        order=$(echo "$CONTENDERS" | tr , ' ')
-        # Even reps: the other order.
-        [ $((rep % 2)) -eq 1 ] || order=$(echo "$order" | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
+        # The order rotates by one each rep: with two contenders it
+        # alternates; with three, each takes each place in turn (reversing
+        # would keep the middle one in the middle).
+        order=$(echo "$CONTENDERS" | tr , ' ' |
+            awk -v r="$rep" '{ for (i = 0; i < NF; i++) printf "%s ", $((i + r - 1) % NF + 1) }')
         for who in $order; do
             run_one "$mode" "$who" "$rep"
         done
