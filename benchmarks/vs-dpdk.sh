@@ -177,7 +177,7 @@ awk -F, 'NR > 1 { key = $2 "," $3; v[key "," $4] = v[key "," $4] " " $8
 echo
 echo "safenic vs DPDK testpmd 22.11, QEMU guest (TCG), IOMMU on, 64-byte frames, $date"
 echo "machine: $machine"
-echo "runs: $reps x ${secs} s per contender, alternating; Mpps = median (the runs in brackets)"
+echo "runs: $reps x ${secs} s per contender, order alternating (rotating with a baseline); Mpps = median (the runs in brackets)"
 echo
 printf '%-7s %-4s %13s %13s %9s   %-22s %s\n' NIC mode "safenic Mpps" "DPDK Mpps" ratio "safenic runs" "DPDK runs"
 tail -n +2 "$summary" | while IFS=, read -r nic mode s d r sr dr b rb br; do
