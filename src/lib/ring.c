@@ -107,11 +107,17 @@ static __attribute__((noinline)) void post_fresh(struct sn_ring *ring, unsigned 
 	ring_doorbell(ring);
 }
 
-void sn_ring_rx_refill(struct sn_ring *ring)
+/* Inline in the receive burst: most bursts post nothing. */
+static inline void rx_refill(struct sn_ring *ring)
 {
 	unsigned room = free_slots(ring);
 	if (room >= RX_REFILL_BATCH || (ring->in_flight == 0 && room > 0))
 		post_fresh(ring, room);
+}
+
+void sn_ring_rx_refill(struct sn_ring *ring)
+{
+	rx_refill(ring);
 }
 
 /* Takes the buffer out of a completed descriptor and advances. Slots
@@ -287,7 +293,7 @@ uint16_t sn_ring_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 	while (got < n && ring->in_flight > 0 && !desc_done(&ring->desc[ring->next_clean], true) &&
 	       rx_skipped_by_device(ring))
 		got = (uint16_t)(got + rx_harvest(ring, pkts + got, (uint16_t)(n - got)));
-	sn_ring_rx_refill(ring);
+	rx_refill(ring);
 	return got;
 }
 
@@ -388,25 +394,25 @@ tx_fill_legacy(volatile union sn_desc *d, struct sn_pkt **slots, struct sn_pkt *
 	return tx_fill_as(d, slots, pkts, run, ctx, cmd, bytes, false);
 }
 
-/* Puts pkts on descriptors from next_use on, at most n, in runs up to the
- * ring's end; returns how many went. */
+/* Puts pkts on descriptors from next_use on, at most n, in at most two
+ * runs (up to the ring's end, then from its start); returns how many
+ * went. */
 static unsigned tx_fill(struct sn_ring *ring, struct sn_pkt **pkts, unsigned n, uint64_t *bytes)
 {
-	unsigned use = ring->next_use, size = ring->size, sent = 0;
-	bool paylen = ring->fmt->tx_paylen;
+	unsigned (*fill)(volatile union sn_desc *, struct sn_pkt **, struct sn_pkt **, unsigned,
+			 const struct sn_ctx *, uint64_t, uint64_t *) =
+		ring->fmt->tx_paylen ? tx_fill_adv : tx_fill_legacy;
+	unsigned use = ring->next_use, to_end = ring->size - use;
+	uint64_t cmd = ring->fmt->tx_cmd;
 
 	*bytes = 0;
-	while (sent < n) {
-		unsigned run = size - use < n - sent ? size - use : n - sent;
-		unsigned done = (paylen ? tx_fill_adv : tx_fill_legacy)(
-			ring->desc + use, ring->slots + use, pkts + sent, run, ring->ctx,
-			ring->fmt->tx_cmd, bytes);
-		sent += done;
-		use = (use + done) & ring->mask;
-		if (done < run)
-			break;
-	}
-	return sent;
+	if (n <= to_end)
+		return fill(ring->desc + use, ring->slots + use, pkts, n, ring->ctx, cmd, bytes);
+	unsigned sent = fill(ring->desc + use, ring->slots + use, pkts, to_end, ring->ctx, cmd,
+			     bytes);
+	if (sent < to_end)
+		return sent;
+	return sent + fill(ring->desc, ring->slots, pkts + sent, n - sent, ring->ctx, cmd, bytes);
 }
 
 /* A call with nothing to send, when all that is left in flight is a tail
