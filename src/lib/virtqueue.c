@@ -81,40 +81,6 @@ void sn_virtq_drain(struct sn_virtq *vq)
 	}
 }
 
-/* Clears the virtio-net header in front of a frame: no offloads. Three
- * fixed sizes, so the compiler writes it with plain stores. The frame is
- * found from the buffer's own address, not from the application's data
- * pointer. */
-static inline void zero_header(const struct sn_pkt *pkt, uint32_t hdr_len)
-{
-	uint8_t *frame = pkt->pool->home[pkt->index].va + pkt->headroom;
-	if (hdr_len == 12)
-		memset(frame - 12, 0, 12);
-	else if (hdr_len == SN_VIRTIO_HDR_HASH_LEN)
-		memset(frame - SN_VIRTIO_HDR_HASH_LEN, 0, SN_VIRTIO_HDR_HASH_LEN);
-	else
-		memset(frame - 10, 0, 10);
-}
-
-/* The hash report of a received frame (virtio_net_hdr_v1_hash: le32
- * hash_value at 12, le16 hash_report at 16), read once each from memory
- * the device writes. A report type past the last one the spec defines is
- * a lie: false. */
-static inline bool take_hash(struct sn_pkt *pkt)
-{
-	const volatile uint8_t *h = pkt->pool->home[pkt->index].va + pkt->headroom -
-				    SN_VIRTIO_HDR_HASH_LEN;
-	uint32_t value = (uint32_t)h[12] | (uint32_t)h[13] << 8 | (uint32_t)h[14] << 16 |
-			 (uint32_t)h[15] << 24;
-	uint16_t report = (uint16_t)(h[16] | h[17] << 8);
-
-	if (report > SN_VIRTIO_HASH_REPORT_MAX)
-		return false;
-	pkt->rss_hash = report ? value : 0;
-	pkt->flags = report ? SN_PKT_RSS_HASH : 0;
-	return true;
-}
-
 /* A descriptor without NEXT in two stores: the address, then length,
  * flags and a zero next together (the struct has no padding). */
 static inline void put_desc(struct vring_desc *d, uint64_t addr, uint32_t len, uint16_t flags)
@@ -172,7 +138,7 @@ post_tx_hdr(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n, uint64_t *byt
 			break;
 		}
 		uint16_t id = free_ids[--num_free];
-		zero_header(pkt, hdr);
+		sn_virtio_zero_header(pkt, hdr);
 		put_desc(&desc[id], pkt->iova - hdr, hdr + len, 0);
 		inflight[id] = pkt;
 		ring[avail++ & mask] = id;
@@ -337,7 +303,7 @@ harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n, const enum harves
 			/* A header, an Ethernet header, and no more than we posted
 			 * (unsigned wrap folds both bounds into one test). */
 			if (__builtin_expect(len - hdr - 14 > room - 14, 0) ||
-			    (hashed && !take_hash(pkt))) {
+			    (hashed && !sn_virtio_take_hash(pkt))) {
 				reject_frame(vq, pkt);
 				continue;
 			}

@@ -10,7 +10,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "mempool.h"
 #include "pci.h"
 #include "safenic/safenic.h"
 
@@ -246,6 +248,41 @@ void sn_virtq_want_interrupts(struct sn_virtq *vq, bool on);
 /* Whether the device's used index is past ours: a harvest would find
  * something. One read of shared memory. */
 bool sn_virtq_used_pending(const struct sn_virtq *vq);
+
+/* Shared by the split and packed rings. */
+/* Clears the virtio-net header in front of a frame: no offloads. Three
+ * fixed sizes, so the compiler writes it with plain stores. The frame is
+ * found from the buffer's own address, not from the application's data
+ * pointer. */
+static inline void sn_virtio_zero_header(const struct sn_pkt *pkt, uint32_t hdr_len)
+{
+	uint8_t *frame = pkt->pool->home[pkt->index].va + pkt->headroom;
+	if (hdr_len == 12)
+		memset(frame - 12, 0, 12);
+	else if (hdr_len == SN_VIRTIO_HDR_HASH_LEN)
+		memset(frame - SN_VIRTIO_HDR_HASH_LEN, 0, SN_VIRTIO_HDR_HASH_LEN);
+	else
+		memset(frame - 10, 0, 10);
+}
+
+/* The hash report of a received frame (virtio_net_hdr_v1_hash: le32
+ * hash_value at 12, le16 hash_report at 16), read once each from memory
+ * the device writes. A report type past the last one the spec defines is
+ * a lie: false. */
+static inline bool sn_virtio_take_hash(struct sn_pkt *pkt)
+{
+	const volatile uint8_t *h = pkt->pool->home[pkt->index].va + pkt->headroom -
+				    SN_VIRTIO_HDR_HASH_LEN;
+	uint32_t value = (uint32_t)h[12] | (uint32_t)h[13] << 8 | (uint32_t)h[14] << 16 |
+			 (uint32_t)h[15] << 24;
+	uint16_t report = (uint16_t)(h[16] | h[17] << 8);
+
+	if (report > SN_VIRTIO_HASH_REPORT_MAX)
+		return false;
+	pkt->rss_hash = report ? value : 0;
+	pkt->flags = report ? SN_PKT_RSS_HASH : 0;
+	return true;
+}
 
 uint16_t sn_virtio_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n);
 uint16_t sn_virtio_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n);

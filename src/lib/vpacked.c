@@ -1,0 +1,610 @@
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "counter.h"
+#include "mempool.h"
+#include "vpacked.h"
+
+/* Refill only when this many ids are free: one notification per batch. */
+#define RX_REFILL_BATCH 32
+#define LAP_BITS (VRING_PACKED_DESC_F_AVAIL | VRING_PACKED_DESC_F_USED)
+
+/* What the driver writes to make position pos available (2.8.1: AVAIL
+ * equal to its wrap counter, USED the opposite), and what the device
+ * writes to mark it used (both equal to the wrap counter). Available and
+ * used patterns never coincide, on any lap. */
+static inline uint16_t avail_bits(uint16_t pos, uint16_t size)
+{
+	return (pos & size) ? VRING_PACKED_DESC_F_USED : VRING_PACKED_DESC_F_AVAIL;
+}
+
+static inline uint16_t used_bits(uint16_t pos, uint16_t size)
+{
+	return (pos & size) ? 0 : LAP_BITS;
+}
+
+/* The lap bits of a slot, read once; acquire: the id and length after. */
+static inline uint16_t lap_bits_at(const struct vring_packed_desc *desc, uint16_t pos,
+				   uint16_t mask)
+{
+	return __atomic_load_n(&desc[pos & mask].flags, __ATOMIC_ACQUIRE) & LAP_BITS;
+}
+
+int sn_vpacked_init(struct sn_vpacked *vq, const struct sn_ctx *ctx, uint16_t size,
+		    void *ring, void *driver_event, void *device_event, uint32_t hdr_len,
+		    bool receive)
+{
+	if (size == 0 || (size & (size - 1)) || size > 32768)
+		return -EINVAL;
+	memset(vq, 0, sizeof(*vq));
+	vq->ctx = ctx;
+	vq->desc = ring;
+	vq->driver_event = driver_event;
+	vq->device_event = device_event;
+	vq->size = size;
+	vq->mask = (uint16_t)(size - 1);
+	vq->hdr_len = hdr_len;
+	vq->receive = receive;
+	vq->free_ids = calloc(size, sizeof(*vq->free_ids));
+	vq->inflight = calloc(size, sizeof(*vq->inflight));
+	if (!vq->free_ids || !vq->inflight) {
+		sn_vpacked_fini(vq);
+		return -ENOMEM;
+	}
+	for (uint16_t i = 0; i < size; i++)
+		vq->free_ids[i] = (uint16_t)(size - 1 - i);
+	vq->num_free = size;
+	/* No slot may look used before the device writes it (lap 0's used
+	 * pattern has both bits set; zero is neither pattern of lap 0). */
+	memset(ring, 0, sn_vpacked_ring_bytes(size));
+	/* We poll; interrupts would only cost the device work. */
+	vq->driver_event->flags = VRING_PACKED_EVENT_FLAG_DISABLE;
+	return 0;
+}
+
+void sn_vpacked_fini(struct sn_vpacked *vq)
+{
+	free(vq->free_ids);
+	free(vq->inflight);
+	vq->free_ids = NULL;
+	vq->inflight = NULL;
+}
+
+void sn_vpacked_drain(struct sn_vpacked *vq)
+{
+	for (uint16_t id = 0; vq->inflight && id < vq->size; id++) {
+		if (vq->inflight[id]) {
+			sn_pkt_free_from_ring(&vq->inflight[id], 1);
+			vq->inflight[id] = NULL;
+			vq->free_ids[vq->num_free++] = id;
+		}
+	}
+}
+
+/* Descriptors we may still make available: one per free id, and no more
+ * slots than the device has given back (a lying id gives back a slot and
+ * no id, so ids are the tighter bound; both are checked). */
+static inline unsigned room(const struct sn_vpacked *vq)
+{
+	unsigned slots = vq->size - (uint16_t)(vq->avail_pos - vq->used_pos);
+	return vq->num_free < slots ? vq->num_free : slots;
+}
+
+/* The batch becomes visible at once: its first descriptor's flags are
+ * written last, after a release fence (2.8.21.3.1). */
+static inline void publish(struct sn_vpacked *vq, uint16_t first, uint16_t flags)
+{
+	__atomic_store_n(&vq->desc[first & vq->mask].flags, flags, __ATOMIC_RELEASE);
+}
+
+/* Whether the device, in DESC mode, asked to hear of position off_wrap
+ * which the descriptors from old to new made available (2.8.10: offset
+ * in bits 0-14, the wrap counter in bit 15). Any value only decides
+ * whether we notify. */
+static bool event_crossed(const struct sn_vpacked *vq, uint16_t off_wrap, uint16_t old,
+			  uint16_t new)
+{
+	uint16_t event = off_wrap & 0x7fff;
+	bool wrap = off_wrap >> 15, new_wrap = !(new & vq->size);
+	uint16_t new_idx = new & vq->mask, old_idx = (uint16_t)(new_idx - (uint16_t)(new - old));
+
+	if (wrap != new_wrap)
+		event = (uint16_t)(event - vq->size);
+	return (uint16_t)(new_idx - event - 1) < (uint16_t)(new_idx - old_idx);
+}
+
+void sn_vpacked_kick(struct sn_vpacked *vq, uint16_t old)
+{
+	uint16_t new = vq->avail_pos;
+	/* Full barrier: the flags we published before the device's
+	 * suppression area is read (2.8.22). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	uint16_t flags = __atomic_load_n(&vq->device_event->flags, __ATOMIC_RELAXED);
+	bool notify = flags != VRING_PACKED_EVENT_FLAG_DISABLE;
+	/* DESC mode means something only with EVENT_IDX; otherwise a device
+	 * asking for it gets every notification. */
+	if (flags == VRING_PACKED_EVENT_FLAG_DESC && vq->event_idx)
+		notify = event_crossed(vq, __atomic_load_n(&vq->device_event->off_wrap,
+							   __ATOMIC_RELAXED), old, new);
+	if (notify && vq->notify_regs)
+		sn_regs_write16(vq->notify_regs, vq->notify_off, vq->queue_index);
+}
+
+/* Where the next descriptor goes, and the flags that make it available
+ * there: they change only where the ring wraps. */
+struct cursor {
+	unsigned slot;
+	uint16_t flags;
+};
+
+static inline struct cursor cursor_at(const struct sn_vpacked *vq, uint16_t pos, uint16_t extra)
+{
+	return (struct cursor){ pos & vq->mask, (uint16_t)(avail_bits(pos, vq->size) | extra) };
+}
+
+static inline void advance(struct cursor *c, unsigned size)
+{
+	if (++c->slot == size) {
+		c->slot = 0;
+		c->flags ^= LAP_BITS;
+	}
+}
+
+/* Writes one descriptor; its flags too unless it is the batch's first,
+ * whose flags publish() writes last. */
+static inline void fill(struct vring_packed_desc *desc, const struct cursor *c, bool first,
+			uint64_t addr, uint32_t len, uint16_t id)
+{
+	struct vring_packed_desc *d = &desc[c->slot];
+	d->addr = addr;
+	d->len = len;
+	d->id = id;
+	if (!first)
+		d->flags = c->flags;
+}
+
+uint16_t sn_vpacked_post(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n)
+{
+	uint16_t *free_ids = vq->free_ids;
+	struct sn_pkt **inflight = vq->inflight;
+	const uint32_t hdr = vq->hdr_len, len = hdr + vq->rx_room;
+	const uint16_t first = vq->avail_pos;
+	struct cursor c = cursor_at(vq, first, VRING_DESC_F_WRITE);
+	const uint16_t first_flags = c.flags;
+	unsigned num_free = vq->num_free;
+
+	if (n > room(vq))
+		n = (uint16_t)room(vq);
+	for (unsigned i = 0; i < n; i++) {
+		struct sn_pkt *pkt = pkts[i];
+		uint16_t id = free_ids[--num_free];
+		fill(vq->desc, &c, i == 0, pkt->iova - hdr, len, id);
+		inflight[id] = pkt;
+		advance(&c, vq->size);
+	}
+	if (n) {
+		publish(vq, first, first_flags);
+		vq->avail_pos = (uint16_t)(first + n);
+		vq->num_free = (uint16_t)num_free;
+	}
+	return n;
+}
+
+/* Straight from the thread's pool cache into the descriptors, as the
+ * Intel rings refill: no copy through an array. */
+void sn_vpacked_refill(struct sn_vpacked *vq)
+{
+	struct sn_mempool *pool = vq->rx_pool;
+	uint16_t *free_ids = vq->free_ids;
+	struct sn_pkt **inflight = vq->inflight;
+	const uint32_t hdr = vq->hdr_len, len = hdr + vq->rx_room;
+	const uint16_t first = vq->avail_pos;
+	struct cursor c = cursor_at(vq, first, VRING_DESC_F_WRITE);
+	const uint16_t first_flags = c.flags;
+	unsigned want = room(vq), num_free = vq->num_free, posted = 0;
+
+	if (want < RX_REFILL_BATCH && num_free != vq->size)
+		return;
+	while (posted < want) {
+		uint32_t got;
+		struct sn_pkt **stack = sn_mempool_take(pool, want - posted, &got);
+		if (got == 0)
+			break; /* pool dry: the application holds the buffers */
+		for (unsigned i = 0; i < got; i++) {
+			/* A free buffer has its own address at the default headroom. */
+			struct sn_pkt *pkt = *--stack;
+			uint16_t id = free_ids[--num_free];
+			sn_mempool_mark_out(pool->in_pool, pkt);
+			fill(vq->desc, &c, posted + i == 0, pkt->iova - hdr, len, id);
+			inflight[id] = pkt;
+			advance(&c, vq->size);
+		}
+		posted += got;
+	}
+	if (posted == 0)
+		return;
+	publish(vq, first, first_flags);
+	vq->avail_pos = (uint16_t)(first + posted);
+	vq->num_free = (uint16_t)num_free;
+	sn_vpacked_kick(vq, first);
+}
+
+/* Transmit: the application's frame must fit its own buffer and leave
+ * room for the header; the first that does not ends the burst. */
+static uint16_t post_tx(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n,
+			uint64_t *bytes_out)
+{
+	uint16_t *free_ids = vq->free_ids;
+	struct sn_pkt **inflight = vq->inflight;
+	const uint32_t hdr = vq->hdr_len;
+	const uint16_t first = vq->avail_pos;
+	struct cursor c = cursor_at(vq, first, 0);
+	const uint16_t first_flags = c.flags;
+	unsigned num_free = vq->num_free, i;
+	uint64_t bytes = 0;
+
+	if (n > room(vq))
+		n = (uint16_t)room(vq);
+	for (i = 0; i < n; i++) {
+		struct sn_pkt *pkt = pkts[i];
+		uint32_t len = pkt->len;
+		if (!sn_pkt_tx_ok(pkt, vq->ctx, hdr)) {
+			sn_count(&vq->stats.errors, 1);
+			break;
+		}
+		uint16_t id = free_ids[--num_free];
+		sn_virtio_zero_header(pkt, hdr);
+		fill(vq->desc, &c, i == 0, pkt->iova - hdr, hdr + len, id);
+		inflight[id] = pkt;
+		advance(&c, vq->size);
+		bytes += len;
+	}
+	if (i) {
+		publish(vq, first, first_flags);
+		vq->avail_pos = (uint16_t)(first + i);
+		vq->num_free = (uint16_t)num_free;
+	}
+	*bytes_out = bytes;
+	return (uint16_t)i;
+}
+
+/* A used descriptor the driver cannot accept costs the packet, never
+ * memory safety: drop, count, and give the id back. */
+static void harvest_reject(struct sn_vpacked *vq, struct sn_pkt *pkt)
+{
+	sn_count(&vq->stats.device_errors, 1);
+	sn_count(&vq->stats.errors, 1);
+	sn_pkt_free_from_ring(&pkt, 1);
+}
+
+/* Counts a lie once per episode: a burst loop would otherwise count the
+ * same flag bits millions of times. */
+static void note_lie(struct sn_vpacked *vq, bool lie)
+{
+	if (lie && !vq->lying) {
+		vq->lies++;
+		sn_count(&vq->stats.device_errors, 1);
+	}
+	vq->lying = lie;
+}
+
+/* The used descriptors from the next slot on, validated; at most n slots
+ * looked at. One body for both directions, specialised by `receive` (a
+ * constant in each caller) so each loop carries only its own work. */
+static inline __attribute__((always_inline)) uint16_t
+harvest(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n, const bool receive,
+	uint64_t *bytes_out)
+{
+	const struct vring_packed_desc *desc = vq->desc;
+	struct sn_pkt **inflight = vq->inflight;
+	uint16_t *free_ids = vq->free_ids;
+	const unsigned size = vq->size, hdr = vq->hdr_len, room_bytes = vq->rx_room;
+	const bool hash = receive && hdr == SN_VIRTIO_HDR_HASH_LEN;
+	const uint16_t pos = vq->used_pos, end = vq->avail_pos;
+	/* Only slots we made available: past them the device has been
+	 * given nothing, whatever it writes there. */
+	unsigned out = (uint16_t)(end - pos), limit = out < n ? out : n;
+	unsigned slot = pos & vq->mask, num_free = vq->num_free, got = 0, seen;
+	uint16_t want = used_bits(pos, (uint16_t)size);
+	uint64_t bytes = 0;
+	bool lie = false;
+
+	/* Every posted buffer used (the device writes used descriptors in
+	 * ring order, so the last outstanding slot says it): see rx_starved. */
+	if (receive && out && lap_bits_at(desc, (uint16_t)(end - 1), vq->mask) ==
+				      used_bits((uint16_t)(end - 1), (uint16_t)size))
+		sn_count(&vq->stats.starved, 1);
+	for (seen = 0; seen < limit; seen++) {
+		const struct vring_packed_desc *d = &desc[slot];
+		uint16_t bits = __atomic_load_n(&d->flags, __ATOMIC_ACQUIRE) & LAP_BITS;
+		if (bits != want) {
+			/* Still ours (this lap's available pattern): the device
+			 * is not there yet. Anything else is no pattern an honest
+			 * device writes: wait here all the same. */
+			lie = bits != (want ? VRING_PACKED_DESC_F_AVAIL : VRING_PACKED_DESC_F_USED);
+			break;
+		}
+		uint32_t id = d->id, len = d->len; /* read each once */
+		if (++slot == size) {
+			slot = 0;
+			want ^= LAP_BITS;
+		}
+		struct sn_pkt *pkt;
+		if (id >= size || !(pkt = inflight[id])) {
+			sn_count(&vq->stats.device_errors, 1); /* not in flight: a lie */
+			continue;
+		}
+		inflight[id] = NULL;
+		free_ids[num_free++] = (uint16_t)id;
+		if (receive) {
+			/* A header, an Ethernet header, and no more than we posted
+			 * (unsigned wrap folds both bounds into one test). */
+			if (len - hdr - 14 > room_bytes - 14 || (hash && !sn_virtio_take_hash(pkt))) {
+				harvest_reject(vq, pkt);
+				continue;
+			}
+			pkt->len = (uint16_t)(len - hdr);
+			if (!hash)
+				pkt->flags = 0;
+			bytes += len - hdr;
+		}
+		pkts[got++] = pkt;
+	}
+	if (lie != vq->lying)
+		note_lie(vq, lie);
+	vq->used_pos = (uint16_t)(pos + seen);
+	vq->num_free = (uint16_t)num_free;
+	*bytes_out = bytes;
+	return (uint16_t)got;
+}
+
+uint16_t sn_vpacked_harvest(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n)
+{
+	uint64_t bytes;
+	return vq->receive ? harvest(vq, pkts, n, true, &bytes) : harvest(vq, pkts, n, false, &bytes);
+}
+
+uint16_t sn_vpacked_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
+{
+	struct sn_vpacked *vq = queue;
+	uint64_t bytes;
+	uint16_t got = harvest(vq, pkts, n, true, &bytes);
+
+	sn_count(&vq->stats.bytes, bytes);
+	sn_count(&vq->stats.packets, got);
+	sn_vpacked_refill(vq);
+	return got;
+}
+
+uint16_t sn_vpacked_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
+{
+	struct sn_vpacked *vq = queue;
+	struct sn_pkt *done[64];
+	uint16_t got, old = vq->avail_pos;
+	uint64_t bytes;
+
+	/* Reclaim what the device has sent, in bounded steps. */
+	while ((got = harvest(vq, done, 64, false, &bytes)) > 0)
+		sn_pkt_free_from_ring(done, got);
+	uint16_t sent = post_tx(vq, pkts, n, &bytes);
+	if (sent == 0)
+		return 0;
+	sn_count(&vq->stats.packets, sent);
+	sn_count(&vq->stats.bytes, bytes);
+	sn_vpacked_kick(vq, old);
+	return sent;
+}
+
+void sn_vpacked_want_interrupts(struct sn_vpacked *vq, bool on)
+{
+	__atomic_store_n(&vq->driver_event->flags,
+			 on ? VRING_PACKED_EVENT_FLAG_ENABLE : VRING_PACKED_EVENT_FLAG_DISABLE,
+			 __ATOMIC_RELAXED);
+	/* The flag visible before the caller looks at the ring again: the
+	 * device reads it after marking a descriptor used, so one of the two
+	 * sides sees the other. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+bool sn_vpacked_used_pending(const struct sn_vpacked *vq)
+{
+	return vq->used_pos != vq->avail_pos &&
+	       lap_bits_at(vq->desc, vq->used_pos, vq->mask) == used_bits(vq->used_pos, vq->size);
+}
+
+/* The window's state for the check: how far the device has used it
+ * without a gap; whether any slot shows bits no honest device writes
+ * (`lie`), or a used descriptor after one still available, which an
+ * honest device shows only for a moment while it writes a batch
+ * (`skipped`). */
+struct window {
+	uint16_t ready;
+	bool lie, skipped;
+};
+
+static struct window look_at_window(const struct sn_vpacked *vq)
+{
+	const uint16_t size = vq->size, mask = vq->mask, start = vq->used_pos;
+	const uint16_t out = (uint16_t)(vq->avail_pos - start);
+	struct window w = { 0 };
+	bool gap = false;
+
+	for (uint16_t i = 0; i < out; i++) {
+		uint16_t pos = (uint16_t)(start + i), bits = lap_bits_at(vq->desc, pos, mask);
+		if (bits == used_bits(pos, size)) {
+			w.skipped |= gap;
+			w.ready = (uint16_t)(w.ready + !gap);
+		} else if (bits == avail_bits(pos, size)) {
+			gap = true;
+		} else {
+			w.lie = true;
+			gap = true;
+		}
+	}
+	/* Past the window the slot holds the previous lap's used pattern;
+	 * this lap's is a completion of something never given. */
+	if (out < size && lap_bits_at(vq->desc, vq->avail_pos, mask) == used_bits(vq->avail_pos, size))
+		w.lie = true;
+	return w;
+}
+
+enum sn_virtq_health sn_vpacked_check(struct sn_vpacked *vq, struct sn_virtq_look *look)
+{
+	struct window w = look_at_window(vq);
+	uint16_t in_flight = (uint16_t)(vq->size - vq->num_free);
+	uint16_t device_pos = (uint16_t)(vq->used_pos + w.ready);
+	bool suspect = (w.lie || w.skipped) && in_flight > 0;
+	bool waiting = !vq->receive && in_flight > 0 && w.ready == 0;
+	bool still = device_pos == vq->check_device_pos && vq->used_pos == vq->check_used_pos;
+	enum sn_virtq_health verdict = SN_VIRTQ_OK;
+
+	/* The bursts may not have looked since (an idle queue). */
+	if (w.lie)
+		note_lie(vq, true);
+	if (still && suspect && vq->check_suspect)
+		verdict = SN_VIRTQ_OUT_OF_STEP;
+	else if (still && waiting && vq->check_waiting)
+		verdict = SN_VIRTQ_STALLED;
+	else if (vq->lies != vq->lies_told)
+		verdict = SN_VIRTQ_LIED;
+	vq->lies_told = vq->lies;
+	vq->check_device_pos = device_pos;
+	vq->check_used_pos = vq->used_pos;
+	vq->check_waiting = waiting;
+	vq->check_suspect = suspect;
+	*look = (struct sn_virtq_look){ device_pos, vq->used_pos, in_flight };
+	return verdict;
+}
+
+/* ---- the control virtqueue, packed ------------------------------------ */
+
+/* The one command's buffer id, in each of its three descriptors. */
+#define CTRL_ID 0
+#define CTRL_SLOTS 3
+
+int sn_vpctrl_init(struct sn_vpctrl *cq, uint16_t size, void *ring, void *driver_event,
+		   uint8_t *data, uint64_t data_iova, uint8_t *ack, uint64_t ack_iova)
+{
+	if (size < 4 || (size & (size - 1)) || size > 32768)
+		return -EINVAL;
+	memset(cq, 0, sizeof(*cq));
+	cq->desc = ring;
+	cq->driver_event = driver_event;
+	cq->data = data;
+	cq->data_iova = data_iova;
+	cq->ack = ack;
+	cq->ack_iova = ack_iova;
+	cq->size = size;
+	cq->mask = (uint16_t)(size - 1);
+	memset(ring, 0, sn_vpacked_ring_bytes(size));
+	cq->driver_event->flags = VRING_PACKED_EVENT_FLAG_DISABLE;
+	return 0;
+}
+
+int sn_vpctrl_post(struct sn_vpctrl *cq, uint8_t class, uint8_t cmd, const void *data,
+		   size_t len)
+{
+	uint16_t pos = cq->avail_pos, size = cq->size;
+	struct vring_packed_desc *desc = cq->desc;
+
+	if (cq->broken)
+		return -EPROTO;
+	if (cq->pending)
+		return -EBUSY;
+	if (len == 0 || len > SN_VCTRL_DATA_ROOM - 2)
+		return -EMSGSIZE;
+	cq->data[0] = class;
+	cq->data[1] = cmd;
+	memcpy(cq->data + 2, data, len);
+	/* Neither OK nor ERR: an answer the device never wrote is visible. */
+	*cq->ack = 0xff;
+	uint16_t p1 = (uint16_t)(pos + 1), p2 = (uint16_t)(pos + 2);
+	desc[p1 & cq->mask] = (struct vring_packed_desc){
+		cq->data_iova + 2, (uint32_t)len, CTRL_ID,
+		(uint16_t)(VRING_DESC_F_NEXT | avail_bits(p1, size)) };
+	desc[p2 & cq->mask] = (struct vring_packed_desc){
+		cq->ack_iova, 1, CTRL_ID, (uint16_t)(VRING_DESC_F_WRITE | avail_bits(p2, size)) };
+	struct vring_packed_desc *d = &desc[pos & cq->mask];
+	d->addr = cq->data_iova;
+	d->len = 2;
+	d->id = CTRL_ID;
+	/* Release: the list and its data before the first flags. */
+	__atomic_store_n(&d->flags, (uint16_t)(VRING_DESC_F_NEXT | avail_bits(pos, size)),
+			 __ATOMIC_RELEASE);
+	cq->avail_pos = (uint16_t)(pos + CTRL_SLOTS);
+	cq->pending = true;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	/* Always notified: a command must not wait on the device's word
+	 * that it does not want to hear. */
+	if (cq->notify_regs)
+		sn_regs_write16(cq->notify_regs, cq->notify_off, cq->queue_index);
+	return 0;
+}
+
+int sn_vpctrl_poll(struct sn_vpctrl *cq, struct sn_vctrl_why *why)
+{
+	const struct vring_packed_desc *desc = cq->desc;
+	uint16_t pos = cq->used_pos, size = cq->size, mask = cq->mask;
+	uint16_t raw = __atomic_load_n(&desc[pos & mask].flags, __ATOMIC_ACQUIRE);
+	uint16_t bits = raw & LAP_BITS;
+
+	*why = (struct sn_vctrl_why){ .device_idx = raw };
+	if (cq->broken)
+		return -EPROTO;
+	if (!cq->pending)
+		return -EINVAL;
+	/* The list's other slots stay ours (the device writes one used
+	 * descriptor, in the first), and the slot past it holds the previous
+	 * lap's pattern (nothing else was given). */
+	bool others_ok = lap_bits_at(desc, (uint16_t)(pos + 1), mask) ==
+				 avail_bits((uint16_t)(pos + 1), size) &&
+			 lap_bits_at(desc, (uint16_t)(pos + 2), mask) ==
+				 avail_bits((uint16_t)(pos + 2), size) &&
+			 lap_bits_at(desc, cq->avail_pos, mask) != used_bits(cq->avail_pos, size);
+	if (bits == avail_bits(pos, size) && others_ok)
+		return -EAGAIN;
+	const volatile struct vring_packed_desc *d = &desc[pos & mask];
+	why->id = d->id;
+	why->len = d->len;
+	why->ack = *cq->ack;
+	cq->used_pos = (uint16_t)(pos + CTRL_SLOTS);
+	cq->pending = false;
+	/* One command out: one used descriptor, of its list, of one byte. */
+	if (bits != used_bits(pos, size) || !others_ok || why->id != CTRL_ID || why->len != 1 ||
+	    (why->ack != VIRTIO_NET_OK && why->ack != VIRTIO_NET_ERR)) {
+		cq->broken = true;
+		return -EPROTO;
+	}
+	return why->ack == VIRTIO_NET_OK ? 0 : -EIO;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int sn_vpctrl_send(struct sn_vpctrl *cq, uint8_t class, uint8_t cmd, const void *data,
+		   size_t len, unsigned timeout_ms, struct sn_vctrl_why *why)
+{
+	int rc = sn_vpctrl_post(cq, class, cmd, data, len);
+	if (rc < 0) {
+		*why = (struct sn_vctrl_why){ 0 };
+		return rc;
+	}
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+	/* As the split queue: look often at first, then every millisecond. */
+	for (unsigned spins = 0;; spins++) {
+		rc = sn_vpctrl_poll(cq, why);
+		if (rc != -EAGAIN)
+			return rc;
+		if (now_ns() >= deadline)
+			return -ETIMEDOUT;
+		if (spins >= 100)
+			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+}
