@@ -98,6 +98,51 @@ def virtq_seeds():
           + bytes([3, 1]) + u16(0x8000) + bytes([5, 10]))
 
 
+# ---- packed virtqueue (fuzz_vpacked.c) ----------------------------------
+# First byte as fuzz_virtq's (bit 6: EVENT_IDX negotiated). Operations: op
+# byte, arg byte, then the operation's own bytes; completions as virtq's,
+# `how` bit 2 lying flag bits (one more byte), bit 3 a skipped slot.
+
+def vpacked_seeds():
+    for receive in (0, 1):
+        first = bytes([receive | 4])   # 16 entries
+        script = b""
+        if receive:
+            for i in range(20):        # past the end of the ring: a second lap
+                data = bytes(12) + PEER_MAC + OUR_MAC + b"\x08\x00"
+                script += bytes([0, 0, len(data)]) + data + u16(46 + i)
+                if i % 4 == 3:
+                    script += bytes([5, 8, 6, 4])   # receive burst, free 4
+        else:
+            for r in range(5):
+                script += bytes([5, 4]) + b"".join(bytes([0]) + u16(46 + i) for i in range(4))
+                script += bytes([0, 0]) * 4          # the device completes them
+            script += bytes([5, 0])                  # reclaim
+        script += bytes([3, 2]) + u16(0x8003)        # DESC mode, offset 3, lap 0
+        script += bytes([4, 1, 9, 0])                # interrupts on, health check
+        write("vpacked", "rx" if receive else "tx", first + script)
+    # Lies: wrong lap bits, a skipped slot, a bad id; the check twice.
+    write("vpacked", "lies", bytes([5]) + bytes([0, 4, 0, 0]) + u16(10) + bytes([0])
+          + bytes([0, 8, 0, 0]) + u16(10) + bytes([0, 2, 0, 0]) + u16(10) + bytes([7])
+          + bytes([5, 8, 9, 0, 9, 0]))
+
+
+# ---- packed control queue (fuzz_vpctrl.c) --------------------------------
+# First byte: size index. Operations: 0 post (length, class, command),
+# 1 answer (op bits 7/6: id 0 / length 1), 2 ack (bit 7: op bit 6), 3 any
+# slot, 4 poll.
+
+def vpctrl_seeds():
+    post = bytes([0]) + u16(2) + bytes([4, 0])
+    ok = bytes([1 | 0xc0, 2 | 0x80, 4])
+    err = bytes([1 | 0xc0, 2 | 0xc0, 4])
+    write("vpctrl", "ok-err-laps", bytes([1]) + (post + ok + post + err) * 6)
+    write("vpctrl", "lies", bytes([0]) + post + bytes([3, 1]) + u16(0) + u32(1) + u16(0x8080)
+          + bytes([4]) + post)
+    write("vpctrl", "refused", bytes([2]) + bytes([0]) + u16(600) + bytes([4, 0]) + post + post
+          + bytes([4]))
+
+
 # ---- responder (fuzz_responder.c) ---------------------------------------
 # First byte 0: IPv4 and IPv6 addresses, room as the responder asks.
 
@@ -189,6 +234,8 @@ def main():
         shutil.rmtree(SEEDS)
     ring_seeds()
     virtq_seeds()
+    vpacked_seeds()
+    vpctrl_seeds()
     responder_seeds()
     pcap_seeds()
     args_seeds()
