@@ -32,7 +32,7 @@ instructions() { # driver mode batch packets
 }
 
 printf '%-7s %-4s %6s %12s %12s\n' driver mode batch instr/pkt cycles/pkt
-for driver in virtio igb e1000e ixgbe; do
+for driver in virtio virtio-split igb e1000e ixgbe; do
 	for mode in rx tx fwd; do
 		for batch in 1 4 8 16 32 64 128 256; do
 			read -r p1 i1 < <(instructions "$driver" "$mode" "$batch" 20000 | paste -sd' ')
@@ -50,7 +50,7 @@ echo "raw numbers: $csv"
 if command -v gnuplot >/dev/null; then
 	png=$out/host-cost.png
 	plots=""
-	for driver in virtio igb e1000e ixgbe; do
+	for driver in virtio virtio-split igb e1000e ixgbe; do
 		for mode in rx tx fwd; do
 			grep "^$driver,$mode," "$csv" | cut -d, -f3,4 | tr , ' ' > "$out/hc-$driver-$mode.dat"
 			plots+="${plots:+, }'$out/hc-$driver-$mode.dat' using 1:2 with linespoints title '$driver $mode'"

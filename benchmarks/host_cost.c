@@ -6,7 +6,10 @@
  * hardware counters.
  *
  *   safenic-host-cost DRIVER MODE BATCH PACKETS [--inline-device]
- *     DRIVER: virtio | igb | e1000e | ixgbe      MODE: rx | tx | fwd
+ *     DRIVER: virtio | virtio-split | igb | e1000e | ixgbe
+ *     MODE: rx | tx | fwd
+ *     virtio: packed virtqueues, what the driver negotiates when the
+ *     device offers them (QEMU: packed=on); virtio-split: split ones
  *     --inline-device: the device plays between bursts in the driver's
  *     thread, outside callgrind's count and outside the cycles reported,
  *     so both are the driver's own; without it the device runs in its
@@ -56,6 +59,14 @@ static uint16_t intel_rx(struct fake_nic_endpoint *e, struct sn_pkt **p, uint16_
 static uint16_t intel_tx(struct fake_nic_endpoint *e, struct sn_pkt **p, uint16_t n)
 {
 	return sn_tx_burst(e->dev, 0, p, n);
+}
+static uint16_t packed_rx(struct fake_nic_endpoint *e, struct sn_pkt **p, uint16_t n)
+{
+	return sn_vpacked_rx_burst(&e->prxq, p, n);
+}
+static uint16_t packed_tx(struct fake_nic_endpoint *e, struct sn_pkt **p, uint16_t n)
+{
+	return sn_vpacked_tx_burst(&e->ptxq, p, n);
 }
 static uint16_t virtio_rx(struct fake_nic_endpoint *e, struct sn_pkt **p, uint16_t n)
 {
@@ -125,7 +136,7 @@ int main(int argc, char **argv)
 {
 	bool inline_device = argc == 6 && strcmp(argv[5], "--inline-device") == 0;
 	if (argc != 5 && !inline_device) {
-		fprintf(stderr, "usage: safenic-host-cost virtio|igb|e1000e|ixgbe rx|tx|fwd BATCH "
+		fprintf(stderr, "usage: safenic-host-cost virtio|virtio-split|igb|e1000e|ixgbe rx|tx|fwd BATCH "
 			"PACKETS [--inline-device]\n");
 		return 2;
 	}
@@ -142,9 +153,22 @@ int main(int argc, char **argv)
 	struct fake_nic_endpoint a = { 0 }, b = { 0 };
 	struct fake_nic_side a_rx, a_tx, b_tx;
 	struct sn_error err;
-	bool virtio = strcmp(driver, "virtio") == 0;
+	bool packed = strcmp(driver, "virtio") == 0;
+	bool virtio = packed || strcmp(driver, "virtio-split") == 0;
 
-	if (virtio) {
+	if (packed) {
+		if (fake_nic_open_vpacked(&m, &a, RING, pool) < 0 ||
+		    fake_nic_open_vpacked(&m, &b, RING, pool) < 0) {
+			fprintf(stderr, "safenic-host-cost: cannot set up a virtqueue\n");
+			return 1;
+		}
+		a_rx = (struct fake_nic_side){ .pq = &a.prxq, .receive = true };
+		b_tx = (struct fake_nic_side){ .pq = &b.ptxq, .receive = false };
+		a_tx = (struct fake_nic_side){ .pq = &a.ptxq, .receive = false };
+		r.rx = packed_rx;
+		r.tx = packed_tx;
+		sn_vpacked_refill(&a.prxq);
+	} else if (virtio) {
 		if (fake_nic_open_virtio(&m, &a, RING, pool) < 0 ||
 		    fake_nic_open_virtio(&m, &b, RING, pool) < 0) {
 			fprintf(stderr, "safenic-host-cost: cannot set up a virtqueue\n");

@@ -95,6 +95,28 @@ static void play_virtio(struct fake_nic_side *s)
 		s->interrupts++;
 }
 
+/* Every descriptor the driver made available, in ring order, marked used
+ * in place: the device's position and wrap counter are its own. */
+static void play_packed(struct fake_nic_side *s)
+{
+	struct sn_vpacked *vq = s->pq;
+	uint16_t pos = s->used;
+	for (;;) {
+		struct vring_packed_desc *d = &vq->desc[pos & vq->mask];
+		uint16_t flags = __atomic_load_n(&d->flags, __ATOMIC_ACQUIRE);
+		bool wrap = !(pos & vq->size);
+		bool avail = flags & VRING_PACKED_DESC_F_AVAIL, used = flags & VRING_PACKED_DESC_F_USED;
+		if (avail != wrap || used == wrap)
+			break;
+		d->len = s->receive ? vq->hdr_len + FAKE_NIC_FRAME : 0;
+		__atomic_store_n(&d->flags, (uint16_t)(wrap ? VRING_PACKED_DESC_F_AVAIL |
+							      VRING_PACKED_DESC_F_USED : 0),
+				 __ATOMIC_RELEASE);
+		pos++;
+	}
+	s->used = pos;
+}
+
 /* Finish resets at once, with NVM and DMA initialisation done. */
 static void play_reset(struct fake_nic_side *s)
 {
@@ -113,6 +135,10 @@ void fake_nic_step(struct fake_nic *m)
 		struct fake_nic_side *s = &m->sides[i];
 		if (s->vq) {
 			play_virtio(s);
+			continue;
+		}
+		if (s->pq) {
+			play_packed(s);
 			continue;
 		}
 		play_reset(s);
@@ -236,8 +262,42 @@ int fake_nic_open_virtio(struct fake_nic *m, struct fake_nic_endpoint *e, uint16
 	return 0;
 }
 
+int fake_nic_open_vpacked(struct fake_nic *m, struct fake_nic_endpoint *e, uint16_t ring_size,
+			  struct sn_mempool *pool)
+{
+	struct sn_vpacked *qs[2] = { &e->prxq, &e->ptxq };
+	for (int i = 0; i < 2; i++) {
+		struct sn_dma_region *ring, *drv, *dev;
+		int rc = sn_dma_alloc(m->ctx, sn_vpacked_ring_bytes(ring_size), SN_DMA_DEVICE_RW,
+				      &ring, NULL);
+		if (rc == 0)
+			rc = sn_dma_alloc(m->ctx, sizeof(struct vring_packed_event),
+					  SN_DMA_DEVICE_READS, &drv, NULL);
+		if (rc == 0)
+			rc = sn_dma_alloc(m->ctx, sizeof(struct vring_packed_event), SN_DMA_DEVICE_RW,
+					  &dev, NULL);
+		if (rc == 0)
+			rc = sn_vpacked_init(qs[i], m->ctx, ring_size, ring->va, drv->va, dev->va, 12,
+					     i == 0);
+		if (rc < 0)
+			return rc;
+	}
+	e->packed = true;
+	e->prxq.rx_pool = pool;
+	e->prxq.rx_room = sn_mempool_data_room(pool);
+	return 0;
+}
+
 void fake_nic_close_virtio(struct fake_nic_endpoint *e)
 {
+	if (e->packed) {
+		struct sn_vpacked *ps[2] = { &e->prxq, &e->ptxq };
+		for (int i = 0; i < 2; i++) {
+			sn_vpacked_drain(ps[i]);
+			sn_vpacked_fini(ps[i]);
+		}
+		return;
+	}
 	struct sn_virtq *qs[2] = { &e->rxq, &e->txq };
 	for (int i = 0; i < 2; i++) {
 		sn_virtq_drain(qs[i]);

@@ -7,7 +7,9 @@
  * queue reset) is left as the driver wrote it.
  * virtio: split virtqueues (EVENT_IDX negotiated, as with QEMU) whose
  * used ring it fills from the available ring, keeping avail_event as
- * QEMU does and counting the interrupts used_event asks for. Like a real device it keeps its own position (the head register,
+ * QEMU does and counting the interrupts used_event asks for; or packed
+ * ones whose available descriptors it marks used in place, in ring
+ * order. Like a real device it keeps its own position (the head register,
  * its own used index): it does not read back what it wrote into shared
  * memory, so a lie written there by someone else misleads the driver,
  * not the model.
@@ -24,6 +26,7 @@
 #include "ctx.h"
 #include "device.h"
 #include "virtqueue.h"
+#include "vpacked.h"
 
 #define FAKE_NIC_BAR_SIZE 0x20000
 #define FAKE_NIC_FRAME 60
@@ -42,9 +45,11 @@ struct fake_nic_side {
 	volatile uint8_t *bar;
 	const struct fake_nic_regs *regs;
 	struct sn_virtq *vq;          /* virtio: the queue instead of registers */
+	struct sn_vpacked *pq;        /* virtio, packed */
 	bool receive;                 /* produce frames (rx) or consume them (tx) */
 	uint16_t seen;                /* virtio: avail entries handled */
-	uint16_t used;                /* virtio: the device's own used index */
+	uint16_t used;                /* virtio: the device's own used index
+				       * (packed: its position in the ring) */
 	uint32_t interrupts;          /* virtio: ones it would have raised */
 };
 
@@ -59,7 +64,9 @@ struct fake_nic {
 /* The driver's view of one device: an Intel sn_dev, or two virtqueues. */
 struct fake_nic_endpoint {
 	struct sn_dev *dev;           /* Intel */
-	struct sn_virtq rxq, txq;     /* virtio */
+	struct sn_virtq rxq, txq;     /* virtio, split */
+	struct sn_vpacked prxq, ptxq; /* virtio, packed */
+	bool packed;
 	uint8_t *bar;
 };
 
@@ -99,6 +106,11 @@ struct sn_dev *fake_nic_open_intel(struct fake_nic *m, const char *driver,
  * into pool. Returns 0 or a negative errno. */
 int fake_nic_open_virtio(struct fake_nic *m, struct fake_nic_endpoint *e, uint16_t ring_size,
 			 struct sn_mempool *pool);
+/* The same with packed virtqueues: the descriptor ring in memory both
+ * sides write, the driver's event suppression area in memory the device
+ * reads, the device's in memory it writes. */
+int fake_nic_open_vpacked(struct fake_nic *m, struct fake_nic_endpoint *e, uint16_t ring_size,
+			  struct sn_mempool *pool);
 /* Gives back what the virtqueues hold and frees their bookkeeping. */
 void fake_nic_close_virtio(struct fake_nic_endpoint *e);
 

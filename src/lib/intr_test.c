@@ -444,6 +444,36 @@ static void virtq_flag_and_pending(void **state)
 	sn_mempool_destroy(pool);
 }
 
+/* Packed: arming writes ENABLE into the driver's event suppression
+ * area, and the re-check looks at the next slot's flags. */
+static void vpacked_flag_and_pending(void **state)
+{
+	struct bench *t = *state;
+	struct sn_mempool *pool = sn_mempool_create(t->ctx, 256, 0, 0, NULL);
+	assert_non_null(pool);
+	struct fake_nic_endpoint *e = &t->end[0];
+	assert_int_equal(fake_nic_open_vpacked(&t->nic, e, RING, pool), 0);
+	struct sn_vpacked *vq = &e->prxq;
+	assert_int_equal(vq->driver_event->flags, VRING_PACKED_EVENT_FLAG_DISABLE); /* polling */
+	sn_vpacked_refill(vq);
+	sn_vpacked_want_interrupts(vq, true);
+	assert_int_equal(vq->driver_event->flags, VRING_PACKED_EVENT_FLAG_ENABLE);
+	assert_false(sn_vpacked_used_pending(vq));
+	t->nic.sides[0] = (struct fake_nic_side){ .pq = vq, .receive = true };
+	t->nic.num_sides = 1;
+	fake_nic_step(&t->nic);
+	assert_true(sn_vpacked_used_pending(vq));
+	struct sn_pkt *pkts[RING];
+	uint16_t n = sn_vpacked_harvest(vq, pkts, RING);
+	assert_true(n > 0);
+	sn_pkt_free_bulk(pkts, n);
+	assert_false(sn_vpacked_used_pending(vq));
+	sn_vpacked_want_interrupts(vq, false);
+	assert_int_equal(vq->driver_event->flags, VRING_PACKED_EVENT_FLAG_DISABLE);
+	fake_nic_close_virtio(e);
+	sn_mempool_destroy(pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -453,6 +483,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(ixgbe_registers, setup, teardown),
 		cmocka_unit_test_setup_teardown(ixgbe_several_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(virtq_flag_and_pending, setup, teardown),
+		cmocka_unit_test_setup_teardown(vpacked_flag_and_pending, setup, teardown),
 		cmocka_unit_test(unsafe_refuses),
 		cmocka_unit_test_setup_teardown(igb_four_queues, setup, teardown),
 		cmocka_unit_test_setup_teardown(e1000e_two_queues, setup, teardown),
