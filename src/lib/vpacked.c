@@ -133,63 +133,62 @@ void sn_vpacked_kick(struct sn_vpacked *vq, uint16_t old)
 		sn_regs_write16(vq->notify_regs, vq->notify_off, vq->queue_index);
 }
 
-/* Where the next descriptor goes, and the flags that make it available
- * there: they change only where the ring wraps. */
-struct cursor {
-	unsigned slot;
-	uint16_t flags;
-};
-
-static inline struct cursor cursor_at(const struct sn_vpacked *vq, uint16_t pos, uint16_t extra)
+/* Address, length and id of one descriptor; its flags are the caller's
+ * (written last for the batch's first descriptor). */
+static inline void put(struct vring_packed_desc *d, uint64_t addr, uint32_t len, uint16_t id)
 {
-	return (struct cursor){ pos & vq->mask, (uint16_t)(avail_bits(pos, vq->size) | extra) };
-}
-
-static inline void advance(struct cursor *c, unsigned size)
-{
-	if (++c->slot == size) {
-		c->slot = 0;
-		c->flags ^= LAP_BITS;
-	}
-}
-
-/* Writes one descriptor; its flags too unless it is the batch's first,
- * whose flags publish() writes last. */
-static inline void fill(struct vring_packed_desc *desc, const struct cursor *c, bool first,
-			uint64_t addr, uint32_t len, uint16_t id)
-{
-	struct vring_packed_desc *d = &desc[c->slot];
 	d->addr = addr;
 	d->len = len;
 	d->id = id;
-	if (!first)
-		d->flags = c->flags;
+}
+
+static inline unsigned min_u(unsigned a, unsigned b)
+{
+	return a < b ? a : b;
+}
+
+/* Receive buffers (from_pool: straight out of the pool's cache, still to
+ * be marked out) into the n next slots, n within room(). The loops run
+ * up to the ring's end and then from its start, so the flags change only
+ * between them. */
+static inline __attribute__((always_inline)) void
+post_rx(struct sn_vpacked *vq, struct sn_pkt **pkts, unsigned n, const bool from_pool)
+{
+	struct vring_packed_desc *desc = vq->desc;
+	uint16_t *free_ids = vq->free_ids;
+	struct sn_pkt **inflight = vq->inflight;
+	uint8_t *in_pool = from_pool ? vq->rx_pool->in_pool : NULL;
+	const uint32_t hdr = vq->hdr_len, len = hdr + vq->rx_room;
+	const unsigned size = vq->size, first = vq->avail_pos & vq->mask;
+	const uint16_t first_flags = avail_bits(vq->avail_pos, vq->size) | VRING_DESC_F_WRITE;
+	uint16_t flags = first_flags;
+	unsigned num_free = vq->num_free, slot = first, i = 0;
+
+	while (i < n) {
+		unsigned end = i + min_u(n - i, size - slot);
+		for (; i < end; i++, slot++) {
+			struct sn_pkt *pkt = pkts[i];
+			uint16_t id = free_ids[--num_free];
+			if (from_pool)
+				sn_mempool_mark_out(in_pool, pkt);
+			put(&desc[slot], pkt->iova - hdr, len, id);
+			if (i)
+				desc[slot].flags = flags;
+			inflight[id] = pkt;
+		}
+		slot = 0;
+		flags ^= LAP_BITS;
+	}
+	publish(vq, (uint16_t)first, first_flags);
+	vq->avail_pos = (uint16_t)(vq->avail_pos + n);
+	vq->num_free = (uint16_t)num_free;
 }
 
 uint16_t sn_vpacked_post(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n)
 {
-	uint16_t *free_ids = vq->free_ids;
-	struct sn_pkt **inflight = vq->inflight;
-	const uint32_t hdr = vq->hdr_len, len = hdr + vq->rx_room;
-	const uint16_t first = vq->avail_pos;
-	struct cursor c = cursor_at(vq, first, VRING_DESC_F_WRITE);
-	const uint16_t first_flags = c.flags;
-	unsigned num_free = vq->num_free;
-
-	if (n > room(vq))
-		n = (uint16_t)room(vq);
-	for (unsigned i = 0; i < n; i++) {
-		struct sn_pkt *pkt = pkts[i];
-		uint16_t id = free_ids[--num_free];
-		fill(vq->desc, &c, i == 0, pkt->iova - hdr, len, id);
-		inflight[id] = pkt;
-		advance(&c, vq->size);
-	}
-	if (n) {
-		publish(vq, first, first_flags);
-		vq->avail_pos = (uint16_t)(first + n);
-		vq->num_free = (uint16_t)num_free;
-	}
+	n = (uint16_t)min_u(n, room(vq));
+	if (n)
+		post_rx(vq, pkts, n, false);
 	return n;
 }
 
@@ -197,39 +196,22 @@ uint16_t sn_vpacked_post(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n
  * Intel rings refill: no copy through an array. */
 void sn_vpacked_refill(struct sn_vpacked *vq)
 {
-	struct sn_mempool *pool = vq->rx_pool;
-	uint16_t *free_ids = vq->free_ids;
-	struct sn_pkt **inflight = vq->inflight;
-	const uint32_t hdr = vq->hdr_len, len = hdr + vq->rx_room;
-	const uint16_t first = vq->avail_pos;
-	struct cursor c = cursor_at(vq, first, VRING_DESC_F_WRITE);
-	const uint16_t first_flags = c.flags;
-	unsigned want = room(vq), num_free = vq->num_free, posted = 0;
+	const uint16_t old = vq->avail_pos;
+	unsigned want = room(vq), posted = 0;
 
-	if (want < RX_REFILL_BATCH && num_free != vq->size)
+	if (want < RX_REFILL_BATCH && vq->num_free != vq->size)
 		return;
 	while (posted < want) {
 		uint32_t got;
-		struct sn_pkt **stack = sn_mempool_take(pool, want - posted, &got);
+		/* The buffers are at stack[-got] .. stack[-1]. */
+		struct sn_pkt **stack = sn_mempool_take(vq->rx_pool, want - posted, &got);
 		if (got == 0)
 			break; /* pool dry: the application holds the buffers */
-		for (unsigned i = 0; i < got; i++) {
-			/* A free buffer has its own address at the default headroom. */
-			struct sn_pkt *pkt = *--stack;
-			uint16_t id = free_ids[--num_free];
-			sn_mempool_mark_out(pool->in_pool, pkt);
-			fill(vq->desc, &c, posted + i == 0, pkt->iova - hdr, len, id);
-			inflight[id] = pkt;
-			advance(&c, vq->size);
-		}
+		post_rx(vq, stack - got, got, true);
 		posted += got;
 	}
-	if (posted == 0)
-		return;
-	publish(vq, first, first_flags);
-	vq->avail_pos = (uint16_t)(first + posted);
-	vq->num_free = (uint16_t)num_free;
-	sn_vpacked_kick(vq, first);
+	if (posted)
+		sn_vpacked_kick(vq, old);
 }
 
 /* Transmit: the application's frame must fit its own buffer and leave
@@ -237,34 +219,41 @@ void sn_vpacked_refill(struct sn_vpacked *vq)
 static uint16_t post_tx(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n,
 			uint64_t *bytes_out)
 {
+	struct vring_packed_desc *desc = vq->desc;
 	uint16_t *free_ids = vq->free_ids;
 	struct sn_pkt **inflight = vq->inflight;
 	const uint32_t hdr = vq->hdr_len;
-	const uint16_t first = vq->avail_pos;
-	struct cursor c = cursor_at(vq, first, 0);
-	const uint16_t first_flags = c.flags;
-	unsigned num_free = vq->num_free, i;
+	const unsigned size = vq->size, first = vq->avail_pos & vq->mask;
+	const uint16_t first_flags = avail_bits(vq->avail_pos, vq->size);
+	uint16_t flags = first_flags;
+	unsigned num_free = vq->num_free, slot = first, i = 0;
 	uint64_t bytes = 0;
 
-	if (n > room(vq))
-		n = (uint16_t)room(vq);
-	for (i = 0; i < n; i++) {
-		struct sn_pkt *pkt = pkts[i];
-		uint32_t len = pkt->len;
-		if (!sn_pkt_tx_ok(pkt, vq->ctx, hdr)) {
-			sn_count(&vq->stats.errors, 1);
-			break;
+	n = (uint16_t)min_u(n, room(vq));
+	while (i < n) {
+		unsigned end = i + min_u(n - i, size - slot);
+		for (; i < end; i++, slot++) {
+			struct sn_pkt *pkt = pkts[i];
+			uint32_t len = pkt->len;
+			if (!sn_pkt_tx_ok(pkt, vq->ctx, hdr)) {
+				sn_count(&vq->stats.errors, 1);
+				goto out;
+			}
+			uint16_t id = free_ids[--num_free];
+			sn_virtio_zero_header(pkt, hdr);
+			put(&desc[slot], pkt->iova - hdr, hdr + len, id);
+			if (i)
+				desc[slot].flags = flags;
+			inflight[id] = pkt;
+			bytes += len;
 		}
-		uint16_t id = free_ids[--num_free];
-		sn_virtio_zero_header(pkt, hdr);
-		fill(vq->desc, &c, i == 0, pkt->iova - hdr, hdr + len, id);
-		inflight[id] = pkt;
-		advance(&c, vq->size);
-		bytes += len;
+		slot = 0;
+		flags ^= LAP_BITS;
 	}
+out:
 	if (i) {
-		publish(vq, first, first_flags);
-		vq->avail_pos = (uint16_t)(first + i);
+		publish(vq, (uint16_t)first, first_flags);
+		vq->avail_pos = (uint16_t)(vq->avail_pos + i);
 		vq->num_free = (uint16_t)num_free;
 	}
 	*bytes_out = bytes;
@@ -317,42 +306,45 @@ harvest(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n, const bool rece
 	if (receive && out && lap_bits_at(desc, (uint16_t)(end - 1), vq->mask) ==
 				      used_bits((uint16_t)(end - 1), (uint16_t)size))
 		sn_count(&vq->stats.starved, 1);
-	for (seen = 0; seen < limit; seen++) {
-		const struct vring_packed_desc *d = &desc[slot];
-		uint16_t bits = __atomic_load_n(&d->flags, __ATOMIC_ACQUIRE) & LAP_BITS;
-		if (bits != want) {
-			/* Still ours (this lap's available pattern): the device
-			 * is not there yet. Anything else is no pattern an honest
-			 * device writes: wait here all the same. */
-			lie = bits != (want ? VRING_PACKED_DESC_F_AVAIL : VRING_PACKED_DESC_F_USED);
-			break;
-		}
-		uint32_t id = d->id, len = d->len; /* read each once */
-		if (++slot == size) {
-			slot = 0;
-			want ^= LAP_BITS;
-		}
-		struct sn_pkt *pkt;
-		if (id >= size || !(pkt = inflight[id])) {
-			sn_count(&vq->stats.device_errors, 1); /* not in flight: a lie */
-			continue;
-		}
-		inflight[id] = NULL;
-		free_ids[num_free++] = (uint16_t)id;
-		if (receive) {
-			/* A header, an Ethernet header, and no more than we posted
-			 * (unsigned wrap folds both bounds into one test). */
-			if (len - hdr - 14 > room_bytes - 14 || (hash && !sn_virtio_take_hash(pkt))) {
-				harvest_reject(vq, pkt);
+	for (seen = 0; seen < limit; slot = 0, want ^= LAP_BITS) {
+		/* Up to the ring's end, then from its start with the next lap. */
+		unsigned end = seen + min_u(limit - seen, size - slot);
+		for (; seen < end; seen++, slot++) {
+			const struct vring_packed_desc *d = &desc[slot];
+			uint16_t bits = __atomic_load_n(&d->flags, __ATOMIC_ACQUIRE) & LAP_BITS;
+			if (bits != want) {
+				/* Still ours (this lap's available pattern): the device
+				 * is not there yet. Anything else is no pattern an honest
+				 * device writes: wait here all the same. */
+				lie = bits != (want ? VRING_PACKED_DESC_F_AVAIL
+						    : VRING_PACKED_DESC_F_USED);
+				goto out;
+			}
+			uint32_t id = d->id, len = d->len; /* read each once */
+			struct sn_pkt *pkt;
+			if (id >= size || !(pkt = inflight[id])) {
+				sn_count(&vq->stats.device_errors, 1); /* not in flight: a lie */
 				continue;
 			}
-			pkt->len = (uint16_t)(len - hdr);
-			if (!hash)
-				pkt->flags = 0;
-			bytes += len - hdr;
+			inflight[id] = NULL;
+			free_ids[num_free++] = (uint16_t)id;
+			if (receive) {
+				/* A header, an Ethernet header, and no more than we posted
+				 * (unsigned wrap folds both bounds into one test). */
+				if (len - hdr - 14 > room_bytes - 14 ||
+				    (hash && !sn_virtio_take_hash(pkt))) {
+					harvest_reject(vq, pkt);
+					continue;
+				}
+				pkt->len = (uint16_t)(len - hdr);
+				if (!hash)
+					pkt->flags = 0;
+				bytes += len - hdr;
+			}
+			pkts[got++] = pkt;
 		}
-		pkts[got++] = pkt;
 	}
+out:
 	if (lie != vq->lying)
 		note_lie(vq, lie);
 	vq->used_pos = (uint16_t)(pos + seen);
@@ -364,7 +356,8 @@ harvest(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n, const bool rece
 uint16_t sn_vpacked_harvest(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n)
 {
 	uint64_t bytes;
-	return vq->receive ? harvest(vq, pkts, n, true, &bytes) : harvest(vq, pkts, n, false, &bytes);
+	return vq->receive ? harvest(vq, pkts, n, true, &bytes)
+			   : harvest(vq, pkts, n, false, &bytes);
 }
 
 uint16_t sn_vpacked_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
@@ -446,7 +439,8 @@ static struct window look_at_window(const struct sn_vpacked *vq)
 	}
 	/* Past the window the slot holds the previous lap's used pattern;
 	 * this lap's is a completion of something never given. */
-	if (out < size && lap_bits_at(vq->desc, vq->avail_pos, mask) == used_bits(vq->avail_pos, size))
+	if (out < size &&
+	    lap_bits_at(vq->desc, vq->avail_pos, mask) == used_bits(vq->avail_pos, size))
 		w.lie = true;
 	return w;
 }
