@@ -223,6 +223,16 @@ struct sn_dev_config {
 	 * default, 50 us. The first interrupt after
 	 * a quiet spell is not delayed. */
 	uint16_t itr_usec;
+	/* virtio-net's ring layout: SN_VIRTIO_RINGS_AUTO (0) takes packed
+	 * virtqueues when the device offers VIRTIO_F_RING_PACKED (QEMU:
+	 * packed=on), split ones otherwise; SPLIT never negotiates packed;
+	 * PACKED fails to open a device that does not offer it. A legacy
+	 * device is always split. sn_dev_model says which was taken. */
+	enum sn_virtio_rings {
+		SN_VIRTIO_RINGS_AUTO,
+		SN_VIRTIO_RINGS_SPLIT,
+		SN_VIRTIO_RINGS_PACKED,
+	} virtio_rings;
 };
 
 struct sn_stats {
@@ -338,6 +348,9 @@ uint16_t sn_dev_rx_queues(const struct sn_dev *dev);
 uint16_t sn_dev_tx_queues(const struct sn_dev *dev);
 
 const char *sn_dev_driver_name(const struct sn_dev *dev);
+/* The device's model, with what the driver chose at start-up where that
+ * matters (virtio-net: modern or legacy, packed or split virtqueues). */
+const char *sn_dev_model(const struct sn_dev *dev);
 const char *sn_dev_pci_addr(const struct sn_dev *dev);
 void sn_dev_mac(const struct sn_dev *dev, uint8_t mac[6]);
 int sn_dev_link(struct sn_dev *dev, struct sn_link *link);

@@ -224,6 +224,8 @@ static void print_device(FILE *out, struct sn_dev *dev, int link_rc,
 		fprintf(out, "link up, %" PRIu32 " Mbit/s\n", link->speed_mbps);
 	else
 		fprintf(out, "link up\n");
+	/* What the driver chose at start-up (virtio-net: the ring layout). */
+	fprintf(out, "%s: model %s\n", sn_dev_pci_addr(dev), sn_dev_model(dev));
 	fflush(out);
 }
 

@@ -262,6 +262,11 @@ const char *sn_dev_driver_name(const struct sn_dev *dev)
 	return ((const struct sn_device *)dev)->driver->name;
 }
 
+const char *sn_dev_model(const struct sn_dev *dev)
+{
+	return ((const struct sn_device *)dev)->model;
+}
+
 const char *sn_dev_pci_addr(const struct sn_dev *dev)
 {
 	return ((const struct sn_device *)dev)->pci.addr;

@@ -1,7 +1,8 @@
 /* virtio-net over PCI: modern (virtio 1.x, "Virtio PCI Card Specification"
  * section 4.1.4, capabilities in config space) and legacy (I/O BAR 0, for
- * guests without an IOMMU). Split virtqueues: one receive and one transmit
- * queue per queue pair; with more than one pair (modern only), the control
+ * guests without an IOMMU). Packed virtqueues (virtio 1.1+, 2.8) when the
+ * device offers them, split ones (2.7) otherwise and always on legacy: one
+ * receive and one transmit queue per queue pair; with more than one pair (modern only), the control
  * queue sets the pair count, or RSS (virtio 1.2, 5.1.6.5.6-7). */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include "device.h"
 #include "error.h"
 #include "virtqueue.h"
+#include "vpacked.h"
 
 /* Device status bits (virtio 1.1, 2.1). */
 #define STATUS_ACKNOWLEDGE 1
@@ -30,6 +32,8 @@
 #define F_RING_EVENT_IDX VIRTIO_RING_F_EVENT_IDX
 #define F_VERSION_1 32
 #define F_ACCESS_PLATFORM 33
+#define F_RING_PACKED 34
+#define F_RING_EVENT_IDX 29
 #define F_NET_HASH_REPORT 57
 #define F_NET_RSS 60
 #define NET_S_LINK_UP 1
@@ -111,6 +115,10 @@ struct virtio_net {
 	uint16_t rss_table_len;
 	struct sn_virtq rxq[SN_MAX_QUEUES], txq[SN_MAX_QUEUES];
 	struct sn_vctrl ctrl;
+	/* With VIRTIO_F_RING_PACKED every queue of the device is packed. */
+	bool packed;
+	struct sn_vpacked prxq[SN_MAX_QUEUES], ptxq[SN_MAX_QUEUES];
+	struct sn_vpctrl pctrl;
 	/* descriptors + avail (+ command data): device reads */
 	struct sn_dma_region *driver_mem[CTRL_SLOT + 1];
 	/* used ring (+ ack byte): device writes */
@@ -293,6 +301,15 @@ static int negotiate(struct sn_device *dev, struct virtio_net *vn,
 		if (fenced)
 			wanted |= 1ull << F_ACCESS_PLATFORM;
 		wanted |= mq_features(vn, cfg, offered, dev->rx_queues, pairs);
+		if (cfg->virtio_rings == SN_VIRTIO_RINGS_PACKED && !has(offered, F_RING_PACKED))
+			return sn_fail(err, ENOTSUP, "%s: packed virtqueues asked for, and the "
+				       "device does not offer them (QEMU: packed=on on "
+				       "virtio-net-pci)", dev->pci.addr);
+		if (cfg->virtio_rings != SN_VIRTIO_RINGS_SPLIT)
+			wanted |= 1ull << F_RING_PACKED;
+	} else if (cfg->virtio_rings == SN_VIRTIO_RINGS_PACKED) {
+		return sn_fail(err, ENOTSUP, "%s: packed virtqueues need the modern interface; "
+			       "a legacy device has split ones only", dev->pci.addr);
 	} else if (fenced) {
 		return sn_fail(err, ENOTSUP,
 			       "%s: a legacy virtio device does not go through the IOMMU; use "
@@ -313,6 +330,10 @@ static int negotiate(struct sn_device *dev, struct virtio_net *vn,
 	if (has(vn->features, F_NET_HASH_REPORT))
 		vn->hdr_len = SN_VIRTIO_HDR_HASH_LEN;
 	vn->use_rss = has(vn->features, F_NET_RSS);
+	vn->packed = has(vn->features, F_RING_PACKED);
+	dev->model = vn->packed ? "virtio-net (modern, packed virtqueues)" :
+		     vn->modern ? "virtio-net (modern, split virtqueues)" :
+				  "virtio-net (legacy, split virtqueues)";
 	return pick_pairs(dev, vn, pairs, err);
 }
 
@@ -373,7 +394,8 @@ struct ring_mem {
 	uint16_t size;
 	uint8_t *drv, *devm;         /* device reads / device writes */
 	uint64_t drv_iova, devm_iova;
-	size_t desc_bytes, used_bytes;
+	size_t desc_bytes;           /* split: descriptors, then the avail ring */
+	size_t read_bytes, write_bytes; /* the ring's part of each; extras after */
 };
 
 /* The MSI-X vector of virtqueue `index`: receive queue q (virtqueue 2q)
@@ -398,9 +420,11 @@ static int set_vector(struct sn_device *dev, struct virtio_net *vn, size_t field
 	return 0;
 }
 
-/* Modern: descriptors and available ring (and extra_read bytes after
- * them) in memory the device may only read; the used ring (and
- * extra_write bytes) in memory it may write. Everything but the enable. */
+/* Modern, split: descriptors and available ring (and extra_read bytes
+ * after them) in memory the device may only read; the used ring (and
+ * extra_write bytes) in memory it may write. Packed: the driver's event
+ * suppression area in the first, the descriptor ring (both sides write
+ * it) and the device's area in the second. Everything but the enable. */
 static int map_modern_ring(struct sn_device *dev, struct virtio_net *vn, uint16_t index,
 			   unsigned slot, uint16_t requested, size_t extra_read,
 			   size_t extra_write, struct ring_mem *m, struct sn_error *err)
@@ -412,13 +436,20 @@ static int map_modern_ring(struct sn_device *dev, struct virtio_net *vn, uint16_
 			       index);
 	m->size = pick_ring_size(requested, max);
 	m->desc_bytes = sn_vring_desc_bytes(m->size);
-	/* The ack byte after the used ring, 8-byte aligned. */
-	m->used_bytes = (sn_vring_used_bytes(m->size) + 7) & ~(size_t)7;
+	m->read_bytes = m->desc_bytes + sn_vring_avail_bytes(m->size);
+	m->write_bytes = sn_vring_used_bytes(m->size);
+	if (vn->packed) {
+		m->read_bytes = sizeof(struct vring_packed_event);
+		m->write_bytes = sn_vpacked_ring_bytes(m->size) + sizeof(struct vring_packed_event);
+	}
+	/* Extras (command data, the ack byte) 8-byte aligned. */
+	m->read_bytes = (m->read_bytes + 7) & ~(size_t)7;
+	m->write_bytes = (m->write_bytes + 7) & ~(size_t)7;
 	struct sn_dma_region **drv = &vn->driver_mem[slot], **devm = &vn->device_mem[slot];
-	int rc = sn_dma_alloc(dev->ctx, m->desc_bytes + sn_vring_avail_bytes(m->size) +
-			      extra_read, SN_DMA_DEVICE_READS, drv, err);
+	int rc = sn_dma_alloc(dev->ctx, m->read_bytes + extra_read, SN_DMA_DEVICE_READS, drv,
+			      err);
 	if (rc == 0)
-		rc = sn_dma_alloc(dev->ctx, m->used_bytes + extra_write, SN_DMA_DEVICE_RW,
+		rc = sn_dma_alloc(dev->ctx, m->write_bytes + extra_write, SN_DMA_DEVICE_RW,
 				  devm, err);
 	if (rc < 0)
 		return rc;
@@ -430,6 +461,12 @@ static int map_modern_ring(struct sn_device *dev, struct virtio_net *vn, uint16_
 	if ((rc = set_vector(dev, vn, CC_QUEUE_MSIX_VECTOR, queue_vector(dev, index),
 			     "a virtqueue", err)) < 0)
 		return rc;
+	if (vn->packed) {
+		write64(&vn->common, CC_QUEUE_DESC, m->devm_iova);
+		write64(&vn->common, CC_QUEUE_DRIVER, m->drv_iova);
+		write64(&vn->common, CC_QUEUE_DEVICE, m->devm_iova + sn_vpacked_ring_bytes(m->size));
+		return 0;
+	}
 	write64(&vn->common, CC_QUEUE_DESC, m->drv_iova);
 	write64(&vn->common, CC_QUEUE_DRIVER, m->drv_iova + m->desc_bytes);
 	write64(&vn->common, CC_QUEUE_DEVICE, m->devm_iova);
@@ -451,6 +488,36 @@ static int enable_modern_ring(struct sn_device *dev, struct virtio_net *vn, uint
 	return 0;
 }
 
+/* ---- packed rings: set-up -------------------------------------------- */
+
+static int setup_packed_queue(struct sn_device *dev, struct virtio_net *vn, uint16_t index,
+			      const struct ring_mem *m, struct sn_error *err)
+{
+	bool receive = !(index & 1);
+	struct sn_vpacked *vq = receive ? &vn->prxq[index / 2] : &vn->ptxq[index / 2];
+	int rc = sn_vpacked_init(vq, dev->ctx, m->size, m->devm, m->drv,
+				 m->devm + sn_vpacked_ring_bytes(m->size), vn->hdr_len, receive);
+	if (rc < 0)
+		return sn_fail(err, -rc, "out of memory for queue %u", index);
+	vq->event_idx = has(vn->features, F_RING_EVENT_IDX);
+	vq->notify_regs = &vn->notify;
+	vq->queue_index = index;
+	return enable_modern_ring(dev, vn, index, &vq->notify_off, err);
+}
+
+static int setup_packed_ctrl(struct sn_device *dev, struct virtio_net *vn, uint16_t index,
+			     const struct ring_mem *m, struct sn_error *err)
+{
+	if (sn_vpctrl_init(&vn->pctrl, m->size, m->devm, m->drv, m->drv + m->read_bytes,
+			   m->drv_iova + m->read_bytes, m->devm + m->write_bytes,
+			   m->devm_iova + m->write_bytes) < 0)
+		return sn_fail(err, ENODEV, "%s: the control queue's size %u is too small",
+			       dev->pci.addr, m->size);
+	vn->pctrl.notify_regs = &vn->notify;
+	vn->pctrl.queue_index = index;
+	return enable_modern_ring(dev, vn, index, &vn->pctrl.notify_off, err);
+}
+
 static int setup_modern_queue(struct sn_device *dev, struct virtio_net *vn,
 			      uint16_t index, uint16_t requested, struct sn_virtq *vq,
 			      struct sn_error *err)
@@ -459,6 +526,8 @@ static int setup_modern_queue(struct sn_device *dev, struct virtio_net *vn,
 	int rc = map_modern_ring(dev, vn, index, index, requested, 0, 0, &m, err);
 	if (rc < 0)
 		return rc;
+	if (vn->packed)
+		return setup_packed_queue(dev, vn, index, &m, err);
 	rc = sn_virtq_init(vq, dev->ctx, m.size, m.drv, m.drv + m.desc_bytes, m.devm,
 			   vn->hdr_len, !(index & 1));
 	if (rc < 0)
@@ -479,10 +548,12 @@ static int setup_ctrl_queue(struct sn_device *dev, struct virtio_net *vn,
 				 &m, err);
 	if (rc < 0)
 		return rc;
-	size_t data_at = m.desc_bytes + sn_vring_avail_bytes(m.size);
+	if (vn->packed)
+		return setup_packed_ctrl(dev, vn, index, &m, err);
+	size_t data_at = m.read_bytes;
 	if (sn_vctrl_init(&vn->ctrl, m.size, m.drv, m.drv + m.desc_bytes, m.devm,
-			  m.drv + data_at, m.drv_iova + data_at, m.devm + m.used_bytes,
-			  m.devm_iova + m.used_bytes) < 0)
+			  m.drv + data_at, m.drv_iova + data_at, m.devm + m.write_bytes,
+			  m.devm_iova + m.write_bytes) < 0)
 		return sn_fail(err, ENODEV, "%s: the control queue's size %u is too small",
 			       dev->pci.addr, m.size);
 	vn->ctrl.notify_regs = &vn->notify;
@@ -559,6 +630,87 @@ static void read_mac(struct sn_device *dev, struct virtio_net *vn)
 		dev->mac[i] = sn_regs_read8(cfg, base + i);
 }
 
+/* ---- packed rings: running ------------------------------------------- */
+
+static void post_packed_rx(struct sn_device *dev, struct virtio_net *vn)
+{
+	for (uint16_t q = 0; q < dev->rx_queues; q++) {
+		struct sn_vpacked *vq = &vn->prxq[q];
+		struct sn_pkt *fresh[256];
+		vq->rx_pool = dev->rx_pool;
+		vq->rx_room = sn_mempool_data_room(dev->rx_pool);
+		uint16_t n = (uint16_t)sn_pkt_alloc_bulk(dev->rx_pool, fresh,
+							 vq->size > 256 ? 256 : vq->size);
+		uint16_t took = sn_vpacked_post(vq, fresh, n);
+		sn_pkt_free_bulk(fresh + took, (uint32_t)(n - took));
+	}
+}
+
+/* After DRIVER_OK: fill the receive rings, tell the device of all that
+ * was posted, and hand the queues to the fast path. */
+static void start_packed(struct sn_device *dev, struct virtio_net *vn)
+{
+	for (uint16_t q = 0; q < dev->rx_queues; q++) {
+		sn_vpacked_refill(&vn->prxq[q]);
+		sn_vpacked_kick(&vn->prxq[q], 0);
+	}
+	dev->fast.rx_burst = sn_vpacked_rx_burst;
+	dev->fast.tx_burst = sn_vpacked_tx_burst;
+	for (uint16_t q = 0; q < dev->rx_queues; q++)
+		dev->fast.rxq[q] = &vn->prxq[q];
+	for (uint16_t q = 0; q < dev->tx_queues; q++)
+		dev->fast.txq[q] = &vn->ptxq[q];
+}
+
+static const struct sn_virtq_counters *rx_counters(const struct virtio_net *vn, uint16_t q)
+{
+	return vn->packed ? &vn->prxq[q].stats : &vn->rxq[q].stats;
+}
+
+static const struct sn_virtq_counters *tx_counters(const struct virtio_net *vn, uint16_t q)
+{
+	return vn->packed ? &vn->ptxq[q].stats : &vn->txq[q].stats;
+}
+
+static enum sn_dev_state note_on(struct sn_device *dev, int pair, enum sn_dev_state state,
+				 const char *msg);
+
+/* The packed ring's check, with the split ring's verdicts; the messages
+ * speak of descriptors where the split ring's speak of a used index. */
+static void check_packed_queue(struct sn_device *dev, unsigned v, const char *dir, int pair)
+{
+	struct virtio_net *vn = dev->priv;
+	unsigned q = v / 2;
+	struct sn_vpacked *vq = v & 1 ? &vn->ptxq[q] : &vn->prxq[q];
+	struct sn_virtq_look l;
+	char msg[SN_ERROR_LEN];
+
+	switch (sn_vpacked_check(vq, &l)) {
+	case SN_VIRTQ_OK:
+		break;
+	case SN_VIRTQ_STALLED:
+		snprintf(msg, sizeof(msg), "transmit queue %u (virtqueue %u): %u frames waiting "
+			 "and the device completed none for a second", q, v, l.in_flight);
+		note_on(dev, pair, SN_DEV_TX_STALLED, msg);
+		break;
+	case SN_VIRTQ_LIED:
+		snprintf(msg, sizeof(msg), "%s queue %u (virtqueue %u, packed): the device wrote "
+			 "descriptor flags no honest device writes (not of the ring's lap, or "
+			 "used past what it was given; the driver at %u, %u buffers in flight); "
+			 "nothing was taken from them", dir, q, v, l.used_idx, l.in_flight);
+		note_on(dev, pair, SN_DEV_RECOVERED, msg);
+		break;
+	case SN_VIRTQ_OUT_OF_STEP:
+		snprintf(msg, sizeof(msg), "%s queue %u (virtqueue %u, packed) is out of step: "
+			 "the device's descriptors are impossible or skip a slot (used without a "
+			 "gap up to %u, the driver at %u, %u buffers in flight) and made no "
+			 "progress for a second; nothing stale was handed out", dir, q, v,
+			 l.device_idx, l.used_idx, l.in_flight);
+		note_on(dev, pair, SN_DEV_OUT_OF_STEP, msg);
+		break;
+	}
+}
+
 /* ---- driver operations ----------------------------------------------- */
 
 /* Configuration changes (the link status) on the event vector. */
@@ -580,8 +732,10 @@ static int ctrl_command(struct sn_device *dev, struct virtio_net *vn, uint8_t cm
 			const char *name, const void *data, size_t len, struct sn_error *err)
 {
 	struct sn_vctrl_why why;
-	int rc = sn_vctrl_send(&vn->ctrl, VIRTIO_NET_CTRL_MQ, cmd, data, len,
-			       CTRL_TIMEOUT_MS, &why);
+	int rc = vn->packed ? sn_vpctrl_send(&vn->pctrl, VIRTIO_NET_CTRL_MQ, cmd, data, len,
+					     CTRL_TIMEOUT_MS, &why)
+			    : sn_vctrl_send(&vn->ctrl, VIRTIO_NET_CTRL_MQ, cmd, data, len,
+					    CTRL_TIMEOUT_MS, &why);
 	switch (rc) {
 	case 0:
 		return 0;
@@ -593,6 +747,11 @@ static int ctrl_command(struct sn_device *dev, struct virtio_net *vn, uint8_t cm
 		return sn_fail(err, EIO, "%s: the device refused the control command %s "
 			       "(VIRTIO_NET_ERR)", dev->pci.addr, name);
 	case -EPROTO:
+		if (vn->packed)
+			return sn_fail(err, EPROTO, "%s: the device's answer to the control "
+				       "command %s is impossible (descriptor flags 0x%04x, id %u, "
+				       "length %u, ack byte 0x%02x); not believed", dev->pci.addr,
+				       name, why.device_idx, why.id, why.len, why.ack);
 		return sn_fail(err, EPROTO, "%s: the device's answer to the control command "
 			       "%s is impossible (used index %u for one command, entry id %u "
 			       "length %u, ack byte 0x%02x); not believed", dev->pci.addr, name,
@@ -626,6 +785,10 @@ static int configure_pairs(struct sn_device *dev, struct virtio_net *vn,
 /* Buffers may be posted before DRIVER_OK, kicks only after it. */
 static void post_rx_buffers(struct sn_device *dev, struct virtio_net *vn)
 {
+	if (vn->packed) {
+		post_packed_rx(dev, vn);
+		return;
+	}
 	for (uint16_t q = 0; q < dev->rx_queues; q++) {
 		struct sn_virtq *vq = &vn->rxq[q];
 		struct sn_pkt *fresh[256];
@@ -669,12 +832,16 @@ static int virtio_start(struct sn_device *dev, const struct sn_dev_config *cfg,
 	read_mac(dev, vn);
 	post_rx_buffers(dev, vn);
 	add_status(vn, STATUS_DRIVER_OK);
-	for (uint16_t q = 0; q < dev->rx_queues; q++) {
+	for (uint16_t q = 0; q < dev->rx_queues && !vn->packed; q++) {
 		sn_virtq_refill(&vn->rxq[q]);
 		sn_virtq_kick(&vn->rxq[q]);
 	}
+	if (vn->packed)
+		start_packed(dev, vn);
 	if ((rc = configure_pairs(dev, vn, err)) < 0)
 		return rc;
+	if (vn->packed)
+		return 0;
 	dev->fast.rx_burst = sn_virtio_rx_burst;
 	dev->fast.tx_burst = sn_virtio_tx_burst;
 	for (uint16_t q = 0; q < dev->rx_queues; q++)
@@ -701,6 +868,10 @@ static void virtio_release(struct sn_device *dev)
 		sn_virtq_drain(&vn->txq[q]);
 		sn_virtq_fini(&vn->rxq[q]);
 		sn_virtq_fini(&vn->txq[q]);
+		sn_vpacked_drain(&vn->prxq[q]);
+		sn_vpacked_drain(&vn->ptxq[q]);
+		sn_vpacked_fini(&vn->prxq[q]);
+		sn_vpacked_fini(&vn->ptxq[q]);
 	}
 	for (unsigned i = 0; i <= CTRL_SLOT; i++) {
 		if (vn->driver_mem[i])
@@ -743,12 +914,12 @@ static void virtio_stats(struct sn_device *dev, struct sn_stats *s)
 	struct virtio_net *vn = dev->priv;
 	for (uint16_t q = 0; q < dev->rx_queues; q++) {
 		add_counters(&s->rx_packets, &s->rx_bytes, &s->rx_drops, &s->rx_errors,
-			     &s->device_errors, &vn->rxq[q].stats);
-		s->rx_starved += sn_counter_read(&vn->rxq[q].stats.starved);
+			     &s->device_errors, rx_counters(vn, q));
+		s->rx_starved += sn_counter_read(&rx_counters(vn, q)->starved);
 	}
 	for (uint16_t q = 0; q < dev->tx_queues; q++)
 		add_counters(&s->tx_packets, &s->tx_bytes, &s->tx_drops, &s->tx_errors,
-			     &s->device_errors, &vn->txq[q].stats);
+			     &s->device_errors, tx_counters(vn, q));
 }
 
 static void virtio_queue_stats(struct sn_device *dev, uint16_t q, struct sn_queue_stats *st)
@@ -756,12 +927,12 @@ static void virtio_queue_stats(struct sn_device *dev, uint16_t q, struct sn_queu
 	struct virtio_net *vn = dev->priv;
 	if (q < dev->rx_queues) {
 		add_counters(&st->rx_packets, &st->rx_bytes, &st->rx_drops, &st->rx_errors,
-			     &st->device_errors, &vn->rxq[q].stats);
-		st->rx_starved = sn_counter_read(&vn->rxq[q].stats.starved);
+			     &st->device_errors, rx_counters(vn, q));
+		st->rx_starved = sn_counter_read(&rx_counters(vn, q)->starved);
 	}
 	if (q < dev->tx_queues)
 		add_counters(&st->tx_packets, &st->tx_bytes, &st->tx_drops, &st->tx_errors,
-			     &st->device_errors, &vn->txq[q].stats);
+			     &st->device_errors, tx_counters(vn, q));
 }
 
 /* Where a check's findings go: the device's report (sn_dev_check), or
@@ -774,14 +945,20 @@ static enum sn_dev_state note_on(struct sn_device *dev, int pair, enum sn_dev_st
 	return sn_dev_note_queue(dev, (uint16_t)pair, state, "%s", msg);
 }
 
-/* The cross-check of one virtqueue's used index against the driver's
+/* The cross-check of one virtqueue (virtqueue v) against the driver's
  * own record; what it finds is noted where `pair` says. */
-static void check_queue(struct sn_device *dev, struct sn_virtq *vq, const char *dir, int pair)
+static void check_queue(struct sn_device *dev, struct virtio_net *vn, unsigned v,
+			const char *dir, int pair)
 {
 	struct sn_virtq_look l;
-	unsigned v = vq->queue_index, q = v / 2;
+	unsigned q = v / 2;
 	char msg[SN_ERROR_LEN];
 
+	if (vn->packed) {
+		check_packed_queue(dev, v, dir, pair);
+		return;
+	}
+	struct sn_virtq *vq = v & 1 ? &vn->txq[q] : &vn->rxq[q];
 	switch (sn_virtq_check(vq, &l)) {
 	case SN_VIRTQ_OK:
 		break;
@@ -825,9 +1002,9 @@ static enum sn_dev_state virtio_check(struct sn_device *dev)
 	if (state != SN_DEV_OK)
 		return state;
 	for (uint16_t q = 0; q < dev->rx_queues; q++)
-		check_queue(dev, &vn->rxq[q], "receive", -1);
+		check_queue(dev, vn, 2u * q, "receive", -1);
 	for (uint16_t q = 0; q < dev->tx_queues; q++)
-		check_queue(dev, &vn->txq[q], "transmit", -1);
+		check_queue(dev, vn, 2u * q + 1, "transmit", -1);
 	return dev->check_state; /* the worst any queue noted */
 }
 
@@ -840,9 +1017,9 @@ static enum sn_dev_state virtio_check_queue(struct sn_device *dev, uint16_t q)
 	if (state != SN_DEV_OK)
 		return sn_dev_note_queue(dev, q, state, "%s", sn_dev_state_name(state));
 	if (q < dev->rx_queues)
-		check_queue(dev, &vn->rxq[q], "receive", q);
+		check_queue(dev, vn, 2u * q, "receive", q);
 	if (q < dev->tx_queues)
-		check_queue(dev, &vn->txq[q], "transmit", q);
+		check_queue(dev, vn, 2u * q + 1, "transmit", q);
 	return dev->queue_check[q].state; /* the worst either queue noted */
 }
 
@@ -850,6 +1027,11 @@ static enum sn_dev_state virtio_check_queue(struct sn_device *dev, uint16_t q)
  * before the device saw the request raised none. */
 static bool virtio_rx_intr_arm(struct sn_device *dev, uint16_t q)
 {
+	const struct virtio_net *vn = dev->priv;
+	if (vn->packed) {
+		sn_vpacked_want_interrupts(dev->fast.rxq[q], true);
+		return !sn_vpacked_used_pending(dev->fast.rxq[q]);
+	}
 	struct sn_virtq *vq = dev->fast.rxq[q];
 	sn_virtq_want_interrupts(vq, true);
 	return !sn_virtq_used_pending(vq);
@@ -857,7 +1039,11 @@ static bool virtio_rx_intr_arm(struct sn_device *dev, uint16_t q)
 
 static void virtio_rx_intr_disarm(struct sn_device *dev, uint16_t q)
 {
-	sn_virtq_want_interrupts(dev->fast.rxq[q], false);
+	const struct virtio_net *vn = dev->priv;
+	if (vn->packed)
+		sn_vpacked_want_interrupts(dev->fast.rxq[q], false);
+	else
+		sn_virtq_want_interrupts(dev->fast.rxq[q], false);
 }
 
 const struct sn_driver sn_virtio_driver = {
