@@ -10,10 +10,13 @@
 #   --kernel FILE       bzImage (default: the one in bench/.cache/guest-kernel)
 #   --nic MODEL[,MODEL...]
 #                       NIC model: virtio (modern 1af4:1041, behind the
-#                       IOMMU; default), virtio-mq (the same with mq=on,
-#                       rss=on, hash=on: 4 queue pairs on a tap topology,
-#                       see below), virtio-legacy (1af4:1000, needs
-#                       --iommu off), igb (8086:10c9), e1000e (8086:10d3).
+#                       IOMMU, packed virtqueues offered: packed=on;
+#                       default), virtio-split (the same with packed=off:
+#                       split virtqueues only), virtio-mq (virtio with
+#                       mq=on, rss=on, hash=on: 4 queue pairs on a tap
+#                       topology, see below; packed=on), virtio-legacy
+#                       (1af4:1000, split, needs --iommu off), igb
+#                       (8086:10c9), e1000e (8086:10d3).
 #                       One model applies to every NIC; a list gives NIC1,
 #                       NIC2, ... in order and must name every NIC of the
 #                       topology (chain4: four), e.g. igb,igb,e1000e,e1000e
@@ -176,7 +179,7 @@ parse_nic_models() {
     [ ${#NIC_MODELS[@]} -gt 0 ] || die "--nic needs a model"
     for model in "${NIC_MODELS[@]}"; do
         [ -n "$(model_id "$model")" ] ||
-            die "unknown NIC model '$model' in --nic $NIC (virtio, virtio-mq, virtio-legacy, igb, e1000e)"
+            die "unknown NIC model '$model' in --nic $NIC (virtio, virtio-split, virtio-mq, virtio-legacy, igb, e1000e)"
     done
     if [ ${#NIC_MODELS[@]} -eq 1 ]; then
         for ((n = 1; n < count; n++)); do
@@ -230,10 +233,13 @@ nic_device() {
     common="id=nic$n,netdev=$netdev,mac=02:5a:fe:00:00:0$n,$place,romfile="
     case ${NIC_MODELS[n - 1]} in
         # VIRTIO_F_ACCESS_PLATFORM: the device's DMA goes through the IOMMU.
-        virtio) model="virtio-net-pci,disable-legacy=on,iommu_platform=on" ;;
+        # packed=on offers VIRTIO_F_RING_PACKED (QEMU's default is off),
+        # which safenic takes; virtio-split keeps split rings covered.
+        virtio) model="virtio-net-pci,disable-legacy=on,iommu_platform=on,packed=on" ;;
+        virtio-split) model="virtio-net-pci,disable-legacy=on,iommu_platform=on,packed=off" ;;
         # RSS and the hash report done by QEMU; one MSI-X vector per
         # queue, the control queue and configuration changes.
-        virtio-mq) model="virtio-net-pci,disable-legacy=on,iommu_platform=on,mq=on,rss=on,hash=on,vectors=$((2 * MQ_QUEUES + 2))" ;;
+        virtio-mq) model="virtio-net-pci,disable-legacy=on,iommu_platform=on,packed=on,mq=on,rss=on,hash=on,vectors=$((2 * MQ_QUEUES + 2))" ;;
         virtio-legacy) model="virtio-net-pci,disable-modern=on" ;;
         igb|e1000e) model=${NIC_MODELS[n - 1]} ;;
     esac
@@ -242,7 +248,7 @@ nic_device() {
 
 model_id() {
     case $1 in
-        virtio|virtio-mq) echo 1af4:1041 ;;
+        virtio|virtio-split|virtio-mq) echo 1af4:1041 ;;
         virtio-legacy) echo 1af4:1000 ;;
         igb) echo 8086:10c9 ;;
         e1000e) echo 8086:10d3 ;;

@@ -21,7 +21,8 @@
 #
 # Cases (the scenarios are in bench/guest/scenarios/):
 #   fwd-chain-aw48    fwd-chain, modern virtio behind the IOMMU (48-bit)
-#   fwd-chain-aw39    the same with aw-bits=39 (IOVAs must fit 39 bits)
+#   fwd-chain-aw39    the same with aw-bits=39 (IOVAs must fit 39 bits), on
+#                     split virtqueues (virtio-split: packed=off)
 #   fwd-chain-4k      the same with no huge pages (safenic uses 4 KiB pages)
 #   fwd-chain-unsafe  --unsafe, legacy virtio, guest without an IOMMU
 #   tap-peer          safenic <-> host-peer.py through a tap, behind the IOMMU
@@ -227,7 +228,7 @@ run_case() {
 safenic_cases() {
     local fwd_params=(--param "count=$FWD_COUNT" --param "rate=$FWD_RATE")
     run_case fwd-chain-aw48 zero --scenario fwd-chain --nic virtio "${fwd_params[@]}"
-    run_case fwd-chain-aw39 zero --scenario fwd-chain --nic virtio --aw-bits 39 "${fwd_params[@]}"
+    run_case fwd-chain-aw39 zero --scenario fwd-chain --nic virtio-split --aw-bits 39 "${fwd_params[@]}"
     run_case fwd-chain-4k zero --scenario fwd-chain --nic virtio --param hugepages=0 \
         "${fwd_params[@]}"
     run_case fwd-chain-unsafe zero --scenario fwd-chain-unsafe --nic virtio-legacy --iommu off \
