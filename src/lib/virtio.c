@@ -33,7 +33,6 @@
 #define F_VERSION_1 32
 #define F_ACCESS_PLATFORM 33
 #define F_RING_PACKED 34
-#define F_RING_EVENT_IDX 29
 #define F_NET_HASH_REPORT 57
 #define F_NET_RSS 60
 #define NET_S_LINK_UP 1
@@ -632,20 +631,6 @@ static void read_mac(struct sn_device *dev, struct virtio_net *vn)
 
 /* ---- packed rings: running ------------------------------------------- */
 
-static void post_packed_rx(struct sn_device *dev, struct virtio_net *vn)
-{
-	for (uint16_t q = 0; q < dev->rx_queues; q++) {
-		struct sn_vpacked *vq = &vn->prxq[q];
-		struct sn_pkt *fresh[256];
-		vq->rx_pool = dev->rx_pool;
-		vq->rx_room = sn_mempool_data_room(dev->rx_pool);
-		uint16_t n = (uint16_t)sn_pkt_alloc_bulk(dev->rx_pool, fresh,
-							 vq->size > 256 ? 256 : vq->size);
-		uint16_t took = sn_vpacked_post(vq, fresh, n);
-		sn_pkt_free_bulk(fresh + took, (uint32_t)(n - took));
-	}
-}
-
 /* After DRIVER_OK: fill the receive rings, tell the device of all that
  * was posted, and hand the queues to the fast path. */
 static void start_packed(struct sn_device *dev, struct virtio_net *vn)
@@ -670,45 +655,6 @@ static const struct sn_virtq_counters *rx_counters(const struct virtio_net *vn, 
 static const struct sn_virtq_counters *tx_counters(const struct virtio_net *vn, uint16_t q)
 {
 	return vn->packed ? &vn->ptxq[q].stats : &vn->txq[q].stats;
-}
-
-static enum sn_dev_state note_on(struct sn_device *dev, int pair, enum sn_dev_state state,
-				 const char *msg);
-
-/* The packed ring's check, with the split ring's verdicts; the messages
- * speak of descriptors where the split ring's speak of a used index. */
-static void check_packed_queue(struct sn_device *dev, unsigned v, const char *dir, int pair)
-{
-	struct virtio_net *vn = dev->priv;
-	unsigned q = v / 2;
-	struct sn_vpacked *vq = v & 1 ? &vn->ptxq[q] : &vn->prxq[q];
-	struct sn_virtq_look l;
-	char msg[SN_ERROR_LEN];
-
-	switch (sn_vpacked_check(vq, &l)) {
-	case SN_VIRTQ_OK:
-		break;
-	case SN_VIRTQ_STALLED:
-		snprintf(msg, sizeof(msg), "transmit queue %u (virtqueue %u): %u frames waiting "
-			 "and the device completed none for a second", q, v, l.in_flight);
-		note_on(dev, pair, SN_DEV_TX_STALLED, msg);
-		break;
-	case SN_VIRTQ_LIED:
-		snprintf(msg, sizeof(msg), "%s queue %u (virtqueue %u, packed): the device wrote "
-			 "descriptor flags no honest device writes (not of the ring's lap, or "
-			 "used past what it was given; the driver at %u, %u buffers in flight); "
-			 "nothing was taken from them", dir, q, v, l.used_idx, l.in_flight);
-		note_on(dev, pair, SN_DEV_RECOVERED, msg);
-		break;
-	case SN_VIRTQ_OUT_OF_STEP:
-		snprintf(msg, sizeof(msg), "%s queue %u (virtqueue %u, packed) is out of step: "
-			 "the device's descriptors are impossible or skip a slot (used without a "
-			 "gap up to %u, the driver at %u, %u buffers in flight) and made no "
-			 "progress for a second; nothing stale was handed out", dir, q, v,
-			 l.device_idx, l.used_idx, l.in_flight);
-		note_on(dev, pair, SN_DEV_OUT_OF_STEP, msg);
-		break;
-	}
 }
 
 /* ---- driver operations ----------------------------------------------- */
@@ -785,18 +731,22 @@ static int configure_pairs(struct sn_device *dev, struct virtio_net *vn,
 /* Buffers may be posted before DRIVER_OK, kicks only after it. */
 static void post_rx_buffers(struct sn_device *dev, struct virtio_net *vn)
 {
-	if (vn->packed) {
-		post_packed_rx(dev, vn);
-		return;
-	}
 	for (uint16_t q = 0; q < dev->rx_queues; q++) {
-		struct sn_virtq *vq = &vn->rxq[q];
 		struct sn_pkt *fresh[256];
-		vq->rx_pool = dev->rx_pool;
-		vq->rx_room = sn_mempool_data_room(dev->rx_pool);
+		uint32_t room = sn_mempool_data_room(dev->rx_pool);
+		uint16_t size = vn->packed ? vn->prxq[q].size : vn->rxq[q].size, took;
 		uint16_t n = (uint16_t)sn_pkt_alloc_bulk(dev->rx_pool, fresh,
-							 vq->size > 256 ? 256 : vq->size);
-		sn_virtq_post(vq, fresh, n);
+							 size > 256 ? 256 : size);
+		if (vn->packed) {
+			vn->prxq[q].rx_pool = dev->rx_pool;
+			vn->prxq[q].rx_room = room;
+			took = sn_vpacked_post(&vn->prxq[q], fresh, n);
+		} else {
+			vn->rxq[q].rx_pool = dev->rx_pool;
+			vn->rxq[q].rx_room = room;
+			took = sn_virtq_post(&vn->rxq[q], fresh, n);
+		}
+		sn_pkt_free_bulk(fresh + took, (uint32_t)(n - took));
 	}
 }
 
@@ -946,20 +896,19 @@ static enum sn_dev_state note_on(struct sn_device *dev, int pair, enum sn_dev_st
 }
 
 /* The cross-check of one virtqueue (virtqueue v) against the driver's
- * own record; what it finds is noted where `pair` says. */
+ * own record; what it finds is noted where `pair` says. The verdicts are
+ * the same for both layouts; the words differ (an index, descriptors). */
 static void check_queue(struct sn_device *dev, struct virtio_net *vn, unsigned v,
 			const char *dir, int pair)
 {
 	struct sn_virtq_look l;
 	unsigned q = v / 2;
 	char msg[SN_ERROR_LEN];
+	enum sn_virtq_health verdict =
+		vn->packed ? sn_vpacked_check(v & 1 ? &vn->ptxq[q] : &vn->prxq[q], &l)
+			   : sn_virtq_check(v & 1 ? &vn->txq[q] : &vn->rxq[q], &l);
 
-	if (vn->packed) {
-		check_packed_queue(dev, v, dir, pair);
-		return;
-	}
-	struct sn_virtq *vq = v & 1 ? &vn->txq[q] : &vn->rxq[q];
-	switch (sn_virtq_check(vq, &l)) {
+	switch (verdict) {
 	case SN_VIRTQ_OK:
 		break;
 	case SN_VIRTQ_STALLED:
@@ -968,17 +917,32 @@ static void check_queue(struct sn_device *dev, struct virtio_net *vn, unsigned v
 		note_on(dev, pair, SN_DEV_TX_STALLED, msg);
 		break;
 	case SN_VIRTQ_LIED:
-		snprintf(msg, sizeof(msg), "%s queue %u (virtqueue %u): the device wrote an "
-			 "impossible used index %u (the driver at %u, %u buffers in flight); "
-			 "entries it never wrote were rejected and counted, nothing stale was "
-			 "handed out", dir, q, v, l.device_idx, l.used_idx, l.in_flight);
+		if (vn->packed)
+			snprintf(msg, sizeof(msg), "%s queue %u (virtqueue %u, packed): the device "
+				 "wrote descriptor flags no honest device writes (not of the ring's "
+				 "lap, or used past what it was given; the driver at %u, %u buffers "
+				 "in flight); nothing was taken from them", dir, q, v, l.used_idx,
+				 l.in_flight);
+		else
+			snprintf(msg, sizeof(msg), "%s queue %u (virtqueue %u): the device wrote an "
+				 "impossible used index %u (the driver at %u, %u buffers in flight); "
+				 "entries it never wrote were rejected and counted, nothing stale was "
+				 "handed out", dir, q, v, l.device_idx, l.used_idx, l.in_flight);
 		note_on(dev, pair, SN_DEV_RECOVERED, msg);
 		break;
 	case SN_VIRTQ_OUT_OF_STEP:
-		snprintf(msg, sizeof(msg), "%s queue %u (virtqueue %u) is out of step: the device "
-			 "wrote used index %u over entries it never wrote (the driver at %u, %u "
-			 "buffers in flight) and made no progress for a second; nothing stale was "
-			 "handed out", dir, q, v, l.device_idx, l.used_idx, l.in_flight);
+		if (vn->packed)
+			snprintf(msg, sizeof(msg), "%s queue %u (virtqueue %u, packed) is out of "
+				 "step: the device's descriptors are impossible or skip a slot (used "
+				 "without a gap up to %u, the driver at %u, %u buffers in flight) and "
+				 "made no progress for a second; nothing stale was handed out", dir,
+				 q, v, l.device_idx, l.used_idx, l.in_flight);
+		else
+			snprintf(msg, sizeof(msg), "%s queue %u (virtqueue %u) is out of step: the "
+				 "device wrote used index %u over entries it never wrote (the driver "
+				 "at %u, %u buffers in flight) and made no progress for a second; "
+				 "nothing stale was handed out", dir, q, v, l.device_idx, l.used_idx,
+				 l.in_flight);
 		note_on(dev, pair, SN_DEV_OUT_OF_STEP, msg);
 		break;
 	}

@@ -213,15 +213,9 @@ bool sn_virtq_used_pending(const struct sn_virtq *vq)
 	return __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE) != vq->used_idx;
 }
 
-/* Counts a lying index once per episode: a burst loop would otherwise
- * count the same lie millions of times. */
 static void note_index(struct sn_virtq *vq, bool lie)
 {
-	if (lie && !vq->lying) {
-		vq->lies++;
-		sn_count(&vq->stats.device_errors, 1);
-	}
-	vq->lying = lie;
+	sn_virtq_note_lie(&vq->watch, &vq->stats.device_errors, lie);
 }
 
 /* A used entry the driver cannot accept costs the packet, never memory
@@ -314,7 +308,7 @@ harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n, const enum harves
 		}
 		pkts[got++] = pkt;
 	}
-	if (lie != vq->lying)
+	if (lie != vq->watch.lying)
 		note_index(vq, lie);
 	keep_used_event_away(vq, (uint16_t)next);
 	vq->used_idx = (uint16_t)next;
@@ -432,24 +426,31 @@ enum sn_virtq_health sn_virtq_check(struct sn_virtq *vq, struct sn_virtq_look *l
 	/* Only a queue with buffers waiting can be stuck or stalled. */
 	bool suspect = impossible && in_flight > 0;
 	bool waiting = !vq->receive && in_flight > 0 && pending == 0;
-	bool still = device_idx == vq->check_device_idx && vq->used_idx == vq->check_used_idx;
-	enum sn_virtq_health verdict = SN_VIRTQ_OK;
 
 	/* The bursts may not have looked since (an idle queue). */
 	if (impossible)
 		note_index(vq, true);
-	if (still && suspect && vq->check_suspect)
-		verdict = SN_VIRTQ_OUT_OF_STEP;
-	else if (still && waiting && vq->check_waiting)
-		verdict = SN_VIRTQ_STALLED;
-	else if (vq->lies != vq->lies_told)
-		verdict = SN_VIRTQ_LIED;
-	vq->lies_told = vq->lies;
-	vq->check_device_idx = device_idx;
-	vq->check_used_idx = vq->used_idx;
-	vq->check_waiting = waiting;
-	vq->check_suspect = suspect;
 	*look = (struct sn_virtq_look){ device_idx, vq->used_idx, in_flight };
+	return sn_virtq_judge(&vq->watch, look, suspect, waiting);
+}
+
+enum sn_virtq_health sn_virtq_judge(struct sn_virtq_watch *w, const struct sn_virtq_look *now,
+				    bool suspect, bool waiting)
+{
+	bool still = now->device_idx == w->device_idx && now->used_idx == w->used_idx;
+	enum sn_virtq_health verdict = SN_VIRTQ_OK;
+
+	if (still && suspect && w->suspect)
+		verdict = SN_VIRTQ_OUT_OF_STEP;
+	else if (still && waiting && w->waiting)
+		verdict = SN_VIRTQ_STALLED;
+	else if (w->lies != w->lies_told)
+		verdict = SN_VIRTQ_LIED;
+	w->lies_told = w->lies;
+	w->device_idx = now->device_idx;
+	w->used_idx = now->used_idx;
+	w->waiting = waiting;
+	w->suspect = suspect;
 	return verdict;
 }
 
@@ -554,6 +555,28 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+int sn_vctrl_wait(int (*poll)(void *queue, struct sn_vctrl_why *why), void *queue,
+		  unsigned timeout_ms, struct sn_vctrl_why *why)
+{
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+	/* QEMU answers within the notify write; a real device may take a
+	 * while: look often at first, then every millisecond. */
+	for (unsigned spins = 0;; spins++) {
+		int rc = poll(queue, why);
+		if (rc != -EAGAIN)
+			return rc;
+		if (now_ns() >= deadline)
+			return -ETIMEDOUT;
+		if (spins >= 100)
+			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+	}
+}
+
+static int poll_split(void *queue, struct sn_vctrl_why *why)
+{
+	return sn_vctrl_poll(queue, why);
+}
+
 int sn_vctrl_send(struct sn_vctrl *cq, uint8_t class, uint8_t cmd, const void *data,
 		  size_t len, unsigned timeout_ms, struct sn_vctrl_why *why)
 {
@@ -562,18 +585,7 @@ int sn_vctrl_send(struct sn_vctrl *cq, uint8_t class, uint8_t cmd, const void *d
 		*why = (struct sn_vctrl_why){ 0 };
 		return rc;
 	}
-	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
-	/* QEMU answers within the notify write; a real device may take a
-	 * while: look often at first, then every millisecond. */
-	for (unsigned spins = 0;; spins++) {
-		rc = sn_vctrl_poll(cq, why);
-		if (rc != -EAGAIN)
-			return rc;
-		if (now_ns() >= deadline)
-			return -ETIMEDOUT;
-		if (spins >= 100)
-			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
-	}
+	return sn_vctrl_wait(poll_split, cq, timeout_ms, why);
 }
 
 static uint8_t *put16(uint8_t *p, uint16_t v)

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "counter.h"
 #include "mempool.h"
 #include "pci.h"
 #include "safenic/safenic.h"
@@ -78,6 +79,28 @@ struct sn_virtq_counters {
 	uint64_t starved;       /* receive: every posted buffer was used */
 };
 
+/* Lies of the device and the health check's last look, for either ring
+ * layout: each episode of a lie is counted once (a device error) and
+ * reported once by the check. */
+struct sn_virtq_watch {
+	bool lying;                  /* the last look found a lie */
+	uint32_t lies, lies_told;
+	uint16_t device_idx, used_idx;
+	bool waiting, suspect;
+};
+
+/* Counts a lie once per episode: a burst loop would otherwise count the
+ * same lie millions of times. */
+static inline void sn_virtq_note_lie(struct sn_virtq_watch *w, uint64_t *device_errors,
+				     bool lie)
+{
+	if (lie && !w->lying) {
+		w->lies++;
+		sn_count(device_errors, 1);
+	}
+	w->lying = lie;
+}
+
 struct sn_virtq {
 	/* DMA memory */
 	struct vring_desc *desc;
@@ -108,13 +131,8 @@ struct sn_virtq {
 	uint16_t event_base;         /* used index when used_event was last moved away */
 	volatile uint16_t *used_event;        /* we write */
 	const volatile uint16_t *avail_event; /* the device writes: untrusted */
-	/* A used index past what the device wrote: each episode is counted
-	 * once (a device error) and reported once by sn_virtq_check. */
-	bool lying;                  /* the last look found the index impossible */
-	uint32_t lies, lies_told;
-	/* The health check's last look. */
-	uint16_t check_device_idx, check_used_idx;
-	bool check_waiting, check_suspect;
+	/* A used index past what the device wrote. */
+	struct sn_virtq_watch watch;
 	struct sn_virtq_counters stats;
 };
 
@@ -159,6 +177,12 @@ struct sn_virtq_look {
 
 /* The control path's cross-check, about once a second. */
 enum sn_virtq_health sn_virtq_check(struct sn_virtq *vq, struct sn_virtq_look *look);
+/* Either layout's verdict on what its check saw (now): suspect, the queue
+ * shows a lie with buffers in flight; waiting, transmit buffers wait and
+ * none completed. Out of step or stalled only when the same is seen at
+ * two looks with no progress. */
+enum sn_virtq_health sn_virtq_judge(struct sn_virtq_watch *w, const struct sn_virtq_look *now,
+				    bool suspect, bool waiting);
 
 /* ---- the control virtqueue (virtio 1.2, 5.1.6.5) ---------------------
  *
@@ -225,6 +249,10 @@ int sn_vctrl_poll(struct sn_vctrl *cq, struct sn_vctrl_why *why);
  * command's buffers until it is reset). */
 int sn_vctrl_send(struct sn_vctrl *cq, uint8_t class, uint8_t cmd, const void *data,
 		  size_t len, unsigned timeout_ms, struct sn_vctrl_why *why);
+/* The bounded wait of either layout's control queue: poll(queue, why)
+ * until it says anything but -EAGAIN, or -ETIMEDOUT after timeout_ms. */
+int sn_vctrl_wait(int (*poll)(void *queue, struct sn_vctrl_why *why), void *queue,
+		  unsigned timeout_ms, struct sn_vctrl_why *why);
 
 /* The RSS command's data (virtio 1.2, 5.1.6.5.7.1, struct
  * virtio_net_rss_config): hash types, a table of table_len entries

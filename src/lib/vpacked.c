@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "counter.h"
 #include "mempool.h"
@@ -269,15 +268,9 @@ static void harvest_reject(struct sn_vpacked *vq, struct sn_pkt *pkt)
 	sn_pkt_free_from_ring(&pkt, 1);
 }
 
-/* Counts a lie once per episode: a burst loop would otherwise count the
- * same flag bits millions of times. */
 static void note_lie(struct sn_vpacked *vq, bool lie)
 {
-	if (lie && !vq->lying) {
-		vq->lies++;
-		sn_count(&vq->stats.device_errors, 1);
-	}
-	vq->lying = lie;
+	sn_virtq_note_lie(&vq->watch, &vq->stats.device_errors, lie);
 }
 
 /* The used descriptors from the next slot on, validated; at most n slots
@@ -345,7 +338,7 @@ harvest(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n, const bool rece
 		}
 	}
 out:
-	if (lie != vq->lying)
+	if (lie != vq->watch.lying)
 		note_lie(vq, lie);
 	vq->used_pos = (uint16_t)(pos + seen);
 	vq->num_free = (uint16_t)num_free;
@@ -452,25 +445,12 @@ enum sn_virtq_health sn_vpacked_check(struct sn_vpacked *vq, struct sn_virtq_loo
 	uint16_t device_pos = (uint16_t)(vq->used_pos + w.ready);
 	bool suspect = (w.lie || w.skipped) && in_flight > 0;
 	bool waiting = !vq->receive && in_flight > 0 && w.ready == 0;
-	bool still = device_pos == vq->check_device_pos && vq->used_pos == vq->check_used_pos;
-	enum sn_virtq_health verdict = SN_VIRTQ_OK;
 
 	/* The bursts may not have looked since (an idle queue). */
 	if (w.lie)
 		note_lie(vq, true);
-	if (still && suspect && vq->check_suspect)
-		verdict = SN_VIRTQ_OUT_OF_STEP;
-	else if (still && waiting && vq->check_waiting)
-		verdict = SN_VIRTQ_STALLED;
-	else if (vq->lies != vq->lies_told)
-		verdict = SN_VIRTQ_LIED;
-	vq->lies_told = vq->lies;
-	vq->check_device_pos = device_pos;
-	vq->check_used_pos = vq->used_pos;
-	vq->check_waiting = waiting;
-	vq->check_suspect = suspect;
 	*look = (struct sn_virtq_look){ device_pos, vq->used_pos, in_flight };
-	return verdict;
+	return sn_virtq_judge(&vq->watch, look, suspect, waiting);
 }
 
 /* ---- the control virtqueue, packed ------------------------------------ */
@@ -575,11 +555,9 @@ int sn_vpctrl_poll(struct sn_vpctrl *cq, struct sn_vctrl_why *why)
 	return why->ack == VIRTIO_NET_OK ? 0 : -EIO;
 }
 
-static uint64_t now_ns(void)
+static int poll_packed(void *queue, struct sn_vctrl_why *why)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return sn_vpctrl_poll(queue, why);
 }
 
 int sn_vpctrl_send(struct sn_vpctrl *cq, uint8_t class, uint8_t cmd, const void *data,
@@ -590,15 +568,5 @@ int sn_vpctrl_send(struct sn_vpctrl *cq, uint8_t class, uint8_t cmd, const void 
 		*why = (struct sn_vctrl_why){ 0 };
 		return rc;
 	}
-	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
-	/* As the split queue: look often at first, then every millisecond. */
-	for (unsigned spins = 0;; spins++) {
-		rc = sn_vpctrl_poll(cq, why);
-		if (rc != -EAGAIN)
-			return rc;
-		if (now_ns() >= deadline)
-			return -ETIMEDOUT;
-		if (spins >= 100)
-			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
-	}
+	return sn_vctrl_wait(poll_packed, cq, timeout_ms, why);
 }

@@ -73,12 +73,8 @@ struct sn_vpacked {
 	const struct sn_regs *notify_regs;
 	size_t notify_off;
 	uint16_t queue_index;
-	/* Flag bits at the next slot that are neither ours nor used: each
-	 * episode is counted once (a device error), reported once. */
-	bool lying;
-	uint32_t lies, lies_told;
-	uint16_t check_device_pos, check_used_pos;
-	bool check_waiting, check_suspect;
+	/* Flag bits at the next slot that are neither ours nor used. */
+	struct sn_virtq_watch watch;
 	struct sn_virtq_counters stats;
 };
 
