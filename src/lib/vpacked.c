@@ -132,13 +132,23 @@ void sn_vpacked_kick(struct sn_vpacked *vq, uint16_t old)
 		sn_regs_write16(vq->notify_regs, vq->notify_off, vq->queue_index);
 }
 
-/* Address, length and id of one descriptor; its flags are the caller's
- * (written last for the batch's first descriptor). */
+/* Address, length and id of a batch's first descriptor, whose flags
+ * publish() writes last. */
 static inline void put(struct vring_packed_desc *d, uint64_t addr, uint32_t len, uint16_t id)
 {
 	d->addr = addr;
 	d->len = len;
 	d->id = id;
+}
+
+/* Any other descriptor in two stores: the address, then length, id and
+ * flags together (the struct has no padding). */
+static inline void put_all(struct vring_packed_desc *d, uint64_t addr, uint32_t len,
+			   uint16_t id, uint16_t flags)
+{
+	uint64_t rest = len | (uint64_t)id << 32 | (uint64_t)flags << 48;
+	d->addr = addr;
+	memcpy(&d->len, &rest, sizeof(rest));
 }
 
 static inline unsigned min_u(unsigned a, unsigned b)
@@ -164,15 +174,18 @@ post_rx(struct sn_vpacked *vq, struct sn_pkt **pkts, unsigned n, const bool from
 	unsigned num_free = vq->num_free, slot = first, i = 0;
 
 	while (i < n) {
+		/* Up to the ring's end, then from its start with the next lap. */
+		struct vring_packed_desc *d = &desc[slot];
 		unsigned end = i + min_u(n - i, size - slot);
-		for (; i < end; i++, slot++) {
+		for (; i < end; i++, d++) {
 			struct sn_pkt *pkt = pkts[i];
 			uint16_t id = free_ids[--num_free];
 			if (from_pool)
 				sn_mempool_mark_out(in_pool, pkt);
-			put(&desc[slot], pkt->iova - hdr, len, id);
 			if (i)
-				desc[slot].flags = flags;
+				put_all(d, pkt->iova - hdr, len, id, flags);
+			else
+				put(d, pkt->iova - hdr, len, id);
 			inflight[id] = pkt;
 		}
 		slot = 0;
@@ -191,6 +204,12 @@ uint16_t sn_vpacked_post(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n
 	return n;
 }
 
+/* A batch's worth of room, or an empty ring. */
+static inline bool refill_due(const struct sn_vpacked *vq)
+{
+	return room(vq) >= RX_REFILL_BATCH || vq->num_free == vq->size;
+}
+
 /* Straight from the thread's pool cache into the descriptors, as the
  * Intel rings refill: no copy through an array. */
 void sn_vpacked_refill(struct sn_vpacked *vq)
@@ -198,7 +217,7 @@ void sn_vpacked_refill(struct sn_vpacked *vq)
 	const uint16_t old = vq->avail_pos;
 	unsigned want = room(vq), posted = 0;
 
-	if (want < RX_REFILL_BATCH && vq->num_free != vq->size)
+	if (!refill_due(vq))
 		return;
 	while (posted < want) {
 		uint32_t got;
@@ -215,13 +234,13 @@ void sn_vpacked_refill(struct sn_vpacked *vq)
 
 /* Transmit: the application's frame must fit its own buffer and leave
  * room for the header; the first that does not ends the burst. */
-static uint16_t post_tx(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n,
-			uint64_t *bytes_out)
+static inline __attribute__((always_inline)) uint16_t
+post_tx_hdr(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n, uint64_t *bytes_out,
+	    const uint32_t hdr)
 {
 	struct vring_packed_desc *desc = vq->desc;
 	uint16_t *free_ids = vq->free_ids;
 	struct sn_pkt **inflight = vq->inflight;
-	const uint32_t hdr = vq->hdr_len;
 	const unsigned size = vq->size, first = vq->avail_pos & vq->mask;
 	const uint16_t first_flags = avail_bits(vq->avail_pos, vq->size);
 	uint16_t flags = first_flags;
@@ -230,8 +249,9 @@ static uint16_t post_tx(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n,
 
 	n = (uint16_t)min_u(n, room(vq));
 	while (i < n) {
+		struct vring_packed_desc *d = &desc[slot];
 		unsigned end = i + min_u(n - i, size - slot);
-		for (; i < end; i++, slot++) {
+		for (; i < end; i++, d++) {
 			struct sn_pkt *pkt = pkts[i];
 			uint32_t len = pkt->len;
 			if (!sn_pkt_tx_ok(pkt, vq->ctx, hdr)) {
@@ -240,9 +260,10 @@ static uint16_t post_tx(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n,
 			}
 			uint16_t id = free_ids[--num_free];
 			sn_virtio_zero_header(pkt, hdr);
-			put(&desc[slot], pkt->iova - hdr, hdr + len, id);
 			if (i)
-				desc[slot].flags = flags;
+				put_all(d, pkt->iova - hdr, hdr + len, id, flags);
+			else
+				put(d, pkt->iova - hdr, hdr + len, id);
 			inflight[id] = pkt;
 			bytes += len;
 		}
@@ -259,9 +280,31 @@ out:
 	return (uint16_t)i;
 }
 
+/* hdr a constant in each: the header is cleared with plain stores. */
+static uint16_t post_tx(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n,
+			uint64_t *bytes_out)
+{
+	switch (vq->hdr_len) {
+	case 12:
+		return post_tx_hdr(vq, pkts, n, bytes_out, 12);
+	case SN_VIRTIO_HDR_HASH_LEN:
+		return post_tx_hdr(vq, pkts, n, bytes_out, SN_VIRTIO_HDR_HASH_LEN);
+	default:
+		return post_tx_hdr(vq, pkts, n, bytes_out, 10);
+	}
+}
+
 /* A used descriptor the driver cannot accept costs the packet, never
- * memory safety: drop, count, and give the id back. */
-static void harvest_reject(struct sn_vpacked *vq, struct sn_pkt *pkt)
+ * memory safety: an id not in flight is skipped, a frame with a bad
+ * length or hash report dropped and its buffer given back. Out of line:
+ * the loops keep their registers. */
+static __attribute__((noinline, cold)) void reject_id(struct sn_vpacked *vq)
+{
+	sn_count(&vq->stats.device_errors, 1);
+}
+
+static __attribute__((noinline, cold)) void reject_frame(struct sn_vpacked *vq,
+							  struct sn_pkt *pkt)
 {
 	sn_count(&vq->stats.device_errors, 1);
 	sn_count(&vq->stats.errors, 1);
@@ -273,18 +316,21 @@ static void note_lie(struct sn_vpacked *vq, bool lie)
 	sn_virtq_note_lie(&vq->watch, &vq->stats.device_errors, lie);
 }
 
+/* What a harvest loop does with a used descriptor; a constant at each
+ * call, so the compiler makes one loop for each. */
+enum harvest_mode { HARVEST_TX, HARVEST_RX, HARVEST_RX_HASH };
+
 /* The used descriptors from the next slot on, validated; at most n slots
- * looked at. One body for both directions, specialised by `receive` (a
- * constant in each caller) so each loop carries only its own work. */
+ * looked at. */
 static inline __attribute__((always_inline)) uint16_t
-harvest(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n, const bool receive,
+harvest(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n, const enum harvest_mode mode,
 	uint64_t *bytes_out)
 {
 	const struct vring_packed_desc *desc = vq->desc;
 	struct sn_pkt **inflight = vq->inflight;
 	uint16_t *free_ids = vq->free_ids;
 	const unsigned size = vq->size, hdr = vq->hdr_len, room_bytes = vq->rx_room;
-	const bool hash = receive && hdr == SN_VIRTIO_HDR_HASH_LEN;
+	const bool receive = mode != HARVEST_TX, hash = mode == HARVEST_RX_HASH;
 	const uint16_t pos = vq->used_pos, end = vq->avail_pos;
 	/* Only slots we made available: past them the device has been
 	 * given nothing, whatever it writes there. */
@@ -301,9 +347,9 @@ harvest(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n, const bool rece
 		sn_count(&vq->stats.starved, 1);
 	for (seen = 0; seen < limit; slot = 0, want ^= LAP_BITS) {
 		/* Up to the ring's end, then from its start with the next lap. */
-		unsigned end = seen + min_u(limit - seen, size - slot);
-		for (; seen < end; seen++, slot++) {
-			const struct vring_packed_desc *d = &desc[slot];
+		const struct vring_packed_desc *start = &desc[slot], *d = start, *stop;
+		stop = start + min_u(limit - seen, size - slot);
+		for (; d != stop; d++) {
 			uint16_t bits = __atomic_load_n(&d->flags, __ATOMIC_ACQUIRE) & LAP_BITS;
 			if (bits != want) {
 				/* Still ours (this lap's available pattern): the device
@@ -311,12 +357,13 @@ harvest(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n, const bool rece
 				 * device writes: wait here all the same. */
 				lie = bits != (want ? VRING_PACKED_DESC_F_AVAIL
 						    : VRING_PACKED_DESC_F_USED);
+				seen += (unsigned)(d - start);
 				goto out;
 			}
 			uint32_t id = d->id, len = d->len; /* read each once */
 			struct sn_pkt *pkt;
 			if (id >= size || !(pkt = inflight[id])) {
-				sn_count(&vq->stats.device_errors, 1); /* not in flight: a lie */
+				reject_id(vq); /* not in flight: a lie */
 				continue;
 			}
 			inflight[id] = NULL;
@@ -326,7 +373,7 @@ harvest(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n, const bool rece
 				 * (unsigned wrap folds both bounds into one test). */
 				if (len - hdr - 14 > room_bytes - 14 ||
 				    (hash && !sn_virtio_take_hash(pkt))) {
-					harvest_reject(vq, pkt);
+					reject_frame(vq, pkt);
 					continue;
 				}
 				pkt->len = (uint16_t)(len - hdr);
@@ -336,6 +383,7 @@ harvest(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n, const bool rece
 			}
 			pkts[got++] = pkt;
 		}
+		seen += (unsigned)(stop - start);
 	}
 out:
 	if (lie != vq->watch.lying)
@@ -349,19 +397,24 @@ out:
 uint16_t sn_vpacked_harvest(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n)
 {
 	uint64_t bytes;
-	return vq->receive ? harvest(vq, pkts, n, true, &bytes)
-			   : harvest(vq, pkts, n, false, &bytes);
+	if (!vq->receive)
+		return harvest(vq, pkts, n, HARVEST_TX, &bytes);
+	return vq->hdr_len == SN_VIRTIO_HDR_HASH_LEN ? harvest(vq, pkts, n, HARVEST_RX_HASH, &bytes)
+						     : harvest(vq, pkts, n, HARVEST_RX, &bytes);
 }
 
 uint16_t sn_vpacked_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 {
 	struct sn_vpacked *vq = queue;
 	uint64_t bytes;
-	uint16_t got = harvest(vq, pkts, n, true, &bytes);
+	uint16_t got = vq->hdr_len == SN_VIRTIO_HDR_HASH_LEN
+			       ? harvest(vq, pkts, n, HARVEST_RX_HASH, &bytes)
+			       : harvest(vq, pkts, n, HARVEST_RX, &bytes);
 
 	sn_count(&vq->stats.bytes, bytes);
 	sn_count(&vq->stats.packets, got);
-	sn_vpacked_refill(vq);
+	if (refill_due(vq))
+		sn_vpacked_refill(vq);
 	return got;
 }
 
@@ -372,9 +425,13 @@ uint16_t sn_vpacked_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 	uint16_t got, old = vq->avail_pos;
 	uint64_t bytes;
 
-	/* Reclaim what the device has sent, in bounded steps. */
-	while ((got = harvest(vq, done, 64, false, &bytes)) > 0)
-		sn_pkt_free_from_ring(done, got);
+	/* Reclaim what the device has sent, in bounded steps; a short step
+	 * means the device is not further. */
+	do {
+		got = harvest(vq, done, 64, HARVEST_TX, &bytes);
+		if (got)
+			sn_pkt_free_from_ring(done, got);
+	} while (got == 64);
 	uint16_t sent = post_tx(vq, pkts, n, &bytes);
 	if (sent == 0)
 		return 0;
