@@ -597,7 +597,7 @@ static int setup_queue(struct sn_device *dev, struct virtio_net *vn, uint16_t in
 {
 	int rc = vn->modern ? setup_modern_queue(dev, vn, index, requested, vq, err)
 			    : setup_legacy_queue(dev, vn, index, vq, err);
-	if (rc == 0 && has(vn->features, F_RING_EVENT_IDX))
+	if (rc == 0 && !vn->packed && has(vn->features, F_RING_EVENT_IDX))
 		sn_virtq_use_event_idx(vq);
 	return rc;
 }
