@@ -8,12 +8,19 @@
  *           VLAN of the write-back); transmit descriptors: bytes 12-15
  *           (the write-back status);
  *   virtio  used rings: all of them (flags, index, ids, lengths);
+ *           packed rings (safenic's default where the device offers
+ *           them): the buffer id of every descriptor (bytes 12-13) and
+ *           the device's event suppression area after the ring;
  *   both    packet buffers: anywhere in the pool.
  *
  * Buffer addresses and transmit commands, which the NIC reads, are left
  * alone, and so are virtio's descriptor tables and available rings (the
- * device only reads them): so every DMA the NIC does still goes where the
- * driver pointed it, and an IOMMU fault would be the driver's fault.
+ * device only reads them), and a packed ring's addresses, lengths and
+ * flags (the device reads them when the driver makes a descriptor
+ * available: a flag written there would send its DMA to a stale or zero
+ * address the driver never gave): so every DMA the NIC does still goes
+ * where the driver pointed it, and an IOMMU fault would be the driver's
+ * fault.
  *
  * The regions are told apart best right after the process has started,
  * before traffic (run it then): a receive ring is full of buffer
@@ -162,6 +169,65 @@ static unsigned intel_rx_ring_size(const uint8_t *page)
 	return n;
 }
 
+/* virtio, packed: a receive ring right after start holds descriptors
+ * made available in lap 0 (flags AVAIL | WRITE, 0x0082, at byte 14) from
+ * its start; its size is the power of two at or above their count. 0 for
+ * anything else. */
+static unsigned packed_rx_ring_size(const uint8_t *page)
+{
+	size_t i = 0;
+	for (; i < 32768 && 16 * (i + 1) <= HUGE_2M; i++) {
+		uint16_t flags;
+		memcpy(&flags, page + 16 * i + 14, sizeof(flags));
+		if (flags != 0x0082)
+			break;
+	}
+	if (i < 8)
+		return 0;
+	unsigned n = 8;
+	while (n < i)
+		n *= 2;
+	return n;
+}
+
+/* A packed ring's device-writable bytes that steer no DMA. */
+static void add_packed_ring(uintptr_t start, unsigned size, const char *what)
+{
+	add_target((struct target){ start, size, 16, 12, 2, what });
+	add_target((struct target){ start + 16 * (uintptr_t)size, 1, 4, 0, 4,
+				    "device event suppression area" });
+}
+
+/* Packed virtqueues: receive rings by their lap-0 descriptors, driver
+ * event areas (flags DISABLE, 1, at byte 2: the device only reads them)
+ * left alone, the rest transmit rings. Returns the rings found. */
+static unsigned classify_packed(pid_t pid, const struct region *regions, unsigned n,
+				uint8_t *page, unsigned *ring)
+{
+	uintptr_t other[MAX_REGIONS];
+	unsigned rings = 0, num_other = 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (regions[i].size > HUGE_2M || !read_remote(pid, regions[i].start, page, 4096))
+			continue;
+		unsigned size = packed_rx_ring_size(page);
+		uint16_t event_flags;
+		memcpy(&event_flags, page + 2, sizeof(event_flags));
+		if (size) {
+			*ring = size;
+			rings++;
+			add_packed_ring(regions[i].start, size, "packed receive ring (ids)");
+		} else if (event_flags != 1) {
+			other[num_other++] = regions[i].start;
+		}
+	}
+	for (unsigned i = 0; rings && i < num_other; i++)
+		add_packed_ring(other[i], *ring, "packed transmit ring (ids)");
+	if (rings)
+		printf("HOSTILE: packed virtqueues: %u receive ring(s), %u transmit ring(s); "
+		       "queue size %u\n", rings, num_other, *ring);
+	return rings;
+}
+
 static int classify(pid_t pid, bool virtio)
 {
 	static struct region regions[MAX_REGIONS];
@@ -192,6 +258,11 @@ static int classify(pid_t pid, bool virtio)
 			continue; /* virtio: the device only reads a driver area */
 		}
 		unknown[num_unknown++] = regions[i].start;
+	}
+	if (virtio && !rings && pools) {
+		rings = classify_packed(pid, regions, n, page, &ring);
+		if (rings)
+			return 0;
 	}
 	if (!rings || !pools)
 		return fail("no rings or no pool found: attach right after the process "
