@@ -500,7 +500,11 @@ enum sn_virtq_health sn_vpacked_check(struct sn_vpacked *vq, struct sn_virtq_loo
 	struct window w = look_at_window(vq);
 	uint16_t in_flight = (uint16_t)(vq->size - vq->num_free);
 	uint16_t device_pos = (uint16_t)(vq->used_pos + w.ready);
-	bool suspect = (w.lie || w.skipped) && in_flight > 0;
+	/* Ids in flight past the slots the device still holds: it gave
+	 * slots back with other ids (counted then), and those buffers are
+	 * lost to the queue until a reset. */
+	bool lost = in_flight > (uint16_t)(vq->avail_pos - vq->used_pos);
+	bool suspect = (w.lie || w.skipped || lost) && in_flight > 0;
 	bool waiting = !vq->receive && in_flight > 0 && w.ready == 0;
 
 	/* The bursts may not have looked since (an idle queue). */

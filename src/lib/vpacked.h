@@ -116,8 +116,9 @@ bool sn_vpacked_used_pending(const struct sn_vpacked *vq);
  * ring's verdicts: STALLED (transmit buffers waiting, none completed at
  * two looks); LIED (since the last look the device wrote flag bits no
  * honest device writes: not of the slot's lap, or a used descriptor past
- * what it was given); OUT_OF_STEP (a lie, or a used descriptor after a
- * slot the device skipped, still there at two looks with no progress).
+ * what it was given); OUT_OF_STEP (a lie, a used descriptor after a slot
+ * the device skipped, or buffers lost to ids it gave back wrongly, still
+ * there at two looks with no progress).
  * look->device_idx is the position up to which the device has used the
  * ring without a gap, look->used_idx the driver's. */
 enum sn_virtq_health sn_vpacked_check(struct sn_vpacked *vq, struct sn_virtq_look *look);

@@ -223,6 +223,11 @@ static void rx_hostile_ids_are_ignored(void **state)
 	sn_vpacked_refill(&b->vq);
 	assert_true(b->vq.num_free <= RING);
 	assert_int_equal(accounted(b), POOL);
+	/* Three buffers are lost to the lies: with no progress the check
+	 * says only a reset mends the queue. */
+	struct sn_virtq_look look;
+	assert_int_equal(sn_vpacked_check(&b->vq, &look), SN_VIRTQ_OK);
+	assert_int_equal(sn_vpacked_check(&b->vq, &look), SN_VIRTQ_OUT_OF_STEP);
 }
 
 /* Flag bits no honest device writes at the next slot: the previous lap's
