@@ -304,8 +304,12 @@ static int negotiate(struct sn_device *dev, struct virtio_net *vn,
 			return sn_fail(err, ENOTSUP, "%s: packed virtqueues asked for, and the "
 				       "device does not offer them (QEMU: packed=on on "
 				       "virtio-net-pci)", dev->pci.addr);
-		if (cfg->virtio_rings != SN_VIRTIO_RINGS_SPLIT)
-			wanted |= 1ull << F_RING_PACKED;
+		/* Packed rings without EVENT_IDX: with both, transmit stalled in
+		 * the guest (QEMU, case fwd-chain-aw48: the device stopped taking
+		 * descriptors after a few thousand, cause not found), and a
+		 * polling driver needs no more than ENABLE and DISABLE. */
+		if (cfg->virtio_rings != SN_VIRTIO_RINGS_SPLIT && has(offered, F_RING_PACKED))
+			wanted = (wanted | 1ull << F_RING_PACKED) & ~(1ull << F_RING_EVENT_IDX);
 	} else if (cfg->virtio_rings == SN_VIRTIO_RINGS_PACKED) {
 		return sn_fail(err, ENOTSUP, "%s: packed virtqueues need the modern interface; "
 			       "a legacy device has split ones only", dev->pci.addr);
