@@ -937,10 +937,11 @@ static void check_queue(struct sn_device *dev, struct virtio_net *vn, unsigned v
 	case SN_VIRTQ_OUT_OF_STEP:
 		if (vn->packed)
 			snprintf(msg, sizeof(msg), "%s queue %u (virtqueue %u, packed) is out of "
-				 "step: the device's descriptors are impossible or skip a slot (used "
-				 "without a gap up to %u, the driver at %u, %u buffers in flight) and "
-				 "made no progress for a second; nothing stale was handed out", dir,
-				 q, v, l.device_idx, l.used_idx, l.in_flight);
+				 "step: the device's descriptors are impossible, skip a slot or gave "
+				 "back ids it was not lent (used without a gap up to %u, the driver "
+				 "at %u, %u buffers in flight) and made no progress for a second; "
+				 "nothing stale was handed out", dir, q, v, l.device_idx, l.used_idx,
+				 l.in_flight);
 		else
 			snprintf(msg, sizeof(msg), "%s queue %u (virtqueue %u) is out of step: the "
 				 "device wrote used index %u over entries it never wrote (the driver "
