@@ -36,7 +36,8 @@
 #   faults-e1000e     faults.sh on e1000e: every link down and up mid-traffic
 #                     (QEMU monitor set_link), then kill -9 of fwd and a new
 #                     fwd on the same NICs at once
-#   faults-virtio     the same on virtio, NIC4 behind a PCIe root port, then
+#   faults-virtio     the same on virtio (split rings: QEMU's packed ring
+#                     breaks on a link fault), NIC4 behind a PCIe root port, then
 #                     NIC4 hot-unplugged (device_del) under recv
 #                     The faults cases act through QEMU's monitor, driven by
 #                     host-monitor.py as run-guest.sh's host hook.
@@ -245,7 +246,10 @@ safenic_cases() {
     local monitor_hook="'$BENCH_DIR/host-monitor.py' \"\$SAFENIC_CONSOLE\" \"\$SAFENIC_MONITOR\""
     run_case faults-e1000e zero --scenario faults --nic e1000e --param faults=link,kill9 \
         --host-hook "$monitor_hook"
-    run_case faults-virtio zero --scenario faults --nic virtio --hotplug-nic 4 \
+    # Split rings: QEMU's packed ring breaks when the link goes down with
+    # transmit buffers queued ("Virtqueue size exceeded" as it drops
+    # them), so a link fault there is QEMU's, not the driver's.
+    run_case faults-virtio zero --scenario faults --nic virtio-split --hotplug-nic 4 \
         --param faults=link,kill9,unplug --host-hook "$monitor_hook"
     run_case hostile-virtio zero --scenario hostile --nic virtio
     run_case mq-virtio zero --scenario mq-virtio --nic virtio,virtio-mq --topology tap2
