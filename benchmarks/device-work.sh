@@ -8,7 +8,9 @@
 #                        (memory_region_ops_read/_write on its regions)
 #   doorbells            the writes among them that hand descriptors
 #                        over: receive and transmit tail registers
-#                        (Intel), the notify region (virtio)
+#                        (Intel), the notify region (virtio; its guest
+#                        runs with ioeventfd=off, without which QEMU takes
+#                        notify writes through an eventfd, untraced)
 #   write-backs          what the device writes back into the rings:
 #                        Intel: receive descriptors (e1000e_rx_descr) and
 #                        transmit descriptors with RS set (e1000e_tx_descr;
@@ -41,8 +43,11 @@
 #                      when a run or a count is missing)
 #     --safenic BIN    a static safenic (default: built in build/perf-static)
 #     --keep-trace     keep QEMU's trace, OUT_DIR/device-work-NIC.trace
+#     --report         boot nothing: rebuild the CSV and the table from
+#                      the counts and consoles a run left in OUT_DIR
 # Writes OUT_DIR/device-work.csv (every run: raw counts and per frame),
-# the guests' consoles in OUT_DIR/logs/, and prints the table. Needs root;
+# the guests' consoles in OUT_DIR/logs/, the counts per phase in
+# OUT_DIR/device-work-NIC.counts, and prints the table. Needs root;
 # one guest at a time (it holds /tmp/safenic-guest.lock). About 4 min per
 # NIC model with the defaults.
 set -euo pipefail
@@ -87,7 +92,7 @@ count() {
 		return out == "" ? "-" : out
 	}
 	function reset() {
-		split("txf rxf txd ctx rd wr dbrx dbtx tr miss txwb rxwb idxwb irq clk", names, " ")
+		split("txf rxf txd ctx rd wr dbrx dbtx tr miss txwb rxwb idxwb irq clk kick", names, " ")
 		for (i in names) c[names[i]] = 0
 		for (k in rdo) delete rdo[k]
 		for (k in wro) delete wro[k]
@@ -105,7 +110,7 @@ count() {
 		else if ($4 == "@0xe4" && inph) {
 			inph = 0
 			line = "PHASE " n
-			for (i = 1; i <= 15; i++) line = line " " names[i] "=" c[names[i]]
+			for (i = 1; i <= 16; i++) line = line " " names[i] "=" c[names[i]]
 			print line " rdregs=" top(rdo) " wrregs=" top(wro)
 			fflush()
 		}
@@ -171,6 +176,8 @@ count() {
 	}
 	$1 == "virtqueue_flush" { c["idxwb"]++; next }
 	$1 == "virtio_notify" { c["irq"]++; next }
+	# Notifications the device acted on (its ioeventfd off: one per write).
+	$1 == "virtio_queue_notify" { c["kick"]++; next }
 	'
 }
 
@@ -188,13 +195,14 @@ trace_args() {
 			echo "--qemu-arg -trace --qemu-arg $ev"
 		done
 	else
-		for ev in virtqueue_fill virtqueue_flush virtio_notify; do
+		for ev in virtqueue_fill virtqueue_flush virtio_notify virtio_queue_notify; do
 			echo "--qemu-arg -trace --qemu-arg $ev"
 		done
 	fi
 }
 
 nics=virtio,e1000e,igb modes=tx,rx,fwd secs=5 rate=2000 reps=1 bin="" out=build/bench smoke=0 keep=0
+report_only=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--smoke) smoke=1 nics=e1000e modes=fwd secs=2; shift ;;
@@ -205,65 +213,86 @@ while [ $# -gt 0 ]; do
 	--reps) reps=$2; shift 2 ;;
 	--safenic) bin=$2; shift 2 ;;
 	--keep-trace) keep=1; shift ;;
+	--report) report_only=1; shift ;;
 	-h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	-*) gb_die "unknown option '$1' (see --help)" ;;
 	*) out=$1; shift ;;
 	esac
 done
-mkdir -p "$out/logs"
-gb_prepare "$bin" "$out"
-
-csv=$out/device-work.csv
-date=$(date -u +%Y-%m-%dT%H:%MZ)
-commit=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
-keys="txf rxf txd ctx rd wr dbrx dbtx tr miss txwb rxwb idxwb irq clk"
-echo "date,commit,nic,mode,contender,rep,frames,packets,offered,window_s,${keys// /,}," \
-	"mmio_reads_pf,mmio_writes_pf,doorbells_pf,writebacks_pf,translations_pf,iotlb_misses_pf," \
-	"interrupts_pf,clock_reads_pf,rdregs,wrregs" | tr -d ' ' > "$csv"
-failed=0 start=$(date +%s)
 for nic in ${nics//,/ }; do
 	case $nic in
-	virtio) fam=virtio helper=e1000e ;;
-	e1000e | igb) fam=intel helper=virtio ;;
+	virtio | e1000e | igb) ;;
 	*) gb_die "unknown NIC model '$nic' (virtio, e1000e, igb)" ;;
 	esac
-	log=$out/logs/device-work-$nic.console.log
-	trace=$out/device-work-$nic.trace counts=$out/device-work-$nic.counts
-	nmodes=$(echo "$modes" | tr , '\n' | wc -l)
-	timeout=$((3 * nmodes * reps * 2 * (secs + 40) + 300))
-	gb_say "=== $nic (helpers $helper): modes $modes, ${secs} s, source $rate/s (timeout ${timeout} s)"
-	# QEMU's log backend writes one line per event into a file, counted
-	# once the guest is done (hundreds of MB; removed then). Not a FIFO:
-	# with one, the guest's CPU 1 stopped getting its timer interrupts
-	# after a few seconds, in boot or later (seen twice, QEMU 10.0.2).
-	rm -f "$trace"
-	# shellcheck disable=SC2046  # one word per argument
-	gb_guest "$log" --scenario perf-device-work --nic "$helper,$nic,$nic,$helper" \
-		--timeout "$timeout" --param "perf_nic=$nic" --param "modes=$modes" \
-		--param "secs=$secs" --param "rate=$rate" --param "reps=$reps" \
-		$(trace_args "$fam") --qemu-arg -D --qemu-arg "$trace" || failed=1
-	gb_say "trace: $(du -h "$trace" 2> /dev/null | cut -f1) to count"
-	# CPU 1 (index 1) is the contender's.
-	count "$fam" 1 < "$trace" > "$counts" 2> /dev/null || true
-	[ "$keep" -eq 1 ] || rm -f "$trace"
-	want=$((nmodes * reps * 2)) got=0
+done
+mkdir -p "$out/logs"
+failed=0 start=$(date +%s)
+
+# One guest per NIC model: its console, its counts, and a line saying
+# what ran (the report reads them).
+if [ "$report_only" -eq 0 ]; then
+	gb_prepare "$bin" "$out"
+	commit=$(git rev-parse --short HEAD 2> /dev/null || echo unknown)
+	[ -z "$(git status --porcelain --untracked-files=no 2> /dev/null)" ] || commit=$commit+changes
+	for nic in ${nics//,/ }; do
+		fam=intel helper=virtio extra=()
+		if [ "$nic" = virtio ]; then
+			fam=virtio helper=e1000e
+			extra=(--qemu-arg -global --qemu-arg virtio-net-pci.ioeventfd=off)
+		fi
+		log=$out/logs/device-work-$nic.console.log
+		trace=$out/device-work-$nic.trace counts=$out/device-work-$nic.counts
+		nmodes=$(echo "$modes" | tr , '\n' | wc -l)
+		timeout=$((3 * nmodes * reps * 2 * (secs + 40) + 300))
+		gb_say "=== $nic (helpers $helper): modes $modes, ${secs} s, source $rate/s (timeout ${timeout} s)"
+		echo "date=$(date -u +%Y-%m-%dT%H:%MZ) commit=$commit secs=$secs rate=$rate" > "$out/device-work-$nic.run"
+		# QEMU's log backend writes one line per event into a file,
+		# counted once the guest is done (hundreds of MB; removed then).
+		# Not a FIFO: with one, the guest's CPU 1 stopped getting its
+		# timer interrupts, in boot or later (seen twice, QEMU 10.0.2).
+		rm -f "$trace" "$counts"
+		# shellcheck disable=SC2046  # one word per argument
+		gb_guest "$log" --scenario perf-device-work --nic "$helper,$nic,$nic,$helper" \
+			--timeout "$timeout" --param "perf_nic=$nic" --param "modes=$modes" \
+			--param "secs=$secs" --param "rate=$rate" --param "reps=$reps" "${extra[@]}" \
+			$(trace_args "$fam") --qemu-arg -D --qemu-arg "$trace" || failed=1
+		gb_say "trace: $(du -h "$trace" 2> /dev/null | cut -f1) to count"
+		# CPU 1 (index 1) is the contender's.
+		[ ! -f "$trace" ] || count "$fam" 1 < "$trace" > "$counts"
+		[ "$keep" -eq 1 ] || rm -f "$trace"
+	done
+fi
+
+# The CSV: one row per run, from the PERF-RUN lines and the counts of
+# their phases; the per-frame columns divide by the frames the trace
+# shows (sent in tx and fwd, received in rx).
+csv=$out/device-work.csv
+keys="txf rxf txd ctx rd wr dbrx dbtx tr miss txwb rxwb idxwb irq clk kick"
+pf="mmio_reads mmio_writes rx_doorbells tx_doorbells writebacks translations iotlb_misses interrupts clock_reads"
+echo "date,commit,nic,mode,contender,rep,frames,packets,offered,window_s,${keys// /,},${pf// /_pf,}_pf,rdregs,wrregs" > "$csv"
+runs_date=""
+for nic in ${nics//,/ }; do
+	log=$out/logs/device-work-$nic.console.log counts=$out/device-work-$nic.counts
+	meta=$(cat "$out/device-work-$nic.run" 2> /dev/null || true)
+	runs_date="$runs_date $(gb_field "$meta" date)"
+	want=$(($(echo "$modes" | tr , '\n' | wc -l) * reps * 2)) got=0
+	[ -f "$log" ] || { failed=1; gb_say "$nic: no console log $log"; continue; }
 	while read -r line; do
 		status=$(gb_field "$line" status) phase=$(gb_field "$line" phase)
 		mode=$(gb_field "$line" mode)
-		counted=$(grep "^PHASE $phase " "$counts" || true)
+		counted=$(grep "^PHASE $phase " "$counts" 2> /dev/null || true)
 		if [ "$status" != ok ] || [ -z "$counted" ]; then
 			failed=1
 			gb_say "FAILED run (${counted:+counted}${counted:-no counts}): $line"
 			continue
 		fi
 		got=$((got + 1))
-		row=$date,$commit,$nic,$mode
+		row=$(gb_field "$meta" date),$(gb_field "$meta" commit),$nic,$mode
 		for key in contender rep; do row=$row,$(gb_field "$line" "$key"); done
-		frames=$(gb_field "$counted" "$([ "$mode" = rx ] && echo rxf || echo txf)")
-		row=$row,$frames
+		row=$row,$(gb_field "$counted" "$([ "$mode" = rx ] && echo rxf || echo txf)")
 		for key in packets offered window; do row=$row,$(gb_field "$line" "$key"); done
 		for key in $keys; do row=$row,$(gb_field "$counted" "$key"); done
-		echo "$row,$(gb_field "$counted" rdregs | tr , ' '),$(gb_field "$counted" wrregs | tr , ' ')" >> "$csv"
+		echo "$row,,,,,,,,,,$(gb_field "$counted" rdregs | tr , ' '),$(gb_field "$counted" wrregs | tr , ' ')" >> "$csv"
 	done < <(gb_runs "$log")
 	if [ "$got" -ne "$want" ]; then
 		failed=1
@@ -271,15 +300,13 @@ for nic in ${nics//,/ }; do
 		gb_failures "$log"
 	fi
 done
-elapsed=$(($(date +%s) - start))
-
-# Per frame: the columns after the raw counts, filled in place.
 awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; print; next }
 	function pf(v) { return $(col["frames"]) > 0 ? sprintf("%.3f", v / $(col["frames"])) : "" }
 	{
 		$(col["mmio_reads_pf"]) = pf($(col["rd"]))
 		$(col["mmio_writes_pf"]) = pf($(col["wr"]))
-		$(col["doorbells_pf"]) = pf($(col["dbrx"]) + $(col["dbtx"]))
+		$(col["rx_doorbells_pf"]) = pf($(col["dbrx"]))
+		$(col["tx_doorbells_pf"]) = pf($(col["dbtx"]))
 		$(col["writebacks_pf"]) = pf($(col["txwb"]) + $(col["rxwb"]) + $(col["idxwb"]))
 		$(col["translations_pf"]) = pf($(col["tr"]))
 		$(col["iotlb_misses_pf"]) = pf($(col["miss"]))
@@ -289,12 +316,14 @@ awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; print; next }
 	}' "$csv" > "$csv.tmp" && mv "$csv.tmp" "$csv"
 
 echo
-echo "Device work per frame, safenic / DPDK testpmd 22.11: QEMU trace events, $date, commit $commit"
+echo "Device work per frame, safenic / DPDK testpmd 22.11, from QEMU's trace events;" \
+	"run $(echo "$runs_date" | tr ' ' '\n' | sed '/^$/d' | sort -u | tr '\n' ' ')(UTC), safenic at" \
+	"$(tail -n +2 "$csv" | cut -d, -f2 | sort -u | tr '\n' ' ')"
 echo "machine: $(gb_machine)"
 echo "tx: flat out for ${secs} s; rx, fwd: a source at $rate frames/s for ${secs} s; 60-byte frames."
 echo "Per frame sent (tx), received (rx), forwarded (fwd); each cell: safenic / testpmd."
 echo
-# Reps are summed before dividing. Doorbells: receive + transmit.
+# Reps are summed before dividing.
 awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 	{
 		k = $(col["nic"]) SUBSEP $(col["mode"]); who = $(col["contender"]) == "dpdk" ? 2 : 1
@@ -311,23 +340,23 @@ awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
 		return a " / " b
 	}
 	END {
-		printf "%-7s %-4s %15s %13s %13s %13s %13s %13s %13s %13s %13s\n", "NIC", "mode",
-			"frames", "MMIO reads", "MMIO writes", "rx doorbells", "tx doorbells",
+		printf "%-6s %-4s %13s %12s %12s %12s %12s %13s %13s %12s %12s\n", "NIC", "mode",
+			"frames", "MMIO reads", "MMIO writes", "rx doorbell", "tx doorbell",
 			"write-backs", "translations", "interrupts", "clock reads"
 		for (i = 1; i <= n; i++) {
 			split(order[i], kk, SUBSEP)
-			line = sprintf("%-7s %-4s %15s", kk[1], kk[2], f[order[i], 1] + 0 " / " f[order[i], 2] + 0)
-			for (m = 1; m <= 8; m++) line = line sprintf(" %13s", cell(order[i], m))
+			line = sprintf("%-6s %-4s %13s", kk[1], kk[2], f[order[i], 1] + 0 "/" f[order[i], 2] + 0)
+			for (m = 1; m <= 8; m++) line = line sprintf(" %" (m == 5 || m == 6 ? 13 : 12) "s", cell(order[i], m))
 			print line
 		}
 	}' "$csv"
 echo
-echo "Registers read and written (other than doorbells), most frequent first, offset:count per run:"
+echo "Registers read, and written other than doorbells, by the contender in each run (offset or region: count):"
 awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-	{ printf "  %-7s %-4s %-8s reads %s; writes %s\n", $(col["nic"]), $(col["mode"]),
+	{ printf "  %-6s %-4s %-7s reads %s; writes %s\n", $(col["nic"]), $(col["mode"]),
 		$(col["contender"]), $(col["rdregs"]), $(col["wrregs"]) }' "$csv"
 echo
-gb_say "every run: $csv; $elapsed s in all, waits for other guests included"
+gb_say "every run: $csv; $(($(date +%s) - start)) s in all, waits for other guests included"
 if [ "$failed" -ne 0 ]; then
 	gb_say "FAILED: some runs gave no counts (see above and $out/logs/)"
 	exit 1
