@@ -62,7 +62,8 @@ plot() {
 		unset logscale y
 		set ylabel 'safenic / DPDK'
 		set yrange [0:*]
-		set offsets 0, 0, graph 0.15, 0
+		# Headroom above the tallest bar, so the key never covers a label.
+		set offsets 0, 0, graph 0.35, 0
 		plot '$dat' using 5:xtic(1) title 'ratio of the medians' lc rgb '#4060a0', \
 			1 with lines lw 2 dt 2 lc rgb 'black' notitle, \
 			'' using 0:5:4 with labels offset 0,1.2 notitle
