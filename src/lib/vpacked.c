@@ -403,18 +403,38 @@ uint16_t sn_vpacked_harvest(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_
 						     : harvest(vq, pkts, n, HARVEST_RX, &bytes);
 }
 
+/* Whether the device had used every buffer it held by the time a
+ * refill's buffers were published: the harvest's look at the start of a
+ * burst misses a ring that ran dry while the burst ran, or that the
+ * pool left empty (QEMU then queues frames and may deliver a newer one
+ * first; see rx_starved). Called after the refill with the last slot
+ * outstanding before it, or none_out when nothing was. The refill never
+ * reaches that slot. */
+static bool ran_dry_before_refill(const struct sn_vpacked *vq, bool none_out, uint16_t last)
+{
+	return none_out || lap_bits_at(vq->desc, last, vq->mask) == used_bits(last, vq->size);
+}
+
 uint16_t sn_vpacked_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 {
 	struct sn_vpacked *vq = queue;
-	uint64_t bytes;
+	uint64_t bytes, starved = sn_counter_read(&vq->stats.starved);
 	uint16_t got = vq->hdr_len == SN_VIRTIO_HDR_HASH_LEN
 			       ? harvest(vq, pkts, n, HARVEST_RX_HASH, &bytes)
 			       : harvest(vq, pkts, n, HARVEST_RX, &bytes);
 
 	sn_count(&vq->stats.bytes, bytes);
 	sn_count(&vq->stats.packets, got);
-	if (refill_due(vq))
+	if (refill_due(vq)) {
+		const uint16_t old = vq->avail_pos;
+		bool none_out = old == vq->used_pos;
 		sn_vpacked_refill(vq);
+		/* Once an episode (when buffers arrive), once a burst (the
+		 * harvest may have counted it). */
+		if (vq->avail_pos != old && sn_counter_read(&vq->stats.starved) == starved &&
+		    ran_dry_before_refill(vq, none_out, (uint16_t)(old - 1)))
+			sn_count(&vq->stats.starved, 1);
+	}
 	return got;
 }
 

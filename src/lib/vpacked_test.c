@@ -186,6 +186,25 @@ static void rx_counts_a_ring_run_dry(void **state)
 	sn_pkt_free_bulk(pkts, RING - 1);
 }
 
+/* The harvest's look at the start of a burst sees a ring that is dry
+ * then; one that was left empty (the pool had nothing to post) and is
+ * refilled in a burst is dry too, and counted at the refill. */
+static void rx_counts_a_ring_left_empty(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *held[POOL], *pkts[RING];
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, held, POOL), POOL);
+	sn_vpacked_refill(&b->vq);                  /* the pool is dry: nothing posted */
+	assert_int_equal(sn_vpacked_rx_burst(&b->vq, pkts, RING), 0);
+	assert_int_equal(b->vq.stats.starved, 0);   /* still empty: counted when it ends */
+	sn_pkt_free_bulk(held, POOL);
+	assert_int_equal(sn_vpacked_rx_burst(&b->vq, pkts, RING), 0);
+	assert_int_equal(b->vq.stats.starved, 1);   /* buffers again: one episode */
+	assert_int_equal(sn_vpacked_rx_burst(&b->vq, pkts, RING), 0);
+	assert_int_equal(b->vq.stats.starved, 1);   /* buffers posted, none used */
+	assert_int_equal(accounted(b), POOL);
+}
+
 static void rx_hostile_lengths_are_dropped(void **state)
 {
 	struct bench *b = *state;
@@ -591,6 +610,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(first_flags_publish_the_batch, setup_rx, teardown),
 		cmocka_unit_test_setup_teardown(rx_good_frames_over_many_laps, setup_rx, teardown),
 		cmocka_unit_test_setup_teardown(rx_counts_a_ring_run_dry, setup_rx, teardown),
+		cmocka_unit_test_setup_teardown(rx_counts_a_ring_left_empty, setup_rx, teardown),
 		cmocka_unit_test_setup_teardown(rx_hostile_lengths_are_dropped, setup_rx, teardown),
 		cmocka_unit_test_setup_teardown(rx_hostile_ids_are_ignored, setup_rx, teardown),
 		cmocka_unit_test_setup_teardown(rx_previous_lap_bits_are_a_lie, setup_rx, teardown),
