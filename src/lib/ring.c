@@ -282,6 +282,7 @@ static inline uint16_t rx_harvest(struct sn_ring *ring, struct sn_pkt **pkts, ui
 uint16_t sn_ring_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 {
 	struct sn_ring *ring = queue;
+	const uint64_t starved = sn_counter_read(&ring->stats.starved);
 	/* The last buffer posted is done: the device has none left (one
 	 * descriptor read a burst, not a frame; see sn_stats.rx_starved). */
 	if (ring->in_flight &&
@@ -293,7 +294,17 @@ uint16_t sn_ring_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 	while (got < n && ring->in_flight > 0 && !desc_done(&ring->desc[ring->next_clean], true) &&
 	       rx_skipped_by_device(ring))
 		got = (uint16_t)(got + rx_harvest(ring, pkts + got, (uint16_t)(n - got)));
+
+	/* A ring the device emptied while this burst ran, or that the pool
+	 * left empty, shows after the refill: the last buffer posted before
+	 * it is done (the refill never writes that slot). Once a burst. */
+	const uint16_t last_old = (uint16_t)((ring->next_use - 1) & ring->mask);
+	const bool none_out = ring->in_flight == 0;
+	const uint16_t in_flight_old = ring->in_flight;
 	rx_refill(ring);
+	if (ring->in_flight != in_flight_old && sn_counter_read(&ring->stats.starved) == starved &&
+	    (none_out || desc_done(&ring->desc[last_old], true)))
+		sn_count(&ring->stats.starved, 1);
 	return got;
 }
 

@@ -379,6 +379,24 @@ static void rx_counts_a_ring_run_dry(void **state)
 	all_buffers_accounted(b);
 }
 
+/* A ring the pool left empty is counted once, when buffers come back
+ * (the burst's own look needs buffers in flight to see it). */
+static void rx_counts_a_ring_left_empty(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *held[POOL], *pkts[RING];
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, held, POOL), POOL);
+	sn_ring_rx_refill(&b->ring); /* the pool is dry: nothing posted */
+	assert_int_equal(sn_ring_rx_burst(&b->ring, pkts, RING), 0);
+	assert_int_equal(b->ring.stats.starved, 0);
+	sn_pkt_free_bulk(held, POOL);
+	assert_int_equal(sn_ring_rx_burst(&b->ring, pkts, RING), 0);
+	assert_int_equal(b->ring.stats.starved, 1); /* buffers again: one episode */
+	assert_int_equal(sn_ring_rx_burst(&b->ring, pkts, RING), 0);
+	assert_int_equal(b->ring.stats.starved, 1); /* posted, none filled */
+	all_buffers_accounted(b);
+}
+
 static uint64_t tx_word(const struct sn_ring_format *fmt, uint64_t len)
 {
 	return fmt->tx_cmd | len | (fmt->tx_paylen ? len << 46 : 0);
@@ -655,6 +673,7 @@ static void tx_head_past_an_unwritten_block_is_out_of_step(void **state)
 	FOR_FAMILY(rx_keeps_running_when_the_pool_is_dry, family),          \
 	FOR_FAMILY(rx_pool_exhaustion_runs_dry_and_recovers, family),       \
 	FOR_FAMILY(rx_counts_a_ring_run_dry, family),                       \
+	FOR_FAMILY(rx_counts_a_ring_left_empty, family),                    \
 	FOR_FAMILY(tx_encodes_and_reclaims, family),                        \
 	FOR_FAMILY(tx_full_ring_and_bad_frames, family),                    \
 	FOR_FAMILY(tx_completion_out_of_order_and_stall, family),           \

@@ -362,6 +362,15 @@ static __attribute__((noinline)) void refill(struct sn_virtq *vq)
 	sn_virtq_kick(vq);
 }
 
+/* Whether the device's used index is at or past pos (modulo 2^16; the
+ * device cannot be more than a ring ahead of what was posted, and any
+ * value only decides a counter). */
+static bool used_reached(const struct sn_virtq *vq, uint16_t pos)
+{
+	uint16_t device_idx = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+	return (uint16_t)(device_idx - pos) <= vq->size;
+}
+
 /* Only when a batch is free (or all: a queue that ran dry). */
 static inline bool refill_due(const struct sn_virtq *vq)
 {
@@ -377,7 +386,7 @@ void sn_virtq_refill(struct sn_virtq *vq)
 uint16_t sn_virtio_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 {
 	struct sn_virtq *vq = queue;
-	uint64_t bytes;
+	uint64_t bytes, starved = sn_counter_read(&vq->stats.starved);
 	uint16_t got = vq->hdr_len == SN_VIRTIO_HDR_HASH_LEN
 			       ? harvest(vq, pkts, n, HARVEST_RX_HASH, &bytes)
 			       : harvest(vq, pkts, n, HARVEST_RX, &bytes);
@@ -386,8 +395,18 @@ uint16_t sn_virtio_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 		sn_count(&vq->stats.bytes, bytes);
 		sn_count(&vq->stats.packets, got);
 	}
-	if (refill_due(vq))
+	if (refill_due(vq)) {
+		const uint16_t old_avail = vq->avail_idx;
+		const bool none_out = vq->num_free == vq->size;
 		refill(vq);
+		/* The harvest looks for a dry ring only at a burst's start; a
+		 * ring the device emptied while the burst ran, or that the
+		 * pool left empty, shows here: the device's index had reached
+		 * every buffer posted before this refill. Once a burst. */
+		if (vq->avail_idx != old_avail && sn_counter_read(&vq->stats.starved) == starved &&
+		    (none_out || used_reached(vq, old_avail)))
+			sn_count(&vq->stats.starved, 1);
+	}
 	return got;
 }
 

@@ -135,6 +135,23 @@ static void rx_counts_a_ring_run_dry(void **state)
 	sn_pkt_free_bulk(pkts, RING - 1);
 }
 
+/* A ring the pool left empty is counted once, when buffers come back. */
+static void rx_counts_a_ring_left_empty(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *held[POOL], *pkts[RING];
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, held, POOL), POOL);
+	sn_virtq_refill(&b->vq); /* the pool is dry: nothing posted */
+	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), 0);
+	assert_int_equal(b->vq.stats.starved, 0);
+	sn_pkt_free_bulk(held, POOL);
+	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), 0);
+	assert_int_equal(b->vq.stats.starved, 1); /* buffers again: one episode */
+	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), 0);
+	assert_int_equal(b->vq.stats.starved, 1); /* posted, none used */
+	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.num_free), POOL);
+}
+
 static void rx_hostile_lengths_are_dropped(void **state)
 {
 	struct bench *b = *state;
@@ -968,6 +985,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(rx_posts_whole_ring_with_one_kick, setup_rx, teardown),
 		cmocka_unit_test_setup_teardown(rx_good_frame, setup_rx, teardown),
 		cmocka_unit_test_setup_teardown(rx_counts_a_ring_run_dry, setup_rx, teardown),
+		cmocka_unit_test_setup_teardown(rx_counts_a_ring_left_empty, setup_rx, teardown),
 		cmocka_unit_test_setup_teardown(rx_hostile_lengths_are_dropped, setup_rx, teardown),
 		cmocka_unit_test_setup_teardown(rx_hostile_ids_are_ignored, setup_rx, teardown),
 		cmocka_unit_test_setup_teardown(rx_used_index_jump_is_bounded, setup_rx, teardown),
