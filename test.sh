@@ -21,14 +21,30 @@ failed_names=()
 
 step() { printf '\n=== %s ===\n' "$*"; }
 
+# Each step's output also goes to build/test-logs/NAME.log, so that the
+# end of the run can repeat what a failed step said (CI shows the end).
 record() { # name, then the command
 	local name=$1
 	shift
-	if "$@"; then
+	mkdir -p build/test-logs
+	if "$@" 2>&1 | tee "build/test-logs/$name.log"; then
 		passed=$((passed + 1))
 	else
 		failed=$((failed + 1))
 		failed_names+=("$name")
+	fi
+}
+
+recap() {
+	local name
+	for name in "${failed_names[@]}"; do
+		printf '\n=== what the failed step %s printed last (build/test-logs/%s.log) ===\n' \
+			"$name" "$name"
+		tail -n 60 "build/test-logs/$name.log"
+	done
+	if grep -h ' FLAKY ' build/test-logs/*.log 2>/dev/null | grep -q .; then
+		printf '\n=== guest cases that failed once and passed when booted again ===\n'
+		grep -h -E '^[a-z0-9-]+ +FLAKY ' build/test-logs/*.log
 	fi
 }
 
@@ -62,6 +78,7 @@ static_build() {
 		cmake --build build-static -j2 >/dev/null
 }
 
+rm -rf build/test-logs
 step "installing dependencies"
 bench/install-deps.sh
 
@@ -96,6 +113,7 @@ if ! $host_only; then
 	record bench-smoke bench_smoke
 fi
 
+recap
 echo
 if [ "$failed" -gt 0 ]; then
 	echo "failed: ${failed_names[*]}"

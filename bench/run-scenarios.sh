@@ -18,6 +18,9 @@
 #   --only A,B      run only the named cases (see the table printed at the end)
 #   --logs DIR      log folder (default build/bench-logs)
 #   --live          show each guest's console as it runs
+#   --retries N     boot a failed case up to N more times (default 1); a
+#                   case that then passes is reported FLAKY, with the
+#                   failed attempts' numbers, and does not fail the run
 #
 # Cases (the scenarios are in bench/guest/scenarios/):
 #   fwd-chain-aw48    fwd-chain, modern virtio behind the IOMMU (48-bit)
@@ -157,8 +160,8 @@ CASE_TIMEOUT=300
 # Only one QEMU guest may run at a time on the machine (two cores: a second
 # guest starves the first). bench/run-tools.sh takes the same lock.
 
-SELFTEST=0 ONLY="" LOG_DIR=$REPO_DIR/build/bench-logs LIVE="" SAFENIC=""
-RESULTS=()
+SELFTEST=0 ONLY="" LOG_DIR=$REPO_DIR/build/bench-logs LIVE="" SAFENIC="" RETRIES=1
+RESULTS=() EXCERPTS=()
 
 die() { echo "run-scenarios: ERROR: $*" >&2; exit 2; }
 say() { echo "run-scenarios: $*"; }
@@ -170,6 +173,7 @@ parse_args() {
             --only) ONLY=$2; shift 2 ;;
             --logs) LOG_DIR=$2; shift 2 ;;
             --live) LIVE=--live; shift ;;
+            --retries) RETRIES=$2; shift 2 ;;
             -h|--help) sed -n '2,/^# ----/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
             -*) die "unknown option '$1' (see --help)" ;;
             *) SAFENIC=$1; shift ;;
@@ -201,29 +205,66 @@ run_guest_alone() {
     "$BENCH_DIR/run-guest.sh" "$@"
 }
 
-# run_case NAME FAULTS RUN-GUEST-ARGS...: boot one guest, judge it, and
-# append a row to RESULTS. FAULTS is "zero" or "some" (DMAR faults expected).
-run_case() {
-    local name=$1 faults_expected=$2 rc=0 log verdict result numbers faults host
+# attempt NAME FAULTS RUN-GUEST-ARGS...: boot one guest and judge it; sets
+# ATTEMPT_RESULT (PASS or FAIL), ATTEMPT_FAULTS and ATTEMPT_NUMBERS.
+attempt() {
+    local name=$1 faults_expected=$2 rc=0 log verdict host
     shift 2
-    wanted "$name" || return 0
     log=$LOG_DIR/$name.console.log
-    say "=== $name"
     run_guest_alone --initrd "$INITRD" --log "$log" --timeout "$CASE_TIMEOUT" $LIVE "$@" || rc=$?
     verdict=$(console_value "$log" "VERDICT [^ ]* ")
-    faults=$(console_value "$log" "DMAR-FAULTS: ")
+    ATTEMPT_FAULTS=$(console_value "$log" "DMAR-FAULTS: ")
     host=$(sed -n 's/^HOST-SNIFF: //p' "$LOG_DIR/$name.host.log" 2>/dev/null | tail -1)
-    result=${verdict%% *}
-    numbers=${verdict#* }
-    [ -n "$verdict" ] || { result=FAIL; numbers="no verdict (run-guest exit $rc)"; }
-    [ -z "$host" ] || numbers="$numbers | host: $host"
-    [ "$rc" -eq 0 ] || result=FAIL
+    ATTEMPT_RESULT=${verdict%% *}
+    ATTEMPT_NUMBERS=${verdict#* }
+    [ -n "$verdict" ] || { ATTEMPT_RESULT=FAIL; ATTEMPT_NUMBERS="no verdict (run-guest exit $rc)"; }
+    [ -z "$host" ] || ATTEMPT_NUMBERS="$ATTEMPT_NUMBERS | host: $host"
+    [ "$rc" -eq 0 ] || ATTEMPT_RESULT=FAIL
     case $faults_expected in
-        zero) [ "$faults" = 0 ] || result=FAIL ;;
-        some) [ -n "$faults" ] && [ "$faults" != 0 ] || result=FAIL ;;
+        zero) [ "$ATTEMPT_FAULTS" = 0 ] || ATTEMPT_RESULT=FAIL ;;
+        some) [ -n "$ATTEMPT_FAULTS" ] && [ "$ATTEMPT_FAULTS" != 0 ] || ATTEMPT_RESULT=FAIL ;;
     esac
-    say "$name: $result (exit $rc, DMAR faults ${faults:-?})"
-    RESULTS+=("$name|$result|${faults:-?}|$numbers")
+    say "$name: $ATTEMPT_RESULT (exit $rc, DMAR faults ${ATTEMPT_FAULTS:-?})"
+}
+
+# The end of a failed attempt's console, for the summary: the guest's own
+# lines (scenario output), not the kernel's boot log.
+excerpt() { # NAME LOG
+    echo "--- $1: the last lines the guest printed ($2)"
+    tr -d '\r' < "$2" 2>/dev/null | grep -v '^\[ *[0-9]*\.[0-9]*\] ' | tail -n 15 | sed 's/^/    /'
+}
+
+# run_case NAME FAULTS RUN-GUEST-ARGS...: run a case and append a row to
+# RESULTS. FAULTS is "zero" or "some" (DMAR faults expected). A failed
+# case boots once more (RETRIES): an emulated bench on a shared machine
+# sometimes stalls a guest. A pass on the retry is a FLAKY row, with the
+# first attempt's numbers and console kept, and counts as passed; two
+# failures fail.
+run_case() {
+    local name=$1 faults_expected=$2 first=""
+    shift 2
+    wanted "$name" || return 0
+    say "=== $name"
+    attempt "$name" "$faults_expected" "$@"
+    local tries=0
+    while [ "$ATTEMPT_RESULT" != PASS ] && [ "$tries" -lt "$RETRIES" ]; do
+        tries=$((tries + 1))
+        mv -f "$LOG_DIR/$name.console.log" "$LOG_DIR/$name.failed-$tries.console.log"
+        [ ! -f "$LOG_DIR/$name.host.log" ] ||
+            mv -f "$LOG_DIR/$name.host.log" "$LOG_DIR/$name.failed-$tries.host.log"
+        EXCERPTS+=("$(excerpt "$name (attempt $tries)" "$LOG_DIR/$name.failed-$tries.console.log")")
+        first="${first}attempt $tries: $ATTEMPT_NUMBERS (DMAR ${ATTEMPT_FAULTS:-?}); "
+        say "$name failed; booting it once more"
+        attempt "$name" "$faults_expected" "$@"
+    done
+    if [ -n "$first" ] && [ "$ATTEMPT_RESULT" = PASS ]; then
+        ATTEMPT_RESULT=FLAKY
+        ATTEMPT_NUMBERS="$ATTEMPT_NUMBERS || ${first% }"
+    elif [ "$ATTEMPT_RESULT" != PASS ]; then
+        EXCERPTS+=("$(excerpt "$name" "$LOG_DIR/$name.console.log")")
+        [ -z "$first" ] || ATTEMPT_NUMBERS="$ATTEMPT_NUMBERS || ${first% }"
+    fi
+    RESULTS+=("$name|$ATTEMPT_RESULT|${ATTEMPT_FAULTS:-?}|$ATTEMPT_NUMBERS")
 }
 
 safenic_cases() {
@@ -279,13 +320,21 @@ selftest_cases() {
 }
 
 print_table() {
-    local row name result faults numbers failed=0
+    local row name result faults numbers failed=0 flaky=0 excerpt
+    for excerpt in "${EXCERPTS[@]}"; do
+        echo
+        echo "$excerpt"
+    done
     echo
     printf '%-28s %-7s %-6s %s\n' CASE RESULT DMAR NUMBERS
     for row in "${RESULTS[@]}"; do
         IFS='|' read -r name result faults numbers <<< "$row"
         printf '%-28s %-7s %-6s %s\n' "$name" "$result" "$faults" "$numbers"
-        [ "$result" = PASS ] || failed=$((failed + 1))
+        case $result in
+            PASS) ;;
+            FLAKY) flaky=$((flaky + 1)) ;;
+            *) failed=$((failed + 1)) ;;
+        esac
     done
     echo
     case " ${RESULTS[*]} " in
@@ -293,6 +342,9 @@ print_table() {
             echo "NOTE: hw counters not reported: this safenic binary prints no hw_* keys;" \
                  "the hardware counter checks were skipped (hw=unreported above)" ;;
     esac
+    [ "$flaky" -eq 0 ] ||
+        echo "FLAKY: $flaky case(s) failed once and passed when booted again; the failed" \
+             "attempts' consoles are the *.failed-N.console.log files"
     echo "logs: $LOG_DIR"
     # A plain "N passed, N failed" line, which CI runners recognise.
     echo "bench: $((${#RESULTS[@]} - failed)) passed, $failed failed"
