@@ -179,10 +179,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			enum sn_virtq_health h = sn_virtq_check(&d.vq, &look);
 			FUZZ_CHECK(h <= SN_VIRTQ_OUT_OF_STEP, "health %d", (int)h);
 			FUZZ_CHECK(look.used_idx == d.vq.used_idx &&
-					   look.in_flight == d.vq.size - d.vq.num_free,
+					   look.in_flight == d.vq.size - d.vq.ids.num_free,
 				   "the check saw index %u and %u in flight; the queue has %u and %u",
 				   look.used_idx, look.in_flight, d.vq.used_idx,
-				   d.vq.size - d.vq.num_free);
+				   d.vq.size - d.vq.ids.num_free);
 			break;
 		}
 		}

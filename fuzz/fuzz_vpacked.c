@@ -107,7 +107,7 @@ static void device_complete(struct fake_virtio *d, struct fuzz_in *in, uint8_t h
 	d->fifo_head = (uint16_t)((d->fifo_head + 1) % MAX_QUEUE);
 	d->fifo_len--;
 	if (d->receive) {
-		struct sn_pkt *pkt = vq->inflight[id];
+		struct sn_pkt *pkt = vq->ids.inflight[id];
 		if (pkt) {
 			const struct sn_buf_home *home = &ledger.pool->home[pkt->index];
 			uint8_t bytes[64];
@@ -212,12 +212,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			enum sn_virtq_health h = sn_vpacked_check(&d.vq, &look);
 			FUZZ_CHECK(h <= SN_VIRTQ_OUT_OF_STEP, "health %d", (int)h);
 			FUZZ_CHECK(look.used_idx == d.vq.used_pos &&
-					   look.in_flight == d.vq.size - d.vq.num_free &&
+					   look.in_flight == d.vq.size - d.vq.ids.num_free &&
 					   (uint16_t)(look.device_idx - look.used_idx) <=
 						   (uint16_t)(d.vq.avail_pos - d.vq.used_pos),
 				   "the check saw position %u (device %u) and %u in flight; the queue "
 				   "has %u and %u", look.used_idx, look.device_idx, look.in_flight,
-				   d.vq.used_pos, d.vq.size - d.vq.num_free);
+				   d.vq.used_pos, d.vq.size - d.vq.ids.num_free);
 			break;
 		}
 		}

@@ -56,17 +56,17 @@ static void check_queue(struct fake_virtio *d, bool counters)
 
 	ledger_begin(&ledger);
 	for (uint32_t id = 0; id < vq->size; id++) {
-		if (vq->inflight[id]) {
-			ledger_mark(&ledger, vq->inflight[id], "queue");
+		if (vq->ids.inflight[id]) {
+			ledger_mark(&ledger, vq->ids.inflight[id], "queue");
 			flying++;
 		}
 	}
 	ledger_end(&ledger);
-	FUZZ_CHECK(vq->num_free + flying == vq->size, "%u free ids + %u in flight != %u",
-		   vq->num_free, flying, vq->size);
-	for (uint32_t k = 0; k < vq->num_free; k++)
-		FUZZ_CHECK(vq->free_ids[k] < vq->size && !vq->inflight[vq->free_ids[k]],
-			   "free id %u is in flight", vq->free_ids[k]);
+	FUZZ_CHECK(vq->ids.num_free + flying == vq->size, "%u free ids + %u in flight != %u",
+		   vq->ids.num_free, flying, vq->size);
+	for (uint32_t k = 0; k < vq->ids.num_free; k++)
+		FUZZ_CHECK(vq->ids.free[k] < vq->size && !vq->ids.inflight[vq->ids.free[k]],
+			   "free id %u is in flight", vq->ids.free[k]);
 
 	const struct sn_virtq_counters *c = &vq->stats;
 	if (!counters)
@@ -167,7 +167,7 @@ static void tx_burst(struct fake_virtio *d, struct fuzz_in *in, uint16_t k)
 		d->tx_bytes += pkts[i]->len;
 	}
 	/* Early end: no free id left, or else a bad packet, which is counted. */
-	if (sent < k && d->vq.num_free > 0) {
+	if (sent < k && d->vq.ids.num_free > 0) {
 		FUZZ_CHECK(!tx_acceptable(d, pkts[sent]), "burst stopped at good buffer %u",
 			   pkts[sent]->index);
 		d->tx_errors++;

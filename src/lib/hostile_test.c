@@ -217,11 +217,11 @@ static void count_queue(const struct queue *q, uint8_t *owners)
 		const struct sn_virtq *vq = q->vq;
 		unsigned held = 0;
 		for (uint16_t id = 0; id < vq->size; id++)
-			if (vq->inflight[id]) {
-				owners[vq->inflight[id]->index]++;
+			if (vq->ids.inflight[id]) {
+				owners[vq->ids.inflight[id]->index]++;
 				held++;
 			}
-		assert_int_equal(held + vq->num_free, vq->size);
+		assert_int_equal(held + vq->ids.num_free, vq->size);
 	}
 }
 
@@ -430,7 +430,7 @@ static unsigned observe_recovery(struct run *r)
 			print_message("FINDING %s port %d: receive silent after the lies, health %s; "
 				      "used_idx %u, device used idx %u, free %u of %u\n", r->driver,
 				      port, verdicts[worst[port]], q->vq->used_idx, q->vq->used->idx,
-				      q->vq->num_free, q->vq->size);
+				      q->vq->ids.num_free, q->vq->size);
 		}
 	}
 	return findings;

@@ -35,15 +35,8 @@ int sn_virtq_init(struct sn_virtq *vq, const struct sn_ctx *ctx, uint16_t size,
 	vq->mask = (uint16_t)(size - 1);
 	vq->hdr_len = hdr_len;
 	vq->receive = receive;
-	vq->free_ids = calloc(size, sizeof(*vq->free_ids));
-	vq->inflight = calloc(size, sizeof(*vq->inflight));
-	if (!vq->free_ids || !vq->inflight) {
-		sn_virtq_fini(vq);
+	if (sn_buf_ids_init(&vq->ids, size) < 0)
 		return -ENOMEM;
-	}
-	for (uint16_t i = 0; i < size; i++)
-		vq->free_ids[i] = (uint16_t)(size - 1 - i);
-	vq->num_free = size;
 	/* We poll; interrupts would only cost the device work. */
 	vq->avail->flags = VRING_AVAIL_F_NO_INTERRUPT;
 	for (uint16_t i = 0; i < size; i++)
@@ -64,21 +57,12 @@ void sn_virtq_use_event_idx(struct sn_virtq *vq)
 
 void sn_virtq_fini(struct sn_virtq *vq)
 {
-	free(vq->free_ids);
-	free(vq->inflight);
-	vq->free_ids = NULL;
-	vq->inflight = NULL;
+	sn_buf_ids_fini(&vq->ids);
 }
 
 void sn_virtq_drain(struct sn_virtq *vq)
 {
-	for (uint16_t id = 0; vq->inflight && id < vq->size; id++) {
-		if (vq->inflight[id]) {
-			sn_pkt_free_from_ring(&vq->inflight[id], 1);
-			vq->inflight[id] = NULL;
-			vq->free_ids[vq->num_free++] = id;
-		}
-	}
+	sn_buf_ids_drain(&vq->ids, vq->size);
 }
 
 /* A descriptor without NEXT in two stores: the address, then length,
@@ -95,10 +79,10 @@ static inline void put_desc(struct vring_desc *d, uint64_t addr, uint32_t len, u
 uint16_t sn_virtq_post(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n)
 {
 	struct vring_desc *desc = vq->desc;
-	uint16_t *ring = vq->avail->ring, *free_ids = vq->free_ids;
-	struct sn_pkt **inflight = vq->inflight;
+	uint16_t *ring = vq->avail->ring, *free_ids = vq->ids.free;
+	struct sn_pkt **inflight = vq->ids.inflight;
 	const uint32_t hdr = vq->hdr_len, rx_len = hdr + vq->rx_room;
-	unsigned num_free = vq->num_free, avail = vq->avail_idx, mask = vq->mask;
+	unsigned num_free = vq->ids.num_free, avail = vq->avail_idx, mask = vq->mask;
 
 	if (n > num_free)
 		n = (uint16_t)num_free;
@@ -109,7 +93,7 @@ uint16_t sn_virtq_post(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n)
 		inflight[id] = pkt;
 		ring[avail++ & mask] = id;
 	}
-	vq->num_free = (uint16_t)num_free;
+	vq->ids.num_free = (uint16_t)num_free;
 	vq->avail_idx = (uint16_t)avail;
 	return n;
 }
@@ -122,10 +106,10 @@ post_tx_hdr(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n, uint64_t *byt
 	    const uint32_t hdr)
 {
 	struct vring_desc *desc = vq->desc;
-	uint16_t *ring = vq->avail->ring, *free_ids = vq->free_ids;
-	struct sn_pkt **inflight = vq->inflight;
+	uint16_t *ring = vq->avail->ring, *free_ids = vq->ids.free;
+	struct sn_pkt **inflight = vq->ids.inflight;
 	const struct sn_ctx *ctx = vq->ctx;
-	unsigned num_free = vq->num_free, avail = vq->avail_idx, mask = vq->mask, i;
+	unsigned num_free = vq->ids.num_free, avail = vq->avail_idx, mask = vq->mask, i;
 	uint64_t bytes = 0;
 
 	if (n > num_free)
@@ -144,7 +128,7 @@ post_tx_hdr(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n, uint64_t *byt
 		ring[avail++ & mask] = id;
 		bytes += len;
 	}
-	vq->num_free = (uint16_t)num_free;
+	vq->ids.num_free = (uint16_t)num_free;
 	vq->avail_idx = (uint16_t)avail;
 	*bytes_out = bytes;
 	return (uint16_t)i;
@@ -257,11 +241,11 @@ harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n, const enum harves
 	/* Acquire: entries are read only after the index that covers them. */
 	uint16_t device_idx = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
 	volatile struct vring_used_elem *used = vq->used->ring;
-	struct sn_pkt **inflight = vq->inflight;
-	uint16_t *free_ids = vq->free_ids;
+	struct sn_pkt **inflight = vq->ids.inflight;
+	uint16_t *free_ids = vq->ids.free;
 	const uint32_t size = vq->size, room = vq->rx_room;
 	const uint32_t hdr = hashed ? SN_VIRTIO_HDR_HASH_LEN : vq->hdr_len;
-	unsigned next = vq->used_idx, num_free = vq->num_free, mask = vq->mask;
+	unsigned next = vq->used_idx, num_free = vq->ids.num_free, mask = vq->mask;
 	unsigned in_flight = size - num_free, pending = (uint16_t)(device_idx - next);
 	unsigned got = 0;
 	uint64_t sum = 0;
@@ -312,7 +296,7 @@ harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n, const enum harves
 		note_index(vq, lie);
 	keep_used_event_away(vq, (uint16_t)next);
 	vq->used_idx = (uint16_t)next;
-	vq->num_free = (uint16_t)num_free;
+	vq->ids.num_free = (uint16_t)num_free;
 	if (receive)
 		*bytes = sum;
 	return (uint16_t)got;
@@ -336,10 +320,10 @@ static __attribute__((noinline)) void refill(struct sn_virtq *vq)
 	struct sn_mempool *pool = vq->rx_pool;
 	uint8_t *in_pool = pool->in_pool;
 	struct vring_desc *desc = vq->desc;
-	uint16_t *ring = vq->avail->ring, *free_ids = vq->free_ids;
-	struct sn_pkt **inflight = vq->inflight;
+	uint16_t *ring = vq->avail->ring, *free_ids = vq->ids.free;
+	struct sn_pkt **inflight = vq->ids.inflight;
 	const uint32_t hdr = vq->hdr_len, rx_len = hdr + vq->rx_room;
-	unsigned num_free = vq->num_free, avail = vq->avail_idx, mask = vq->mask;
+	unsigned num_free = vq->ids.num_free, avail = vq->avail_idx, mask = vq->mask;
 
 	while (num_free > 0) {
 		uint32_t got;
@@ -355,9 +339,9 @@ static __attribute__((noinline)) void refill(struct sn_virtq *vq)
 			ring[avail++ & mask] = id;
 		}
 	}
-	if (num_free == vq->num_free)
+	if (num_free == vq->ids.num_free)
 		return;
-	vq->num_free = (uint16_t)num_free;
+	vq->ids.num_free = (uint16_t)num_free;
 	vq->avail_idx = (uint16_t)avail;
 	sn_virtq_kick(vq);
 }
@@ -374,7 +358,7 @@ static bool used_reached(const struct sn_virtq *vq, uint16_t pos)
 /* Only when a batch is free (or all: a queue that ran dry). */
 static inline bool refill_due(const struct sn_virtq *vq)
 {
-	return vq->num_free >= RX_REFILL_BATCH || vq->num_free == vq->size;
+	return vq->ids.num_free >= RX_REFILL_BATCH || vq->ids.num_free == vq->size;
 }
 
 void sn_virtq_refill(struct sn_virtq *vq)
@@ -397,7 +381,7 @@ uint16_t sn_virtio_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 	}
 	if (refill_due(vq)) {
 		const uint16_t old_avail = vq->avail_idx;
-		const bool none_out = vq->num_free == vq->size;
+		const bool none_out = vq->ids.num_free == vq->size;
 		refill(vq);
 		/* The harvest looks for a dry ring only at a burst's start; a
 		 * ring the device emptied while the burst ran, or that the
@@ -438,7 +422,7 @@ enum sn_virtq_health sn_virtq_check(struct sn_virtq *vq, struct sn_virtq_look *l
 {
 	uint16_t device_idx = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
 	uint16_t pending = (uint16_t)(device_idx - vq->used_idx);
-	uint16_t in_flight = (uint16_t)(vq->size - vq->num_free);
+	uint16_t in_flight = (uint16_t)(vq->size - vq->ids.num_free);
 	bool stale = pending > 0 && pending <= in_flight &&
 		     vq->used->ring[vq->used_idx & vq->mask].id == SN_VIRTQ_STALE_ID;
 	bool impossible = pending > in_flight || stale;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "bufids.h"
 #include "counter.h"
 #include "mempool.h"
 #include "pci.h"
@@ -110,9 +111,7 @@ struct sn_virtq {
 	uint16_t size, mask;
 	uint16_t avail_idx;          /* next available slot we fill */
 	uint16_t used_idx;           /* next used slot we consume */
-	uint16_t num_free;
-	uint16_t *free_ids;
-	struct sn_pkt **inflight;    /* by descriptor id; NULL = not ours */
+	struct sn_buf_ids ids;       /* by descriptor id */
 	uint32_t hdr_len;            /* virtio-net header before each frame */
 	uint32_t rx_room;            /* receive: frame bytes a buffer holds */
 	bool receive;

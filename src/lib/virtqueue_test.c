@@ -96,7 +96,7 @@ static void rx_posts_whole_ring_with_one_kick(void **state)
 	sn_virtq_refill(&b->vq);
 	struct vring_avail *avail = b->avail;
 	assert_int_equal(avail->idx, RING);
-	assert_int_equal(b->vq.num_free, 0);
+	assert_int_equal(b->vq.ids.num_free, 0);
 	assert_int_equal(b->notify[1], 7);
 	struct vring_desc *d = &((struct vring_desc *)b->desc)[avail_id(b, 0)];
 	assert_int_equal(d->flags, VRING_DESC_F_WRITE);
@@ -149,7 +149,7 @@ static void rx_counts_a_ring_left_empty(void **state)
 	assert_int_equal(b->vq.stats.starved, 1); /* buffers again: one episode */
 	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), 0);
 	assert_int_equal(b->vq.stats.starved, 1); /* posted, none used */
-	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.num_free), POOL);
+	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.ids.num_free), POOL);
 }
 
 static void rx_hostile_lengths_are_dropped(void **state)
@@ -168,7 +168,7 @@ static void rx_hostile_lengths_are_dropped(void **state)
 	assert_int_equal(b->vq.stats.errors, 3);
 	sn_pkt_free_bulk(pkts, 1);
 	/* Every buffer is accounted for: in the ring or back in the pool. */
-	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.num_free), 64);
+	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.ids.num_free), 64);
 }
 
 static void rx_hostile_ids_are_ignored(void **state)
@@ -183,7 +183,7 @@ static void rx_hostile_ids_are_ignored(void **state)
 	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), 1);
 	assert_int_equal(b->vq.stats.device_errors, 2);
 	sn_pkt_free_bulk(pkts, 1);
-	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.num_free), 64);
+	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.ids.num_free), 64);
 }
 
 static void rx_used_index_jump_is_bounded(void **state)
@@ -199,7 +199,7 @@ static void rx_used_index_jump_is_bounded(void **state)
 	assert_int_equal(got, 0);
 	assert_true(b->vq.stats.device_errors >= 1);
 	/* The queue was refilled from the pool and stays consistent. */
-	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.num_free), 64);
+	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.ids.num_free), 64);
 }
 
 /* Pool exhaustion, with a device that behaves: it holds a backlog of
@@ -285,7 +285,7 @@ static void rx_pool_exhaustion_runs_dry_and_recovers(void **state)
 		;
 	assert_int_equal(nheld, POOL);
 	assert_int_equal(sn_mempool_free_count(b->pool), 0);
-	assert_int_equal(b->vq.num_free, RING);        /* nothing posted */
+	assert_int_equal(b->vq.ids.num_free, RING);        /* nothing posted */
 	assert_int_equal(dev.avail_seen, avail->idx);  /* the device has nothing */
 	uint16_t posted = avail->idx;
 	for (int i = 0; i < 100; i++)
@@ -311,7 +311,7 @@ static void rx_pool_exhaustion_runs_dry_and_recovers(void **state)
 	assert_int_equal(b->vq.stats.packets, dev.backlog);
 	assert_int_equal(b->vq.stats.errors, 0);
 	assert_int_equal(b->vq.stats.device_errors, 0);
-	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.num_free), POOL);
+	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.ids.num_free), POOL);
 }
 
 static void tx_sends_and_reclaims(void **state)
@@ -404,11 +404,11 @@ static void rx_used_index_jump_within_window_hands_out_nothing_stale(void **stat
 		device_complete(b, s, avail_id(b, s), HDR + 60);
 	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), RING); /* and refills */
 	sn_pkt_free_bulk(pkts, RING);
-	assert_int_equal(b->vq.num_free, 0);
+	assert_int_equal(b->vq.ids.num_free, 0);
 	device_complete(b, RING, avail_id(b, RING), HDR + 61);
 	device_complete(b, RING + 1, avail_id(b, RING + 1), HDR + 62);
-	struct sn_pkt *real[2] = { b->vq.inflight[avail_id(b, RING)],
-				   b->vq.inflight[avail_id(b, RING + 1)] };
+	struct sn_pkt *real[2] = { b->vq.ids.inflight[avail_id(b, RING)],
+				   b->vq.ids.inflight[avail_id(b, RING + 1)] };
 	used->idx = (uint16_t)(used->idx + 6); /* the lie: 6 more than it wrote */
 	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), 2);
 	assert_ptr_equal(pkts[0], real[0]);
@@ -429,7 +429,7 @@ static void rx_used_index_jump_within_window_hands_out_nothing_stale(void **stat
 	struct sn_virtq_look look;
 	assert_int_equal(sn_virtq_check(&b->vq, &look), SN_VIRTQ_LIED); /* said once */
 	assert_int_equal(sn_virtq_check(&b->vq, &look), SN_VIRTQ_OK);
-	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.num_free), 64);
+	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.ids.num_free), 64);
 	assert_int_equal(sn_mempool_bad_frees(b->pool), 0);
 }
 
@@ -557,7 +557,7 @@ static void rx_bad_hash_report_is_rejected(void **state)
 	assert_int_equal(b->vq.stats.device_errors, 2);
 	assert_int_equal(b->vq.stats.errors, 2);
 	sn_pkt_free_bulk(pkts, 1);
-	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.num_free), POOL);
+	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.ids.num_free), POOL);
 }
 
 /* Transmit with the hash report negotiated: a 20-byte header, zeroed. */

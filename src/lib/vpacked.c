@@ -47,15 +47,8 @@ int sn_vpacked_init(struct sn_vpacked *vq, const struct sn_ctx *ctx, uint16_t si
 	vq->mask = (uint16_t)(size - 1);
 	vq->hdr_len = hdr_len;
 	vq->receive = receive;
-	vq->free_ids = calloc(size, sizeof(*vq->free_ids));
-	vq->inflight = calloc(size, sizeof(*vq->inflight));
-	if (!vq->free_ids || !vq->inflight) {
-		sn_vpacked_fini(vq);
+	if (sn_buf_ids_init(&vq->ids, size) < 0)
 		return -ENOMEM;
-	}
-	for (uint16_t i = 0; i < size; i++)
-		vq->free_ids[i] = (uint16_t)(size - 1 - i);
-	vq->num_free = size;
 	/* No slot may look used before the device writes it (lap 0's used
 	 * pattern has both bits set; zero is neither pattern of lap 0). */
 	memset(ring, 0, sn_vpacked_ring_bytes(size));
@@ -66,21 +59,12 @@ int sn_vpacked_init(struct sn_vpacked *vq, const struct sn_ctx *ctx, uint16_t si
 
 void sn_vpacked_fini(struct sn_vpacked *vq)
 {
-	free(vq->free_ids);
-	free(vq->inflight);
-	vq->free_ids = NULL;
-	vq->inflight = NULL;
+	sn_buf_ids_fini(&vq->ids);
 }
 
 void sn_vpacked_drain(struct sn_vpacked *vq)
 {
-	for (uint16_t id = 0; vq->inflight && id < vq->size; id++) {
-		if (vq->inflight[id]) {
-			sn_pkt_free_from_ring(&vq->inflight[id], 1);
-			vq->inflight[id] = NULL;
-			vq->free_ids[vq->num_free++] = id;
-		}
-	}
+	sn_buf_ids_drain(&vq->ids, vq->size);
 }
 
 /* Descriptors we may still make available: one per free id, and no more
@@ -89,7 +73,7 @@ void sn_vpacked_drain(struct sn_vpacked *vq)
 static inline unsigned room(const struct sn_vpacked *vq)
 {
 	unsigned slots = vq->size - (uint16_t)(vq->avail_pos - vq->used_pos);
-	return vq->num_free < slots ? vq->num_free : slots;
+	return vq->ids.num_free < slots ? vq->ids.num_free : slots;
 }
 
 /* The batch becomes visible at once: its first descriptor's flags are
@@ -164,14 +148,14 @@ static inline __attribute__((always_inline)) void
 post_rx(struct sn_vpacked *vq, struct sn_pkt **pkts, unsigned n, const bool from_pool)
 {
 	struct vring_packed_desc *desc = vq->desc;
-	uint16_t *free_ids = vq->free_ids;
-	struct sn_pkt **inflight = vq->inflight;
+	uint16_t *free_ids = vq->ids.free;
+	struct sn_pkt **inflight = vq->ids.inflight;
 	uint8_t *in_pool = from_pool ? vq->rx_pool->in_pool : NULL;
 	const uint32_t hdr = vq->hdr_len, len = hdr + vq->rx_room;
 	const unsigned size = vq->size, first = vq->avail_pos & vq->mask;
 	const uint16_t first_flags = avail_bits(vq->avail_pos, vq->size) | VRING_DESC_F_WRITE;
 	uint16_t flags = first_flags;
-	unsigned num_free = vq->num_free, slot = first, i = 0;
+	unsigned num_free = vq->ids.num_free, slot = first, i = 0;
 
 	while (i < n) {
 		/* Up to the ring's end, then from its start with the next lap. */
@@ -193,7 +177,7 @@ post_rx(struct sn_vpacked *vq, struct sn_pkt **pkts, unsigned n, const bool from
 	}
 	publish(vq, (uint16_t)first, first_flags);
 	vq->avail_pos = (uint16_t)(vq->avail_pos + n);
-	vq->num_free = (uint16_t)num_free;
+	vq->ids.num_free = (uint16_t)num_free;
 }
 
 uint16_t sn_vpacked_post(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n)
@@ -207,7 +191,7 @@ uint16_t sn_vpacked_post(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n
 /* A batch's worth of room, or an empty ring. */
 static inline bool refill_due(const struct sn_vpacked *vq)
 {
-	return room(vq) >= RX_REFILL_BATCH || vq->num_free == vq->size;
+	return room(vq) >= RX_REFILL_BATCH || vq->ids.num_free == vq->size;
 }
 
 /* Straight from the thread's pool cache into the descriptors, as the
@@ -239,12 +223,12 @@ post_tx_hdr(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n, uint64_t *b
 	    const uint32_t hdr)
 {
 	struct vring_packed_desc *desc = vq->desc;
-	uint16_t *free_ids = vq->free_ids;
-	struct sn_pkt **inflight = vq->inflight;
+	uint16_t *free_ids = vq->ids.free;
+	struct sn_pkt **inflight = vq->ids.inflight;
 	const unsigned size = vq->size, first = vq->avail_pos & vq->mask;
 	const uint16_t first_flags = avail_bits(vq->avail_pos, vq->size);
 	uint16_t flags = first_flags;
-	unsigned num_free = vq->num_free, slot = first, i = 0;
+	unsigned num_free = vq->ids.num_free, slot = first, i = 0;
 	uint64_t bytes = 0;
 
 	n = (uint16_t)min_u(n, room(vq));
@@ -274,7 +258,7 @@ out:
 	if (i) {
 		publish(vq, (uint16_t)first, first_flags);
 		vq->avail_pos = (uint16_t)(vq->avail_pos + i);
-		vq->num_free = (uint16_t)num_free;
+		vq->ids.num_free = (uint16_t)num_free;
 	}
 	*bytes_out = bytes;
 	return (uint16_t)i;
@@ -327,15 +311,15 @@ harvest(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n, const enum harv
 	uint64_t *bytes_out)
 {
 	const struct vring_packed_desc *desc = vq->desc;
-	struct sn_pkt **inflight = vq->inflight;
-	uint16_t *free_ids = vq->free_ids;
+	struct sn_pkt **inflight = vq->ids.inflight;
+	uint16_t *free_ids = vq->ids.free;
 	const unsigned size = vq->size, hdr = vq->hdr_len, room_bytes = vq->rx_room;
 	const bool receive = mode != HARVEST_TX, hash = mode == HARVEST_RX_HASH;
 	const uint16_t pos = vq->used_pos, end = vq->avail_pos;
 	/* Only slots we made available: past them the device has been
 	 * given nothing, whatever it writes there. */
 	unsigned out = (uint16_t)(end - pos), limit = out < n ? out : n;
-	unsigned slot = pos & vq->mask, num_free = vq->num_free, got = 0, seen;
+	unsigned slot = pos & vq->mask, num_free = vq->ids.num_free, got = 0, seen;
 	uint16_t want = used_bits(pos, (uint16_t)size);
 	uint64_t bytes = 0;
 	bool lie = false;
@@ -389,7 +373,7 @@ out:
 	if (lie != vq->watch.lying)
 		note_lie(vq, lie);
 	vq->used_pos = (uint16_t)(pos + seen);
-	vq->num_free = (uint16_t)num_free;
+	vq->ids.num_free = (uint16_t)num_free;
 	*bytes_out = bytes;
 	return (uint16_t)got;
 }
@@ -518,7 +502,7 @@ static struct window look_at_window(const struct sn_vpacked *vq)
 enum sn_virtq_health sn_vpacked_check(struct sn_vpacked *vq, struct sn_virtq_look *look)
 {
 	struct window w = look_at_window(vq);
-	uint16_t in_flight = (uint16_t)(vq->size - vq->num_free);
+	uint16_t in_flight = (uint16_t)(vq->size - vq->ids.num_free);
 	uint16_t device_pos = (uint16_t)(vq->used_pos + w.ready);
 	/* Ids in flight past the slots the device still holds: it gave
 	 * slots back with other ids (counted then), and those buffers are

@@ -61,9 +61,7 @@ struct sn_vpacked {
 	/* driver-private */
 	uint16_t size, mask;
 	uint16_t avail_pos, used_pos;
-	uint16_t num_free;
-	uint16_t *free_ids;
-	struct sn_pkt **inflight;    /* by buffer id; NULL = not ours */
+	struct sn_buf_ids ids;       /* by buffer id */
 	uint32_t hdr_len;            /* virtio-net header before each frame */
 	uint32_t rx_room;            /* receive: frame bytes a buffer holds */
 	bool receive;

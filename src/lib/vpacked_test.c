@@ -113,7 +113,7 @@ static void device_use_next(struct bench *b)
 
 static uint32_t accounted(const struct bench *b)
 {
-	return sn_mempool_free_count(b->pool) + (RING - b->vq.num_free);
+	return sn_mempool_free_count(b->pool) + (RING - b->vq.ids.num_free);
 }
 
 static void rx_posts_whole_ring_as_one_batch(void **state)
@@ -121,7 +121,7 @@ static void rx_posts_whole_ring_as_one_batch(void **state)
 	struct bench *b = *state;
 	sn_vpacked_refill(&b->vq);
 	assert_int_equal(b->vq.avail_pos, RING);
-	assert_int_equal(b->vq.num_free, 0);
+	assert_int_equal(b->vq.ids.num_free, 0);
 	assert_int_equal(b->notify[1], 7); /* the device's area says ENABLE */
 	uint16_t seen = 0;
 	for (uint16_t i = 0; i < RING; i++) {
@@ -130,7 +130,7 @@ static void rx_posts_whole_ring_as_one_batch(void **state)
 		assert_true(b->ring[i].id < RING);
 		assert_false(seen & (1u << b->ring[i].id)); /* every id once */
 		seen |= (uint16_t)(1u << b->ring[i].id);
-		assert_ptr_equal(b->ring[i].addr + HDR, b->vq.inflight[b->ring[i].id]->iova);
+		assert_ptr_equal(b->ring[i].addr + HDR, b->vq.ids.inflight[b->ring[i].id]->iova);
 	}
 	assert_int_equal(b->drv_event.flags, VRING_PACKED_EVENT_FLAG_DISABLE); /* polling */
 	assert_int_equal(sn_mempool_free_count(b->pool), POOL - RING);
@@ -240,7 +240,7 @@ static void rx_hostile_ids_are_ignored(void **state)
 	assert_int_equal(accounted(b), POOL);
 	/* A lying id gives back a slot and no id: posting stays within ids. */
 	sn_vpacked_refill(&b->vq);
-	assert_true(b->vq.num_free <= RING);
+	assert_true(b->vq.ids.num_free <= RING);
 	assert_int_equal(accounted(b), POOL);
 	/* Three buffers are lost to the lies: with no progress the check
 	 * says only a reset mends the queue. */
@@ -341,7 +341,7 @@ static void tx_sends_and_reclaims_over_many_laps(void **state)
 		}
 	}
 	assert_int_equal(sn_vpacked_tx_burst(&b->vq, pkts, 0), 0); /* reclaims */
-	assert_int_equal(b->vq.num_free, RING);
+	assert_int_equal(b->vq.ids.num_free, RING);
 	assert_int_equal(b->vq.stats.packets, 10 * RING);
 	assert_int_equal(b->vq.stats.device_errors, 0);
 	assert_int_equal(sn_mempool_free_count(b->pool), POOL);
@@ -360,7 +360,7 @@ static void tx_bad_ids_are_counted_and_buffers_kept(void **state)
 	assert_int_equal(sn_vpacked_tx_burst(&b->vq, pkts, 0), 0);
 	assert_int_equal(b->vq.stats.device_errors, 1);
 	/* The second buffer stays in flight: nothing freed twice. */
-	assert_int_equal(b->vq.num_free, RING - 1);
+	assert_int_equal(b->vq.ids.num_free, RING - 1);
 	assert_int_equal(sn_mempool_free_count(b->pool), POOL - 1);
 }
 
