@@ -35,7 +35,8 @@ REQUIRED_KEYS = {
     "dump": ["captured", "frames", "bytes", "file_bytes", "truncated",
              "rx_packets", "rx_drops", "pps", "bps"],
     "respond": ["rx_packets", "tx_packets", "arp", "icmp", "nd", "icmp6",
-                "ignored", "bad_checksum", "malformed", "rx_pps", "tx_pps"],
+                "ignored", "fragments", "too_big", "bad_checksum", "malformed",
+                "rx_pps", "tx_pps"],
 }
 COMMON_KEYS = ["cmd", "t", "final", "elapsed_s"]
 # Integer fields that may go down: recv's frames still missing, fwd's frames

@@ -6,7 +6,8 @@
  * copied into an allocation of exactly its length (and the reply buffer is
  * exactly `room` bytes), so ASan sees any read or write past either.
  * The responder is 02:00:00:00:00:01, 192.0.2.1, 2001:db8::1, as in the
- * seeds.
+ * seeds, and always answers its link-local fe80::ff:fe00:1; replies are
+ * limited to the 1514-byte frame.
  *
  * Checked, for every frame:
  *   - exactly one counter moves by one; a replies counter moves exactly
@@ -15,8 +16,9 @@
  *     the asker, and is well formed, with checksums this harness computes
  *     itself: an ARP reply from our IPv4 address to the asker's; an IPv4
  *     header and ICMP echo reply from our address; an IPv6 header and an
- *     ICMPv6 echo reply or neighbour advertisement from our address, its
- *     payload length inside the reply. */
+ *     ICMPv6 echo reply or neighbour advertisement from one of our
+ *     addresses (an advertisement's target is its source), its payload
+ *     length inside the reply; no reply longer than the limit. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,6 +29,7 @@
 
 static const uint8_t our_mac[6] = { 0x02, 0, 0, 0, 0, 0x01 };
 static const uint8_t our_ip6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 0x01 };
+static const uint8_t our_ll[16] = { 0xfe, 0x80, [11] = 0xff, 0xfe, 0, 0, 0x01 };
 #define OUR_IP 0xc0000201u
 
 static uint16_t rd16(const uint8_t *p)
@@ -57,7 +60,8 @@ static uint64_t pseudo6(const uint8_t *ip, size_t len)
 
 static uint64_t total(const struct responder_counts *c)
 {
-	return responder_replies(c) + c->bad_checksum + c->malformed + c->ignored;
+	return responder_replies(c) + c->bad_checksum + c->malformed + c->ignored + c->fragments +
+	       c->too_big;
 }
 
 static void check_reply(const struct responder *r, const uint8_t *frame, const uint8_t *out,
@@ -88,13 +92,15 @@ static void check_reply(const struct responder *r, const uint8_t *frame, const u
 	} else {
 		const uint8_t *ip = out + 14;
 		size_t len = rd16(ip + 4);
-		FUZZ_CHECK(type == 0x86dd && r->has_ip6 && ip[0] >> 4 == 6 && ip[6] == 58 &&
-				   len >= 8 && 54 + len <= n && memcmp(ip + 8, our_ip6, 16) == 0,
+		bool from_ours = (r->has_ip6 && memcmp(ip + 8, our_ip6, 16) == 0) ||
+				 memcmp(ip + 8, our_ll, 16) == 0;
+		FUZZ_CHECK(type == 0x86dd && ip[0] >> 4 == 6 && ip[6] == 58 && len >= 8 &&
+				   54 + len <= n && from_ours,
 			   "IPv6 reply header malformed (payload %zu of %zu)", len, n);
 		FUZZ_CHECK(ip[40] == 129 || ip[40] == 136, "ICMPv6 reply type %u", ip[40]);
 		FUZZ_CHECK(inet_sum(ip + 40, len, pseudo6(ip, len)) == 0, "ICMPv6 reply checksum");
 		if (ip[40] == 136)
-			FUZZ_CHECK(ip[7] == 255 && len == 32 && memcmp(ip + 48, our_ip6, 16) == 0 &&
+			FUZZ_CHECK(ip[7] == 255 && len == 32 && memcmp(ip + 48, ip + 8, 16) == 0 &&
 					   memcmp(ip + 66, our_mac, 6) == 0,
 				   "neighbour advertisement malformed");
 		else
@@ -111,6 +117,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(r.mac, our_mac, 6);
 	memcpy(r.ip6, our_ip6, 16);
+	responder_link_local(our_mac, r.ip6_ll);
+	FUZZ_CHECK(memcmp(r.ip6_ll, our_ll, 16) == 0, "link-local address");
+	r.has_ip6_ll = true;
+	r.max_frame = RESPOND_MAX_FRAME;
 	r.has_ip = !(data[0] & 1);
 	r.has_ip6 = !(data[0] & 2);
 	size_t len = size - 1;
@@ -130,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   "reply of %zu bytes, replies counted %llu", n,
 		   (unsigned long long)responder_replies(&r.counts));
 	if (n > 0) {
-		FUZZ_CHECK(n >= RESPOND_MIN_FRAME && n <= room && room >= len,
+		FUZZ_CHECK(n >= RESPOND_MIN_FRAME && n <= room && room >= len && n <= r.max_frame,
 			   "reply of %zu bytes, room %zu, frame %zu", n, room, len);
 		check_reply(&r, frame, out, n);
 	}

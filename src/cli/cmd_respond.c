@@ -1,6 +1,7 @@
 /* `safenic respond DEV --ip ADDR [--ip6 ADDR6]`: a tiny host on the wire.
  * Answers ARP requests and pings for ADDR, neighbour solicitations and
- * ICMPv6 pings for ADDR6 (responder.h), from the device's MAC, so that
+ * ICMPv6 pings for ADDR6 and for its link-local address (responder.h),
+ * from the device's MAC, so that
  * ping, arping and ping -6 on a peer get replies from a NIC that safenic
  * drives behind the IOMMU.
  *
@@ -28,6 +29,8 @@
 struct respond_options {
 	uint32_t ip;
 	struct arg_ipv6 ip6;
+	const char *ip6_ll;               /* NULL: from the MAC; "off": none */
+	uint8_t ip6_ll_addr[16];
 	uint64_t count, duration_ns, batch;
 	bool unsafe, verbose, json;
 };
@@ -105,6 +108,8 @@ static void respond_json(const struct respond_run *rr,
 	json_u64(&r, "nd", c->nd_replies);
 	json_u64(&r, "icmp6", c->icmp6_echo_replies);
 	json_u64(&r, "ignored", c->ignored);
+	json_u64(&r, "fragments", c->fragments);
+	json_u64(&r, "too_big", c->too_big);
 	json_u64(&r, "bad_checksum", c->bad_checksum);
 	json_u64(&r, "malformed", c->malformed);
 	json_u64(&r, "tx_drops", rr->tx_drops);
@@ -198,6 +203,8 @@ static void respond_summarize(struct respond_run *rr, double seconds)
 	sum.nd = c->nd_replies;
 	sum.icmp6 = c->icmp6_echo_replies;
 	sum.ignored = c->ignored;
+	sum.fragments = c->fragments;
+	sum.too_big = c->too_big;
 	sum.bad_checksum = c->bad_checksum;
 	sum.malformed = c->malformed;
 	sum.tx_drops = rr->tx_drops;
@@ -222,9 +229,16 @@ static void respond_announce(const struct respond_run *rr)
 		arg_format_ipv4(rr->resp.ip, ip);
 		fprintf(out, ", ARP and ping for %s", ip);
 	}
-	if (rr->resp.has_ip6) {
-		arg_format_ipv6(rr->resp.ip6, ip6);
-		fprintf(out, ", neighbour discovery and ping for %s", ip6);
+	if (rr->resp.has_ip6 || rr->resp.has_ip6_ll) {
+		fputs(", neighbour discovery and ping -6 for", out);
+		if (rr->resp.has_ip6) {
+			arg_format_ipv6(rr->resp.ip6, ip6);
+			fprintf(out, " %s", ip6);
+		}
+		if (rr->resp.has_ip6_ll) {
+			arg_format_ipv6(rr->resp.ip6_ll, ip6);
+			fprintf(out, "%s %s (link-local)", rr->resp.has_ip6 ? " and" : "", ip6);
+		}
 	}
 	fputc('\n', out);
 	fflush(out);
@@ -258,6 +272,10 @@ static int respond_setup(struct respond_run *rr)
 	if (!rr->dev)
 		return -1;
 	sn_dev_mac(rr->dev, rr->resp.mac);
+	if (!rr->opt->ip6_ll) {
+		rr->resp.has_ip6_ll = true;
+		responder_link_local(rr->resp.mac, rr->resp.ip6_ll);
+	}
 	session_report_memory(&rr->session);
 	return 0;
 }
@@ -277,6 +295,11 @@ static int respond_main(const struct respond_options *o, const char *addr)
 	rr->resp.ip = o->ip;
 	rr->resp.has_ip6 = o->ip6.given;
 	memcpy(rr->resp.ip6, o->ip6.addr, 16);
+	if (o->ip6_ll && strcmp(o->ip6_ll, "off") != 0) {
+		rr->resp.has_ip6_ll = true;
+		memcpy(rr->resp.ip6_ll, o->ip6_ll_addr, 16);
+	}
+	rr->resp.max_frame = RESPOND_MAX_FRAME;
 	if (session_start(&rr->session, "respond", o->unsafe, o->verbose,
 			  o->json) == 0 && respond_setup(rr) == 0)
 		status = run_responder(rr);
@@ -297,6 +320,9 @@ int cmd_respond(int argc, char **argv)
 		{ "ip6", ARG_IPV6, &o.ip6, 0, 0, "ADDR6",
 		  "answer neighbour solicitations and ICMPv6 echo requests for "
 		  "this IPv6 address", "none" },
+		{ "ip6-ll", ARG_STRING, &o.ip6_ll, 0, 0, "ADDR6|off",
+		  "the link-local IPv6 address to answer for as well (fe80::/10), "
+		  "or off", "fe80:: + EUI-64 of the MAC" },
 		{ "count", ARG_UINT, &o.count, 0, UINT64_MAX, "N",
 		  "stop after N replies; 0 = no limit", NULL },
 		{ "duration", ARG_DURATION, &o.duration_ns, 0, 0, "SEC",
@@ -316,8 +342,14 @@ int cmd_respond(int argc, char **argv)
 			"neighbour solicitations and\nping -6 (ICMPv6 echo) "
 			"for --ip6, on the PCI device DEV, from its MAC: a\n"
 			"peer's ping, arping and ping -6 then get replies. "
-			"Give --ip, --ip6 or both.\nStops after --count "
-			"replies, --duration, or on Ctrl-C.",
+			"Give --ip, --ip6 or both.\nWith either, the "
+			"link-local address (--ip6-ll) is answered too, as "
+			"every IPv6 host's is.\nFragmented requests (ping -s "
+			"1473 or ping -6 -s 1453 over a 1500-byte MTU) are\n"
+			"not reassembled: they are counted as fragments and "
+			"get no reply. No reply is\nlonger than the 1500-byte "
+			"MTU's 1514-byte frame (counted as too_big).\nStops "
+			"after --count replies, --duration, or on Ctrl-C.",
 		.options = options,
 		.option_count = sizeof(options) / sizeof(options[0]),
 	};
@@ -329,5 +361,13 @@ int cmd_respond(int argc, char **argv)
 	if (o.ip == 0 && !o.ip6.given)
 		return args_usage_error(&command, "give the address to answer "
 					"for: --ip ADDR, --ip6 ADDR6, or both");
+	if (o.ip6_ll && strcmp(o.ip6_ll, "off") != 0) {
+		struct arg_error err;
+		if (arg_parse_ipv6(o.ip6_ll, o.ip6_ll_addr, &err) < 0)
+			return args_usage_error(&command, err.msg);
+		if (!responder_is_link_local(o.ip6_ll_addr))
+			return args_usage_error(&command, "--ip6-ll must be a link-local "
+						"address (fe80::/10), or off");
+	}
 	return respond_main(&o, addr);
 }

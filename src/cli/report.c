@@ -319,17 +319,19 @@ void report_respond_summary(FILE *out, const struct respond_summary *s)
 	fprintf(out, "respond %s: answered %" PRIu64 " ARP, %" PRIu64
 		" ICMP echo, %" PRIu64 " neighbour solicitations, %" PRIu64
 		" ICMPv6 echo in %.3f s; %" PRIu64 " frames received, %" PRIu64
-		" ignored, %" PRIu64 " bad checksums, %" PRIu64 " malformed, %"
+		" ignored, %" PRIu64 " fragments (not reassembled), %" PRIu64
+		" too big to answer, %" PRIu64 " bad checksums, %" PRIu64 " malformed, %"
 		PRIu64 " replies dropped\n", s->dev, s->arp, s->icmp, s->nd,
-		s->icmp6, s->seconds, s->rx_packets, s->ignored,
+		s->icmp6, s->seconds, s->rx_packets, s->ignored, s->fragments, s->too_big,
 		s->bad_checksum, s->malformed, s->tx_drops);
 	fprintf(out, "SUMMARY respond dev=%s rx_packets=%" PRIu64 " tx_packets=%"
 		PRIu64 " arp=%" PRIu64 " icmp=%" PRIu64 " nd=%" PRIu64
-		" icmp6=%" PRIu64 " ignored=%" PRIu64 " bad_checksum=%" PRIu64
+		" icmp6=%" PRIu64 " ignored=%" PRIu64 " fragments=%" PRIu64 " too_big=%" PRIu64
+		" bad_checksum=%" PRIu64
 		" malformed=%" PRIu64 " tx_drops=%" PRIu64 " device_errors=%"
 		PRIu64 " seconds=%.3f", s->dev, s->rx_packets, s->tx_packets,
-		s->arp, s->icmp, s->nd, s->icmp6, s->ignored, s->bad_checksum,
-		s->malformed, s->tx_drops, s->device_errors, s->seconds);
+		s->arp, s->icmp, s->nd, s->icmp6, s->ignored, s->fragments, s->too_big,
+		s->bad_checksum, s->malformed, s->tx_drops, s->device_errors, s->seconds);
 	print_health_keys(out, s->queue_resets, s->status);
 	fputc('\n', out);
 	fflush(out);

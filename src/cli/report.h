@@ -147,6 +147,8 @@ struct respond_summary {
 	uint64_t rx_packets, tx_packets;
 	uint64_t arp, icmp, nd, icmp6;          /* replies of each kind */
 	uint64_t ignored, bad_checksum, malformed;
+	uint64_t fragments;        /* requests in fragments: not reassembled */
+	uint64_t too_big;          /* replies over the MTU's frame: not sent */
 	uint64_t tx_drops;         /* replies the transmitter did not take */
 	uint64_t device_errors;
 	double seconds;

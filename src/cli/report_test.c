@@ -333,12 +333,13 @@ static void test_respond_summary(void **state)
 	s.nd = 1;
 	s.icmp6 = 5;
 	s.ignored = 6;
+	s.fragments = 2;
 	s.seconds = 9.5;
 	CAPTURE(text, report_respond_summary(out_, &s));
 	assert_string_equal(summary_line(text, "SUMMARY respond "),
 			    "SUMMARY respond dev=0000:00:03.0 rx_packets=20 "
 			    "tx_packets=14 arp=3 icmp=5 nd=1 icmp6=5 "
-			    "ignored=6 bad_checksum=0 malformed=0 "
+			    "ignored=6 fragments=2 too_big=0 bad_checksum=0 malformed=0 "
 			    "tx_drops=0 device_errors=0 seconds=9.500 "
 			    "queue_resets=0 status=ok\n");
 }

@@ -38,6 +38,7 @@
 #define ND_FLAG_SOLICITED 0x40u      /* first byte of the flags word */
 #define ND_FLAG_OVERRIDE 0x20u
 #define IPV6_HOP_LIMIT 64u
+#define IPPROTO_FRAGMENT_ 44u
 
 static uint16_t get16(const uint8_t *p)
 {
@@ -124,6 +125,15 @@ static size_t reply_arp(struct responder *r, const uint8_t *frame, size_t len,
 	return pad(out, ETH_HLEN + ARP_LEN);
 }
 
+/* A reply longer than the largest frame we may send is not built. */
+static bool too_big(struct responder *r, size_t reply_len)
+{
+	if (r->max_frame == 0 || reply_len <= r->max_frame)
+		return false;
+	r->counts.too_big++;
+	return true;
+}
+
 /* ---- IPv4 and ICMP ---------------------------------------------------- */
 
 static uint16_t checksum(const uint8_t *data, size_t len, uint32_t sum)
@@ -157,7 +167,7 @@ static size_t reply_icmp(struct responder *r, const uint8_t *frame,
 	}
 	/* Fragments (MF set or an offset) are not reassembled here. */
 	if (get16(ip + 6) & 0x3fff) {
-		r->counts.ignored++;
+		r->counts.fragments++;
 		return 0;
 	}
 	icmp = ip + ihl;
@@ -170,6 +180,8 @@ static size_t reply_icmp(struct responder *r, const uint8_t *frame,
 		r->counts.bad_checksum++;
 		return 0;
 	}
+	if (too_big(r, ETH_HLEN + IPV4_HLEN + icmp_len))
+		return 0;
 	write_eth(out, frame + 6, r->mac, ETHERTYPE_IPV4);
 	/* A fresh 20-byte header: IP options are not echoed. */
 	memset(rip, 0, IPV4_HLEN);
@@ -216,15 +228,43 @@ static void write_ipv6(uint8_t *ip, size_t payload, uint8_t hop_limit,
 	memcpy(ip + 24, dst, 16);
 }
 
-/* ff02::1:ffXX:XXXX for our address (RFC 4291 2.7.1). */
-static bool is_our_solicited_node(const struct responder *r,
-				  const uint8_t dst[16])
+void responder_link_local(const uint8_t mac[6], uint8_t out[16])
+{
+	memset(out, 0, 16);
+	out[0] = 0xfe;
+	out[1] = 0x80;
+	/* The MAC split by ff:fe, its universal/local bit inverted. */
+	out[8] = mac[0] ^ 0x02;
+	out[9] = mac[1];
+	out[10] = mac[2];
+	out[11] = 0xff;
+	out[12] = 0xfe;
+	memcpy(out + 13, mac + 3, 3);
+}
+
+bool responder_is_link_local(const uint8_t addr[16])
+{
+	return addr[0] == 0xfe && (addr[1] & 0xc0) == 0x80;
+}
+
+/* Our address equal to a, or NULL. */
+static const uint8_t *our_ip6(const struct responder *r, const uint8_t a[16])
+{
+	if (r->has_ip6 && memcmp(a, r->ip6, 16) == 0)
+		return r->ip6;
+	if (r->has_ip6_ll && memcmp(a, r->ip6_ll, 16) == 0)
+		return r->ip6_ll;
+	return NULL;
+}
+
+/* ff02::1:ffXX:XXXX of the address (RFC 4291 2.7.1). */
+static bool is_solicited_node_of(const uint8_t addr[16], const uint8_t dst[16])
 {
 	static const uint8_t prefix[13] = { 0xff, 0x02, 0, 0, 0, 0, 0, 0,
 					    0, 0, 0, 0x01, 0xff };
 
 	return memcmp(dst, prefix, sizeof(prefix)) == 0 &&
-	       memcmp(dst + 13, r->ip6 + 13, 3) == 0;
+	       memcmp(dst + 13, addr + 13, 3) == 0;
 }
 
 static bool is_unspecified(const uint8_t a[16])
@@ -265,7 +305,7 @@ static size_t reply_ns(struct responder *r, const uint8_t *frame,
 {
 	static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 0x01 };
 	static const uint8_t all_nodes_mac[6] = { 0x33, 0x33, 0, 0, 0, 1 };
-	const uint8_t *src = ip + 8, *dst = ip + 24, *lladdr, *to_mac;
+	const uint8_t *src = ip + 8, *dst = ip + 24, *lladdr, *to_mac, *target;
 	uint8_t *rip = out + ETH_HLEN, *na = rip + IPV6_HLEN;
 	const size_t na_len = ND_MSG_LEN + 8;
 	bool dad, bad;
@@ -274,8 +314,8 @@ static size_t reply_ns(struct responder *r, const uint8_t *frame,
 		r->counts.malformed++;
 		return 0;
 	}
-	if (memcmp(msg + 8, r->ip6, 16) != 0 ||
-	    (memcmp(dst, r->ip6, 16) != 0 && !is_our_solicited_node(r, dst))) {
+	target = our_ip6(r, msg + 8);
+	if (!target || (memcmp(dst, target, 16) != 0 && !is_solicited_node_of(target, dst))) {
 		r->counts.ignored++;
 		return 0;
 	}
@@ -290,11 +330,13 @@ static size_t reply_ns(struct responder *r, const uint8_t *frame,
 	dad = is_unspecified(src);
 	to_mac = dad ? all_nodes_mac : lladdr ? lladdr : frame + 6;
 	write_eth(out, to_mac, r->mac, ETHERTYPE_IPV6);
-	write_ipv6(rip, na_len, ND_HOP_LIMIT, r->ip6, dad ? all_nodes : src);
+	/* From the address asked for: a link-local one answers from itself. */
+	write_ipv6(rip, na_len, ND_HOP_LIMIT, target, dad ? all_nodes : src);
 	memset(na, 0, na_len);
 	na[0] = ND_NEIGHBOR_ADVERT;
+	/* Not a router (R clear): a host's advertisement. */
 	na[4] = (uint8_t)(ND_FLAG_OVERRIDE | (dad ? 0 : ND_FLAG_SOLICITED));
-	memcpy(na + 8, r->ip6, 16);
+	memcpy(na + 8, target, 16);
 	na[ND_MSG_LEN] = ND_OPT_TARGET_LLADDR;
 	na[ND_MSG_LEN + 1] = 1;                /* one unit of 8 bytes */
 	memcpy(na + ND_MSG_LEN + 2, r->mac, 6);
@@ -309,17 +351,20 @@ static size_t reply_echo6(struct responder *r, const uint8_t *frame,
 			  size_t msg_len, uint8_t *out)
 {
 	uint8_t *rip = out + ETH_HLEN, *rmsg = rip + IPV6_HLEN;
+	const uint8_t *to = our_ip6(r, ip + 24);
 
 	if (msg_len < ICMP_HLEN || msg[1] != 0) {
 		r->counts.malformed++;
 		return 0;
 	}
-	if (memcmp(ip + 24, r->ip6, 16) != 0 || memcmp(frame, r->mac, 6) != 0) {
+	if (!to || memcmp(frame, r->mac, 6) != 0) {
 		r->counts.ignored++;
 		return 0;
 	}
+	if (too_big(r, ETH_HLEN + IPV6_HLEN + msg_len))
+		return 0;
 	write_eth(out, frame + 6, r->mac, ETHERTYPE_IPV6);
-	write_ipv6(rip, msg_len, IPV6_HOP_LIMIT, r->ip6, ip + 8);
+	write_ipv6(rip, msg_len, IPV6_HOP_LIMIT, to, ip + 8);
 	memcpy(rmsg, msg, msg_len);
 	rmsg[0] = ICMP6_ECHO_REPLY;
 	put16(rmsg + 2, 0);
@@ -335,9 +380,17 @@ static size_t reply_ipv6(struct responder *r, const uint8_t *frame,
 	const uint8_t *ip = frame + ETH_HLEN, *msg = ip + IPV6_HLEN;
 	size_t payload;
 
+	if ((!r->has_ip6 && !r->has_ip6_ll) || len < ETH_HLEN + IPV6_HLEN || ip[0] >> 4 != 6) {
+		r->counts.ignored++;
+		return 0;
+	}
+	/* A fragment of a datagram to us: not reassembled here. */
+	if (ip[6] == IPPROTO_FRAGMENT_ && our_ip6(r, ip + 24)) {
+		r->counts.fragments++;
+		return 0;
+	}
 	/* Next header ICMPv6 directly: extension headers are not walked. */
-	if (!r->has_ip6 || len < ETH_HLEN + IPV6_HLEN || ip[0] >> 4 != 6 ||
-	    ip[6] != IPPROTO_ICMPV6_) {
+	if (ip[6] != IPPROTO_ICMPV6_) {
 		r->counts.ignored++;
 		return 0;
 	}

@@ -91,16 +91,17 @@ static size_t arp_request(uint8_t *f, uint32_t target)
 	return 60;
 }
 
-/* Ping with 56 bytes of data, as iputils sends; len 98. */
-static size_t icmp_request(uint8_t *f)
+/* Ping with icmp_len bytes of ICMP message (header and data); returns
+ * the frame's length. */
+static size_t icmp_request_sized(uint8_t *f, size_t icmp_len)
 {
 	uint8_t *ip = f + 14, *icmp = ip + 20;
 	size_t i;
 
-	memset(f, 0, 98);
+	memset(f, 0, 34 + icmp_len);
 	eth(f, OUR_MAC, PEER_MAC, 0x0800);
 	ip[0] = 0x45;
-	put16(ip + 2, 84);
+	put16(ip + 2, (unsigned)(20 + icmp_len));
 	put16(ip + 4, 0x1234);
 	put16(ip + 6, 0x4000);                  /* DF */
 	ip[8] = 64;
@@ -112,10 +113,16 @@ static size_t icmp_request(uint8_t *f)
 	icmp[0] = 8;
 	put16(icmp + 4, 0x77);                  /* identifier */
 	put16(icmp + 6, 3);                     /* sequence */
-	for (i = 8; i < 64; i++)
+	for (i = 8; i < icmp_len; i++)
 		icmp[i] = (uint8_t)i;
-	put16(icmp + 2, csum(icmp, 64, 0));
-	return 98;
+	put16(icmp + 2, csum(icmp, icmp_len, 0));
+	return 34 + icmp_len;
+}
+
+/* Ping with 56 bytes of data, as iputils sends; len 98. */
+static size_t icmp_request(uint8_t *f)
+{
+	return icmp_request_sized(f, 64);
 }
 
 static void ipv6(uint8_t *ip, size_t payload, unsigned hops,
@@ -157,21 +164,26 @@ static size_t ns_request(uint8_t *f, const uint8_t *src, const uint8_t *target,
 	return 14 + 40 + len;
 }
 
-static size_t echo6_request(uint8_t *f)
+static size_t echo6_request_to(uint8_t *f, const uint8_t *dst)
 {
 	uint8_t *ip = f + 14, *m = ip + 40;
 	size_t i, len = 64;
 
 	memset(f, 0, 14 + 40 + len);
 	eth(f, OUR_MAC, PEER_MAC, 0x86dd);
-	ipv6(ip, len, 64, PEER_IP6, OUR_IP6);
+	ipv6(ip, len, 64, PEER_IP6, dst);
 	m[0] = 128;
 	put16(m + 4, 0x99);
 	put16(m + 6, 1);
 	for (i = 8; i < len; i++)
 		m[i] = (uint8_t)(i * 3);
-	put16(m + 2, csum(m, len, pseudo6(PEER_IP6, OUR_IP6, len)));
+	put16(m + 2, csum(m, len, pseudo6(PEER_IP6, dst, len)));
 	return 14 + 40 + len;
+}
+
+static size_t echo6_request(uint8_t *f)
+{
+	return echo6_request_to(f, OUR_IP6);
 }
 
 static void init_responder(struct responder *r)
@@ -278,6 +290,7 @@ static void test_icmp_checks(void **state)
 	put16(req + 14 + 10, 0);
 	put16(req + 14 + 10, csum(req + 14, 20, 0));
 	assert_int_equal(responder_reply(&r, req, len, rep, sizeof(rep)), 0);
+	assert_int_equal(r.counts.fragments, 1);
 	len = icmp_request(req);
 	put16(req + 14 + 2, 200);                          /* beyond frame */
 	put16(req + 14 + 10, 0);
@@ -390,6 +403,110 @@ static void test_icmp6_echo_reply(void **state)
 	assert_int_equal(responder_replies(&r.counts), 1);
 }
 
+/* fe80:: + the MAC with ff:fe in the middle and the U/L bit flipped. */
+static void test_link_local_address(void **state)
+{
+	static const uint8_t want[16] = { 0xfe, 0x80, [9] = 0x5a, 0xfe, 0xff, 0xfe, 0, 0, 1 };
+	static const uint8_t site[16] = { 0xfe, 0xc0, [15] = 1 };
+	static const uint8_t top[16] = { 0xfe, 0xbf, [15] = 1 };
+	uint8_t ll[16];
+
+	(void)state;
+	responder_link_local(OUR_MAC, ll);
+	assert_memory_equal(ll, want, 16);
+	assert_true(responder_is_link_local(ll));
+	assert_true(responder_is_link_local(top));
+	assert_false(responder_is_link_local(site));
+	assert_false(responder_is_link_local(OUR_IP6));
+}
+
+/* The link-local address is answered from itself, with or without a
+ * configured IPv6 address. */
+static void test_link_local_answered(void **state)
+{
+	uint8_t req[256], rep[256], ll[16];
+	struct responder r;
+	size_t n, len;
+
+	(void)state;
+	init_responder(&r);
+	responder_link_local(OUR_MAC, ll);
+	r.has_ip6_ll = true;
+	memcpy(r.ip6_ll, ll, 16);
+	for (int with_ip6 = 1; with_ip6 >= 0; with_ip6--) {
+		r.has_ip6 = with_ip6;
+		n = responder_reply(&r, req, ns_request(req, PEER_IP6, ll, 255), rep,
+				    sizeof(rep));
+		assert_int_equal(n, 86);
+		assert_memory_equal(rep + 14 + 8, ll, 16);       /* from the link-local */
+		assert_memory_equal(rep + 54 + 8, ll, 16);       /* its target */
+		assert_int_equal(csum(rep + 54, 32, pseudo6(rep + 22, rep + 38, 32)), 0);
+		len = echo6_request_to(req, ll);
+		n = responder_reply(&r, req, len, rep, sizeof(rep));
+		assert_int_equal(n, len);
+		assert_memory_equal(rep + 14 + 8, ll, 16);
+		assert_memory_equal(rep + 14 + 24, PEER_IP6, 16);
+		assert_int_equal(csum(rep + 54, 64, pseudo6(ll, PEER_IP6, 64)), 0);
+	}
+	/* A solicitation for the link-local address sent to another
+	 * solicited-node group is not ours to answer. */
+	r.has_ip6 = true;
+	len = ns_request(req, PEER_IP6, ll, 255);
+	req[14 + 24 + 13] = 0x12;                          /* dst: another group */
+	put16(req + 54 + 2, 0);
+	put16(req + 54 + 2, csum(req + 54, 32, pseudo6(PEER_IP6, req + 14 + 24, 32)));
+	assert_int_equal(responder_reply(&r, req, len, rep, sizeof(rep)), 0);
+	/* Off: not answered. */
+	r.has_ip6_ll = false;
+	len = echo6_request_to(req, ll);
+	assert_int_equal(responder_reply(&r, req, len, rep, sizeof(rep)), 0);
+	assert_int_equal(r.counts.nd_replies, 2);
+	assert_int_equal(r.counts.icmp6_echo_replies, 2);
+}
+
+/* Fragments are counted, not answered: IPv4 with MF or an offset, IPv6
+ * with a fragment header, to one of our addresses. */
+static void test_fragments_counted(void **state)
+{
+	uint8_t req[256], rep[256];
+	struct responder r;
+	size_t len;
+
+	(void)state;
+	init_responder(&r);
+	len = icmp_request(req);
+	put16(req + 14 + 6, 0x00b9);                       /* offset 1480 */
+	put16(req + 14 + 10, 0);
+	put16(req + 14 + 10, csum(req + 14, 20, 0));
+	assert_int_equal(responder_reply(&r, req, len, rep, sizeof(rep)), 0);
+	len = echo6_request(req);
+	req[14 + 6] = 44;                                  /* fragment header */
+	assert_int_equal(responder_reply(&r, req, len, rep, sizeof(rep)), 0);
+	assert_int_equal(r.counts.fragments, 2);
+	assert_int_equal(responder_replies(&r.counts), 0);
+}
+
+/* No reply over max_frame: a 1514-byte request is answered, a 1515-byte
+ * one is counted too big. */
+static void test_replies_fit_the_mtu(void **state)
+{
+	static uint8_t req[2048], rep[2048];
+	struct responder r;
+	size_t len;
+
+	(void)state;
+	init_responder(&r);
+	r.max_frame = RESPOND_MAX_FRAME;
+	len = icmp_request_sized(req, 1480);
+	assert_int_equal(len, 1514);
+	assert_int_equal(responder_reply(&r, req, len, rep, sizeof(rep)), 1514);
+	len = icmp_request_sized(req, 1481);
+	assert_int_equal(responder_reply(&r, req, len, rep, sizeof(rep)), 0);
+	assert_int_equal(r.counts.too_big, 1);
+	r.max_frame = 0;                                   /* no limit */
+	assert_int_equal(responder_reply(&r, req, len, rep, sizeof(rep)), 1515);
+}
+
 /* Every cut of every valid request: no reply, no read past the end (the
  * sanitizer build checks the latter). */
 static void test_truncated_requests(void **state)
@@ -433,6 +550,10 @@ int main(void)
 		cmocka_unit_test(test_solicitation_checks),
 		cmocka_unit_test(test_icmp6_echo_reply),
 		cmocka_unit_test(test_truncated_requests),
+		cmocka_unit_test(test_link_local_address),
+		cmocka_unit_test(test_link_local_answered),
+		cmocka_unit_test(test_fragments_counted),
+		cmocka_unit_test(test_replies_fit_the_mtu),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,9 +5,11 @@
 # (10.0.0.2 and fd5a:fe::2 on the tap) once the guest prints
 # GUEST-READY-RESPOND, and judges the host side (HOST-RESULT line).
 # The guest waits until respond has answered what the host sends (5
-# pings, 3 arpings plus the kernel's own ARP, 5 pings over IPv6 and at
-# least one neighbour solicitation), then stops it and checks that every
-# request got its reply and nothing was malformed.
+# pings, 3 arpings plus the kernel's own ARP, 5 pings over IPv6 to the
+# configured address and 5 to the link-local one, at least one neighbour
+# solicitation) and counted the fragments of the two pings too big for
+# one frame (at least 4), then stops it and checks that every request got
+# its reply, nothing was malformed and no reply was too big.
 # Knobs: safenic.wait (90 s for the host to finish).
 . /lib/safenic-bench/lib.sh
 . /scenarios/tools-lib.sh
@@ -31,7 +33,8 @@ while [ $ticks -lt $((WAIT * 5)) ]; do
     if [ "$(json_value respond icmp)" -ge 5 ] 2>/dev/null &&
        [ "$(json_value respond arp)" -ge 4 ] 2>/dev/null &&
        [ "$(json_value respond nd)" -ge 1 ] 2>/dev/null &&
-       [ "$(json_value respond icmp6)" -ge 5 ] 2>/dev/null; then
+       [ "$(json_value respond icmp6)" -ge 10 ] 2>/dev/null &&
+       [ "$(json_value respond fragments)" -ge 4 ] 2>/dev/null; then
         break
     fi
     alive "$PID" || break
@@ -51,11 +54,14 @@ for key in icmp icmp6 nd; do
 done
 check respond_arp_4 "$([ "$(split_summary respond respond arp)" -ge 4 ] 2>/dev/null && echo yes)" yes
 check respond_icmp_5 "$([ "$(split_summary respond respond icmp)" -ge 5 ] 2>/dev/null && echo yes)" yes
-check respond_icmp6_5 "$([ "$(split_summary respond respond icmp6)" -ge 5 ] 2>/dev/null && echo yes)" yes
+check respond_icmp6_10 "$([ "$(split_summary respond respond icmp6)" -ge 10 ] 2>/dev/null && echo yes)" yes
+check respond_fragments_4 "$([ "$(split_summary respond respond fragments)" -ge 4 ] 2>/dev/null && echo yes)" yes
+check respond_too_big "$(split_summary respond respond too_big)" 0
 check respond_bad_checksum "$(split_summary respond respond bad_checksum)" 0
 check respond_malformed "$(split_summary respond respond malformed)" 0
 check respond_tx_drops "$(split_summary respond respond tx_drops)" 0
 verdict "$NAME" "arp=$(split_summary respond respond arp)" \
     "icmp=$(split_summary respond respond icmp) nd=$(split_summary respond respond nd)" \
     "icmp6=$(split_summary respond respond icmp6)" \
+    "fragments=$(split_summary respond respond fragments)" \
     "ignored=$(split_summary respond respond ignored)"
