@@ -25,18 +25,43 @@ if [ "$(id -u)" != 0 ]; then
 	exit 1
 fi
 
-echo "== installing what the demo needs (QEMU, guest kernel, busybox) =="
-bench/install-deps.sh
-echo "== building safenic (static, for the guest) =="
-cmake -S . -B build-static -DSAFENIC_STATIC=ON -DSAFENIC_TESTS=OFF >/dev/null
-cmake --build build-static -j2 >/dev/null
 mkdir -p build/bench-logs
-bench/build-initramfs.sh build-static/src/cli/safenic build/demo-initramfs.cpio.gz >/dev/null
-echo "== booting the guest: 4 virtio NICs behind an emulated Intel IOMMU =="
 log=build/bench-logs/demo.console.log
+steps=build/bench-logs/demo.steps.log
+: > "$steps"
+# quietly STEP COMMAND...: the command's output goes to the steps log,
+# shown only when it fails.
+quietly() {
+	local what=$1
+	shift
+	echo "== $what"
+	if ! "$@" >> "$steps" 2>&1; then
+		tail -n 20 "$steps" >&2
+		echo "demo.sh: $what failed; the full output is in $steps" >&2
+		exit 1
+	fi
+}
+quietly "installing what the demo needs (QEMU, guest kernel, busybox)" bench/install-deps.sh
+quietly "building safenic (static, for the guest)" \
+	sh -c 'cmake -S . -B build-static -DSAFENIC_STATIC=ON -DSAFENIC_TESTS=OFF &&
+		cmake --build build-static -j2 &&
+		bench/build-initramfs.sh build-static/src/cli/safenic build/demo-initramfs.cpio.gz'
+echo "== booting a guest with 4 virtio NICs behind an emulated Intel IOMMU"
+echo "   (its whole console goes to $log)"
+echo
 rc=0
+rm -f "$log"
 bench/run-guest.sh --scenario demo --initrd build/demo-initramfs.cpio.gz \
-	--param count="$count" --param rate="$rate" --timeout 600 --live --log "$log" || rc=$?
+	--param count="$count" --param rate="$rate" --timeout 600 --log "$log" >> "$steps" 2>&1 &
+guest=$!
+# Only what safenic's three commands print (the scenario tags each line
+# with its program), not the guest kernel's boot log; machine-readable
+# SUMMARY lines stay in the log.
+sleep 1
+tail -n +1 -F --pid="$guest" "$log" 2>/dev/null | tr -d '\r' |
+	grep -a --line-buffered -E '^(demo: |  safenic |\[(gen|fwd|recv)\] )' |
+	grep -a --line-buffered -v -E '^\[(gen|fwd|recv)\] (SUMMARY |\+ )' || true
+wait "$guest" || rc=$?
 
 summary=$(grep -a '^DEMO-SUMMARY:' "$log" | tail -1 | tr -d '\r')
 faults=$(grep -a '^DMAR-FAULTS:' "$log" | tail -1 | tr -d '\r' | awk '{print $2}')
@@ -47,6 +72,6 @@ echo "IOMMU (DMAR) faults logged by the guest: ${faults:-unknown}"
 if [ "$rc" = 0 ] && [ "${faults:-1}" = 0 ]; then
 	echo "every packet accounted for, none corrupted, no IOMMU fault"
 else
-	echo "demo FAILED (guest exit $rc); console log: $log" >&2
+	echo "demo FAILED (guest exit $rc); console log: $log, steps: $steps" >&2
 	exit 1
 fi

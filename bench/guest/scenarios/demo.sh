@@ -12,7 +12,7 @@ FWD_PID=""
 TAIL_PID=""
 
 finish() {
-    [ -n "$TAIL_PID" ] && kill "$TAIL_PID" 2>/dev/null
+    [ -n "$TAIL_PID" ] && kill $TAIL_PID 2>/dev/null
     [ -n "$RECV_PID" ] && alive "$RECV_PID" && stop_pid "$RECV_PID" recv 5 >/dev/null
     [ -n "$FWD_PID" ] && alive "$FWD_PID" && stop_pid "$FWD_PID" fwd 5 >/dev/null
     return 0
@@ -30,28 +30,30 @@ if ! wait_running recv "$RECV_PID" 30 || ! wait_running fwd "$FWD_PID" 30; then
     finish
     exit 1
 fi
-# The background programs' lines, live, tagged by program.
-tail -n 0 -f "$LOG_DIR/fwd.log" "$LOG_DIR/recv.log" 2>/dev/null |
-    sed -e '/^==> .*fwd.log <==$/d;/^==> .*recv.log <==$/d;/^$/d' &
-TAIL_PID=$!
+# Each program's lines, live, tagged with its name (from the start: its
+# device and memory lines were printed before the tails began).
+follow() {
+    tail -n +1 -f "$LOG_DIR/$1.log" 2>/dev/null | sed "s/^/[$1] /" &
+    TAILS="$TAILS $!"
+}
+TAILS=""
+follow recv
+follow fwd
 safenic gen "$NIC1" --count "$COUNT" --rate "$RATE" --src-mac "$MAC1" --dst-mac "$MAC4" \
     > "$LOG_DIR/gen.log" 2>&1 &
 GEN_PID=$!
-tail -n +1 -f "$LOG_DIR/gen.log" 2>/dev/null | sed 's/^/[gen] /' &
-GEN_TAIL=$!
+follow gen
 wait "$GEN_PID"
 GEN_RC=$?
-sleep 1
-kill "$GEN_TAIL" 2>/dev/null
 wait_exit "$RECV_PID" 40 recv
 RECV_RC=$?
 stop_pid "$FWD_PID" fwd 10
 FWD_RC=$?
+sleep 1   # the tails print the programs' last lines
+TAIL_PID=$TAILS
 finish
 
 echo
-show_log fwd | grep -v '^\[fwd\] \[ *[0-9]*s\]'
-show_log recv | grep -v '^\[recv\] \[ *[0-9]*s\]'
 SENT=$(summary_value gen gen tx_packets)
 FWD=$(summary_value fwd fwd a_to_b)
 RECEIVED=$(summary_value recv recv valid)
