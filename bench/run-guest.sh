@@ -456,9 +456,45 @@ guest_exit_code() {
     tr -d '\r' < "$LOG" | sed -n 's/^SCENARIO-EXIT: \([0-9]*\)$/\1/p' | tail -1
 }
 
+# A guest whose console stays silent for SILENCE_LIMIT s is noted, once,
+# in LOG.silence, with what QEMU's threads were doing: a guest frozen by
+# a QEMU that waits on itself shows threads asleep and no CPU used; one
+# spinning inside the guest shows its vCPU threads running. (The
+# timeout still decides; this only says why, for the next look.)
+SILENCE_LIMIT=90
+watch_silence() { # QEMU's pid (timeout's child is QEMU itself)
+    local pid=$1 size last_size=-1 quiet=0 qemu
+    while sleep 5; do
+        size=$(stat -c %s "$LOG" 2>/dev/null || echo 0)
+        if [ "$size" != "$last_size" ]; then
+            last_size=$size quiet=0
+            continue
+        fi
+        quiet=$((quiet + 5))
+        [ "$quiet" -ge "$SILENCE_LIMIT" ] || continue
+        qemu=$(pgrep -P "$pid" -x qemu-system-x86 2>/dev/null | head -1)
+        [ -n "$qemu" ] || qemu=$(pgrep -P "$pid" 2>/dev/null | head -1)
+        [ -n "$qemu" ] || qemu=$pid
+        {
+            echo "console silent for ${quiet} s at $(date -u +%H:%M:%S); QEMU pid $qemu"
+            echo "threads (name, state, utime+stime ticks), 5 s apart:"
+            for round in 1 2; do
+                for t in /proc/"$qemu"/task/*; do
+                    awk -v n="$(cat "$t/comm" 2>/dev/null)" \
+                        '{ sub(/^.*\) /, ""); print "  " n, $1, $12 + $13 }' "$t/stat" 2>/dev/null
+                done
+                [ "$round" = 2 ] || { echo "  --"; sleep 5; }
+            done
+            echo "load: $(cat /proc/loadavg)"
+        } > "$LOG.silence" 2>&1
+        return 0
+    done
+}
+
 run_qemu() {
     local rc=0 start end
     : > "$LOG"
+    rm -f "$LOG.silence"
     if [ "$LIVE" -eq 1 ]; then
         tail -n +1 -f "$LOG" &
         TAIL_PID=$!
@@ -472,7 +508,11 @@ run_qemu() {
         timeout -k 5 "$TIMEOUT" qemu-system-x86_64 "${QEMU_ARGS[@]}" 2> "$LOG.qemu-stderr" &
     fi
     QEMU_PID=$!
+    watch_silence "$QEMU_PID" &
+    local watcher=$!
     wait "$QEMU_PID" || rc=$?
+    kill "$watcher" 2>/dev/null || true
+    wait "$watcher" 2>/dev/null || true
     QEMU_PID=""
     end=$(date +%s)
     sleep 0.3   # let tail print the last lines
@@ -501,6 +541,7 @@ main() {
     if [ "$QEMU_RC" -eq 124 ] || [ "$QEMU_RC" -eq 137 ]; then
         say "TIMEOUT: the guest did not power off within ${TIMEOUT}s; QEMU was killed." \
             "Console: $LOG"
+        [ ! -s "$LOG.silence" ] || sed 's/^/run-guest: /' "$LOG.silence"
         exit 124
     fi
     guest_rc=$(guest_exit_code)

@@ -232,6 +232,7 @@ attempt() {
 excerpt() { # NAME LOG
     echo "--- $1: the last lines the guest printed ($2)"
     tr -d '\r' < "$2" 2>/dev/null | grep -v '^\[ *[0-9]*\.[0-9]*\] ' | tail -n 15 | sed 's/^/    /'
+    [ ! -s "$2.silence" ] || sed 's/^/    run-guest: /' "$2.silence"
 }
 
 # run_case NAME FAULTS RUN-GUEST-ARGS...: run a case and append a row to
@@ -250,6 +251,9 @@ run_case() {
     while [ "$ATTEMPT_RESULT" != PASS ] && [ "$tries" -lt "$RETRIES" ]; do
         tries=$((tries + 1))
         mv -f "$LOG_DIR/$name.console.log" "$LOG_DIR/$name.failed-$tries.console.log"
+        [ ! -f "$LOG_DIR/$name.console.log.silence" ] ||
+            mv -f "$LOG_DIR/$name.console.log.silence" \
+                "$LOG_DIR/$name.failed-$tries.console.log.silence"
         [ ! -f "$LOG_DIR/$name.host.log" ] ||
             mv -f "$LOG_DIR/$name.host.log" "$LOG_DIR/$name.failed-$tries.host.log"
         EXCERPTS+=("$(excerpt "$name (attempt $tries)" "$LOG_DIR/$name.failed-$tries.console.log")")
