@@ -62,8 +62,8 @@ CORRUPT=$(summary_value recv recv corrupted)
 REORDERED=$(summary_value recv recv reordered)
 DRY=$(( $(summary_value fwd fwd a_rx_starved) + $(summary_value recv recv rx_starved) ))
 ORDER="reordered=$REORDERED"
-[ "$REORDERED" = 0 ] || ORDER="$ORDER (after receive rings ran dry $DRY times: QEMU" \
-    "then queues frames and may deliver a later one first; see bench/README.md)"
+[ "$REORDERED" = 0 ] || ORDER="$ORDER (after receive rings ran dry $DRY times: QEMU\
+ then queues frames and may deliver a later one first; see bench/README.md)"
 echo "DEMO-SUMMARY: sent=$SENT forwarded=$FWD received_valid=$RECEIVED lost=$LOST" \
      "corrupted=$CORRUPT $ORDER (exit gen=$GEN_RC fwd=$FWD_RC recv=$RECV_RC)"
 [ "$GEN_RC" = 0 ] && [ "$FWD_RC" = 0 ] && [ "$RECV_RC" = 0 ] &&
