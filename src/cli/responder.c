@@ -156,8 +156,7 @@ static size_t reply_icmp(struct responder *r, const uint8_t *frame,
 	}
 	ihl = (size_t)(ip[0] & 0x0f) * 4;
 	total = get16(ip + 2);
-	if (ihl < IPV4_HLEN || total < ihl + ICMP_HLEN ||
-	    ETH_HLEN + total > len) {
+	if (ihl < IPV4_HLEN || total < ihl || ETH_HLEN + total > len) {
 		r->counts.malformed++;
 		return 0;
 	}
@@ -165,9 +164,14 @@ static size_t reply_icmp(struct responder *r, const uint8_t *frame,
 		r->counts.bad_checksum++;
 		return 0;
 	}
-	/* Fragments (MF set or an offset) are not reassembled here. */
+	/* Fragments (MF set or an offset) are not reassembled here; a
+	 * later one may carry less than an ICMP header. */
 	if (get16(ip + 6) & 0x3fff) {
 		r->counts.fragments++;
+		return 0;
+	}
+	if (total < ihl + ICMP_HLEN) {
+		r->counts.malformed++;
 		return 0;
 	}
 	icmp = ip + ihl;

@@ -479,10 +479,18 @@ static void test_fragments_counted(void **state)
 	put16(req + 14 + 10, 0);
 	put16(req + 14 + 10, csum(req + 14, 20, 0));
 	assert_int_equal(responder_reply(&r, req, len, rep, sizeof(rep)), 0);
+	/* The last fragment of a ping just over the MTU: one byte of it. */
+	len = icmp_request(req);
+	put16(req + 14 + 2, 21);
+	put16(req + 14 + 6, 0x00b9);
+	put16(req + 14 + 10, 0);
+	put16(req + 14 + 10, csum(req + 14, 20, 0));
+	assert_int_equal(responder_reply(&r, req, len, rep, sizeof(rep)), 0);
+	assert_int_equal(r.counts.malformed, 0);
 	len = echo6_request(req);
 	req[14 + 6] = 44;                                  /* fragment header */
 	assert_int_equal(responder_reply(&r, req, len, rep, sizeof(rep)), 0);
-	assert_int_equal(r.counts.fragments, 2);
+	assert_int_equal(r.counts.fragments, 3);
 	assert_int_equal(responder_replies(&r.counts), 0);
 }
 
