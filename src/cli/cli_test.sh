@@ -83,6 +83,7 @@ expect 2 "expected poll, interrupt or adaptive" fwd 0000:00:03.0 0000:00:04.0 --
 expect 2 "not a list of cores" fwd 0000:00:03.0 0000:00:04.0 --cores 3-1
 expect 2 "--queues" fwd 0000:00:03.0 0000:00:04.0 --queues 9
 expect 0 "--mode MODE" fwd --help
+expect 0 "--ring N" fwd --help
 expect 2 "--unsafe takes no value" gen 0000:00:03.0 --unsafe=1
 expect 2 "--count needs a value" recv 0000:00:03.0 --count
 expect 2 "cannot check --expect" recv 0000:00:03.0 --count-only --expect 10

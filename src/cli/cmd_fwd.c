@@ -80,7 +80,7 @@ enum fwd_mode { FWD_MODE_POLL, FWD_MODE_INTERRUPT, FWD_MODE_ADAPTIVE };
 static const char *const fwd_mode_names[] = { "poll", "interrupt", "adaptive" };
 
 struct fwd_options {
-	uint64_t duration_ns, batch, pool, tx_wait_ns, queues;
+	uint64_t duration_ns, batch, pool, ring, tx_wait_ns, queues;
 	const char *cores_text, *mode_text;
 	enum fwd_mode mode;
 	uint16_t cores[FWD_MAX_QUEUES];
@@ -242,6 +242,8 @@ static int fwd_setup(struct fwd_run *f, const struct fwd_options *o)
 	/* Promiscuous (no unicast filter): a forwarder passes everything. */
 	struct sn_dev_config cfg = { .rx_queues = (uint16_t)o->queues,
 				     .tx_queues = (uint16_t)o->queues,
+				     .rx_ring_size = (uint16_t)o->ring,
+				     .tx_ring_size = (uint16_t)o->ring,
 				     .unicast_filter = false };
 	cpu_set_t allowed;
 	uint64_t bufs = o->pool ? o->pool : FWD_DEFAULT_POOL * o->queues;
@@ -1108,6 +1110,11 @@ int cmd_fwd(int argc, char **argv)
 		{ "pool", ARG_UINT, &o.pool, 256, 1u << 20, "N",
 		  "buffers shared by both devices, about 2 KiB each",
 		  "8192 per queue pair" },
+		{ "ring", ARG_UINT, &o.ring, 8, 32768, "N",
+		  "descriptors in each receive and transmit ring, a power of "
+		  "two (virtio: rounded down to one, and to the device's "
+		  "queue size)",
+		  "the driver's, 512 on Intel NICs" },
 		{ "queues", ARG_UINT, &o.queues, 1, FWD_MAX_QUEUES, "N",
 		  "queue pairs, each forwarded by its own thread; RSS spreads "
 		  "the frames over them", NULL },
