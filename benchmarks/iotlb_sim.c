@@ -161,7 +161,7 @@ int main(int argc, char **argv)
 			struct iotlb tlb;
 			if (iotlb_init(&tlb, entries[e], ways[w]) < 0) {
 				fprintf(stderr, "safenic-iotlb-sim: %u entries in %u-way sets: the "
-						"sets must be a power of two in number\n",
+						"entries must be the ways times a power of two\n",
 					entries[e], ways[w]);
 				free(t.a);
 				return 1;
