@@ -162,6 +162,7 @@ CASE_TIMEOUT=300
 
 SELFTEST=0 ONLY="" LOG_DIR=$REPO_DIR/build/bench-logs LIVE="" SAFENIC="" RETRIES=1
 RESULTS=() EXCERPTS=()
+. "$BENCH_DIR/case-retry.sh"
 
 die() { echo "run-scenarios: ERROR: $*" >&2; exit 2; }
 say() { echo "run-scenarios: $*"; }
@@ -227,48 +228,13 @@ attempt() {
     say "$name: $ATTEMPT_RESULT (exit $rc, DMAR faults ${ATTEMPT_FAULTS:-?})"
 }
 
-# The end of a failed attempt's console, for the summary: the guest's own
-# lines (scenario output), not the kernel's boot log.
-excerpt() { # NAME LOG
-    echo "--- $1: the last lines the guest printed ($2)"
-    tr -d '\r' < "$2" 2>/dev/null | grep -v '^\[ *[0-9]*\.[0-9]*\] ' | tail -n 15 | sed 's/^/    /'
-    [ ! -s "$2.silence" ] || sed 's/^/    run-guest: /' "$2.silence"
-}
-
-# run_case NAME FAULTS RUN-GUEST-ARGS...: run a case and append a row to
-# RESULTS. FAULTS is "zero" or "some" (DMAR faults expected). A failed
-# case boots once more (RETRIES): an emulated bench on a shared machine
-# sometimes stalls a guest. A pass on the retry is a FLAKY row, with the
-# first attempt's numbers and console kept, and counts as passed; two
-# failures fail.
+# run_case NAME FAULTS RUN-GUEST-ARGS...: run a case (again if it fails:
+# case-retry.sh) and append a row to RESULTS. FAULTS is "zero" or "some"
+# (DMAR faults expected).
 run_case() {
-    local name=$1 faults_expected=$2 first=""
-    shift 2
-    wanted "$name" || return 0
-    say "=== $name"
-    attempt "$name" "$faults_expected" "$@"
-    local tries=0
-    while [ "$ATTEMPT_RESULT" != PASS ] && [ "$tries" -lt "$RETRIES" ]; do
-        tries=$((tries + 1))
-        mv -f "$LOG_DIR/$name.console.log" "$LOG_DIR/$name.failed-$tries.console.log"
-        [ ! -f "$LOG_DIR/$name.console.log.silence" ] ||
-            mv -f "$LOG_DIR/$name.console.log.silence" \
-                "$LOG_DIR/$name.failed-$tries.console.log.silence"
-        [ ! -f "$LOG_DIR/$name.host.log" ] ||
-            mv -f "$LOG_DIR/$name.host.log" "$LOG_DIR/$name.failed-$tries.host.log"
-        EXCERPTS+=("$(excerpt "$name (attempt $tries)" "$LOG_DIR/$name.failed-$tries.console.log")")
-        first="${first}attempt $tries: $ATTEMPT_NUMBERS (DMAR ${ATTEMPT_FAULTS:-?}); "
-        say "$name failed; booting it once more"
-        attempt "$name" "$faults_expected" "$@"
-    done
-    if [ -n "$first" ] && [ "$ATTEMPT_RESULT" = PASS ]; then
-        ATTEMPT_RESULT=FLAKY
-        ATTEMPT_NUMBERS="$ATTEMPT_NUMBERS || ${first% }"
-    elif [ "$ATTEMPT_RESULT" != PASS ]; then
-        EXCERPTS+=("$(excerpt "$name" "$LOG_DIR/$name.console.log")")
-        [ -z "$first" ] || ATTEMPT_NUMBERS="$ATTEMPT_NUMBERS || ${first% }"
-    fi
-    RESULTS+=("$name|$ATTEMPT_RESULT|${ATTEMPT_FAULTS:-?}|$ATTEMPT_NUMBERS")
+    wanted "$1" || return 0
+    say "=== $1"
+    run_with_retries "$@"
 }
 
 safenic_cases() {
@@ -324,11 +290,8 @@ selftest_cases() {
 }
 
 print_table() {
-    local row name result faults numbers failed=0 flaky=0 excerpt
-    for excerpt in "${EXCERPTS[@]}"; do
-        echo
-        echo "$excerpt"
-    done
+    local row name result faults numbers failed=0 flaky=0
+    print_excerpts
     echo
     printf '%-28s %-7s %-6s %s\n' CASE RESULT DMAR NUMBERS
     for row in "${RESULTS[@]}"; do
@@ -346,9 +309,7 @@ print_table() {
             echo "NOTE: hw counters not reported: this safenic binary prints no hw_* keys;" \
                  "the hardware counter checks were skipped (hw=unreported above)" ;;
     esac
-    [ "$flaky" -eq 0 ] ||
-        echo "FLAKY: $flaky case(s) failed once and passed when booted again; the failed" \
-             "attempts' consoles are the *.failed-N.console.log files"
+    flaky_note "$flaky"
     echo "logs: $LOG_DIR"
     # A plain "N passed, N failed" line, which CI runners recognise.
     echo "bench: $((${#RESULTS[@]} - failed)) passed, $failed failed"

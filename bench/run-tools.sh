@@ -13,6 +13,8 @@
 #   --only A,B      run only the named cases
 #   --logs DIR      log folder (default build/tools-logs)
 #   --live          show each guest's console as it runs
+#   --retries N     boot a failed case up to N more times (default 1; see
+#                   bench/case-retry.sh): one that then passes is FLAKY
 #
 # Cases (scenarios in bench/guest/scenarios/, helpers in tools-lib.sh):
 #   tools-dump      dump to pcap: --count, --snaplen/--nano, SIGINT, SIGTERM
@@ -51,6 +53,9 @@ CASE_TIMEOUT=300
 ONLY="" LOG_DIR=$REPO_DIR/build/tools-logs LIVE="" SAFENIC=""
 RESULTS=()
 ERRROWS=()
+EXCERPTS=()
+RETRIES=1
+. "$BENCH_DIR/case-retry.sh"
 
 die() { echo "run-tools: ERROR: $*" >&2; exit 2; }
 say() { echo "run-tools: $*"; }
@@ -61,6 +66,7 @@ parse_args() {
             --only) ONLY=$2; shift 2 ;;
             --logs) LOG_DIR=$2; shift 2 ;;
             --live) LIVE=--live; shift ;;
+            --retries) RETRIES=$2; shift 2 ;;
             -h|--help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
             -*) die "unknown option '$1' (see --help)" ;;
             *) SAFENIC=$1; shift ;;
@@ -89,41 +95,48 @@ guest() {
     "$BENCH_DIR/run-guest.sh" "$@"
 }
 
-# run_case NAME RUN-GUEST-ARGS...: boot one guest, judge it and the host
-# checks, and append a row to RESULTS.
-run_case() {
-    local name=$1 rc=0 log verdict result numbers faults host check_rc=0 checks
+# attempt NAME RUN-GUEST-ARGS...: boot one guest, judge it and the host
+# checks; sets ATTEMPT_RESULT, ATTEMPT_FAULTS and ATTEMPT_NUMBERS.
+attempt() {
+    local name=$1 rc=0 log verdict faults host check_rc=0 checks
     shift
-    wanted "$name" || return 0
     log=$LOG_DIR/$name.console.log
-    say "=== $name"
     guest --initrd "$INITRD" --log "$log" --timeout "$CASE_TIMEOUT" $LIVE "$@" || rc=$?
     verdict=$(console_value "$log" "VERDICT [^ ]* ")
     faults=$(console_value "$log" "DMAR-FAULTS: ")
-    result=${verdict%% *}
-    numbers=${verdict#* }
-    [ -n "$verdict" ] || { result=FAIL; numbers="no verdict (run-guest exit $rc)"; }
-    [ "$rc" -eq 0 ] || result=FAIL
-    [ "$faults" = 0 ] || result=FAIL
+    ATTEMPT_RESULT=${verdict%% *}
+    ATTEMPT_NUMBERS=${verdict#* }
+    ATTEMPT_FAULTS=$faults
+    [ -n "$verdict" ] || { ATTEMPT_RESULT=FAIL; ATTEMPT_NUMBERS="no verdict (run-guest exit $rc)"; }
+    [ "$rc" -eq 0 ] || ATTEMPT_RESULT=FAIL
+    [ "$faults" = 0 ] || ATTEMPT_RESULT=FAIL
     # The host's own checks: captures through tshark, JSON Lines.
     checks=$(python3 "$BENCH_DIR/tools-check.py" pcap "$log" "$LOG_DIR/$name-pcaps" &&
              python3 "$BENCH_DIR/tools-check.py" json "$log") || check_rc=$?
     [ -z "$checks" ] || echo "$checks" | sed 's/^/run-tools:   /'
     echo "$checks" > "$LOG_DIR/$name.host-checks.log"
-    [ "$check_rc" -eq 0 ] || { result=FAIL; numbers="$numbers | host checks FAILED"; }
+    [ "$check_rc" -eq 0 ] || { ATTEMPT_RESULT=FAIL; ATTEMPT_NUMBERS="$ATTEMPT_NUMBERS | host checks FAILED"; }
     if echo "$checks" | grep -q '^PCAP .* OK'; then
-        numbers="$numbers | tshark: $(echo "$checks" | grep -c '^PCAP .* OK') files OK"
+        ATTEMPT_NUMBERS="$ATTEMPT_NUMBERS | tshark: $(echo "$checks" | grep -c '^PCAP .* OK') files OK"
     fi
     if echo "$checks" | grep -q '^JSON '; then
-        numbers="$numbers | json: $(echo "$checks" | grep -c '^JSON .* OK') OK"
+        ATTEMPT_NUMBERS="$ATTEMPT_NUMBERS | json: $(echo "$checks" | grep -c '^JSON .* OK') OK"
     fi
     host=$(sed -n 's/^HOST-RESULT //p' "$LOG_DIR/$name.host.log" 2>/dev/null | tail -1)
-    [ -z "$host" ] || numbers="$numbers | host: $host"
+    [ -z "$host" ] || ATTEMPT_NUMBERS="$ATTEMPT_NUMBERS | host: $host"
+    say "$name: $ATTEMPT_RESULT (exit $rc, DMAR faults ${faults:-?})"
+}
+
+# run_case NAME RUN-GUEST-ARGS...: run a case (again if it fails:
+# case-retry.sh), keep its ERRCASE rows, and append a row to RESULTS.
+run_case() {
+    local name=$1 line
+    wanted "$name" || return 0
+    say "=== $name"
+    run_with_retries "$@"
     while IFS= read -r line; do
         ERRROWS+=("$name|$line")
-    done < <(tr -d '\r' < "$log" | sed -n 's/^ERRCASE //p')
-    say "$name: $result (exit $rc, DMAR faults ${faults:-?})"
-    RESULTS+=("$name|$result|${faults:-?}|$numbers")
+    done < <(tr -d '\r' < "$LOG_DIR/$name.console.log" | sed -n 's/^ERRCASE //p')
 }
 
 tool_cases() {
@@ -136,7 +149,8 @@ tool_cases() {
 }
 
 print_table() {
-    local row name result faults numbers failed=0 line case_name
+    local row name result faults numbers failed=0 flaky=0 line case_name
+    print_excerpts
     echo
     if [ ${#ERRROWS[@]} -gt 0 ]; then
         echo "Bad input in the guest (ERRCASE rows; the host's are the CTest cli_errors):"
@@ -150,9 +164,14 @@ print_table() {
     for row in "${RESULTS[@]}"; do
         IFS='|' read -r name result faults numbers <<< "$row"
         printf '%-16s %-7s %-6s %s\n' "$name" "$result" "$faults" "$numbers"
-        [ "$result" = PASS ] || failed=$((failed + 1))
+        case $result in
+            PASS) ;;
+            FLAKY) flaky=$((flaky + 1)) ;;
+            *) failed=$((failed + 1)) ;;
+        esac
     done
     echo
+    flaky_note "$flaky"
     echo "logs: $LOG_DIR"
     echo "tools: $((${#RESULTS[@]} - failed)) passed, $failed failed"
     return $((failed > 0))
