@@ -65,14 +65,30 @@ enum sn_log_level { SN_LOG_WARN, SN_LOG_INFO };
 
 typedef void (*sn_log_fn)(void *user, enum sn_log_level level, const char *msg);
 
+/* Where DMA memory comes from. Huge pages let the IOMMU translate 2 MiB
+ * (or 1 GiB) with one IOTLB entry; 4 KiB pages thrash its IOTLB. */
+enum sn_mem_kind {
+	SN_MEM_AUTO = 0,   /* config only: hugetlb, else THP, else 4 KiB */
+	SN_MEM_HUGETLB,    /* reserved huge pages (vm.nr_hugepages) */
+	SN_MEM_THP,        /* transparent huge pages, 2 MiB; VFIO only */
+	SN_MEM_4K,         /* plain 4 KiB pages; VFIO only */
+};
+
 struct sn_ctx_config {
 	/* Drive devices without the IOMMU: physical addresses, no fence. Only
 	 * for machines without an IOMMU; the library warns loudly. */
 	bool unsafe_no_iommu;
 	/* 0 = automatic: 1 GiB pages where free ones exist and the region is
-	 * large, else 2 MiB; 4 KiB only as a warned fallback with VFIO.
-	 * Otherwise the page size in bytes to insist on. */
+	 * large, else 2 MiB. Otherwise the page size in bytes to insist on
+	 * (2 MiB and 1 GiB: hugetlb pages, or 2 MiB THP with SN_MEM_THP). */
 	size_t page_size;
+	/* SN_MEM_AUTO (0): hugetlb pages while free ones exist, else
+	 * transparent huge pages, else 4 KiB pages with a warning; unsafe
+	 * mode takes hugetlb pages only (the device gets physical addresses,
+	 * so each page must be physically contiguous and pinned, and its
+	 * address is read from /proc/self/pagemap). Another kind: only that
+	 * one, or an error. */
+	enum sn_mem_kind memory;
 	sn_log_fn log;             /* NULL: messages are dropped */
 	void *log_user;
 };
@@ -93,11 +109,19 @@ void sn_ctx_emergency_stop(struct sn_ctx *ctx);
 struct sn_mem_info {
 	size_t page_size;          /* largest page size in use */
 	size_t bytes;              /* DMA memory allocated */
-	unsigned iommu_pages;      /* IOMMU (or physical) pages it spans */
+	/* IOMMU (or physical) pages it spans: one per huge page, one per
+	 * 4 KiB page elsewhere (THP units without a huge page included). */
+	unsigned iommu_pages;
 	unsigned regions;
-	bool small_pages;          /* some region fell back to 4 KiB pages */
+	enum sn_mem_kind kind;     /* the slowest kind in use; AUTO: no memory */
+	unsigned kinds;            /* bit 1 << kind for every kind in use */
+	unsigned thp_units;        /* 2 MiB units of THP regions */
+	unsigned thp_small_units;  /* of those, units without a huge page */
+	bool small_pages;          /* some memory is in 4 KiB pages */
 	bool unsafe;
 };
+/* "hugetlb", "THP", "4 KiB" ("auto" for SN_MEM_AUTO). */
+const char *sn_mem_kind_name(enum sn_mem_kind kind);
 void sn_ctx_mem_info(const struct sn_ctx *ctx, struct sn_mem_info *info);
 
 /* ---- packet buffers --------------------------------------------------- */

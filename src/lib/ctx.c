@@ -10,6 +10,42 @@
 #include "mempool.h"
 #include "vfio.h"
 
+static int check_memory_config(const struct sn_ctx_config *cfg, struct sn_error *err)
+{
+	size_t ps = cfg->page_size;
+	enum sn_mem_kind kind = cfg->memory;
+	if (ps && ps != SN_PAGE_4K && ps != SN_PAGE_2M && ps != SN_PAGE_1G)
+		return sn_fail(err, EINVAL, "page size %zu: use 4096, 2097152 or 1073741824",
+			       ps);
+	if (kind != SN_MEM_AUTO && kind != SN_MEM_HUGETLB && kind != SN_MEM_THP &&
+	    kind != SN_MEM_4K)
+		return sn_fail(err, EINVAL, "memory kind %d: use SN_MEM_AUTO, "
+			       "SN_MEM_HUGETLB, SN_MEM_THP or SN_MEM_4K", (int)kind);
+	if ((kind == SN_MEM_HUGETLB && ps == SN_PAGE_4K) ||
+	    (kind == SN_MEM_THP && ps && ps != SN_PAGE_2M) ||
+	    (kind == SN_MEM_4K && ps && ps != SN_PAGE_4K))
+		return sn_fail(err, EINVAL, "page size %zu does not go with %s memory",
+			       ps, sn_mem_kind_name(kind));
+	/* The device gets physical addresses: each page must be physically
+	 * contiguous and stay put, which only hugetlb pages guarantee. */
+	if (cfg->unsafe_no_iommu &&
+	    (ps == SN_PAGE_4K || kind == SN_MEM_THP || kind == SN_MEM_4K))
+		return sn_fail(err, EINVAL, "unsafe mode needs hugetlb pages, not %s",
+			       kind == SN_MEM_THP ? "transparent huge pages" : "4 KiB pages");
+	return 0;
+}
+
+const char *sn_mem_kind_name(enum sn_mem_kind kind)
+{
+	switch (kind) {
+	case SN_MEM_AUTO: return "auto";
+	case SN_MEM_HUGETLB: return "hugetlb";
+	case SN_MEM_THP: return "THP";
+	case SN_MEM_4K: return "4 KiB";
+	}
+	return "unknown";
+}
+
 struct sn_ctx *sn_ctx_create(const struct sn_ctx_config *cfg, struct sn_error *err)
 {
 	struct sn_ctx *ctx = calloc(1, sizeof(*ctx));
@@ -19,15 +55,8 @@ struct sn_ctx *sn_ctx_create(const struct sn_ctx_config *cfg, struct sn_error *e
 	}
 	if (cfg)
 		ctx->cfg = *cfg;
-	size_t ps = ctx->cfg.page_size;
-	if (ps && ps != SN_PAGE_4K && ps != SN_PAGE_2M && ps != SN_PAGE_1G) {
+	if (check_memory_config(&ctx->cfg, err) < 0) {
 		free(ctx);
-		sn_fail(err, EINVAL, "page size %zu: use 4096, 2097152 or 1073741824", ps);
-		return NULL;
-	}
-	if (ctx->cfg.unsafe_no_iommu && ps == SN_PAGE_4K) {
-		free(ctx);
-		sn_fail(err, EINVAL, "unsafe mode needs huge pages, not 4 KiB pages");
 		return NULL;
 	}
 	ctx->container_fd = -1;
@@ -88,10 +117,18 @@ void sn_ctx_mem_info(const struct sn_ctx *ctx, struct sn_mem_info *info)
 	for (const struct sn_dma_region *r = ctx->regions; r; r = r->next) {
 		info->regions++;
 		info->bytes += r->size;
-		info->iommu_pages += (unsigned)(r->size / r->page_size);
+		info->iommu_pages += (unsigned)sn_dma_iommu_pages(r);
 		if (r->page_size > info->page_size)
 			info->page_size = r->page_size;
-		if (r->page_size == SN_PAGE_4K)
+		info->kinds |= 1u << r->kind;
+		/* The enum runs from the fastest kind to the slowest. */
+		if (r->kind > info->kind)
+			info->kind = r->kind;
+		if (r->kind == SN_MEM_THP) {
+			info->thp_units += (unsigned)(r->size / SN_PAGE_2M);
+			info->thp_small_units += (unsigned)r->small_units;
+		}
+		if (r->page_size == SN_PAGE_4K || r->small_units)
 			info->small_pages = true;
 	}
 	pthread_mutex_unlock(lock);

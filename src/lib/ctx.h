@@ -35,6 +35,8 @@ struct sn_ctx {
 	struct sn_mempool *pools;
 	struct sn_device *devices;
 	bool warned_small_pages;
+	/* Host tests: another file in place of the THP `enabled` file. */
+	const char *thp_enabled_path;
 };
 
 /* Host tests: hand out IOVAs up to last_iova as if an IOMMU existed, with

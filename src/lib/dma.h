@@ -25,7 +25,10 @@ enum sn_dma_access {
 struct sn_dma_region {
 	uint8_t *va;
 	size_t size;                 /* multiple of page_size */
-	size_t page_size;
+	size_t page_size;            /* THP: 2 MiB, the unit of IOVA alignment */
+	enum sn_mem_kind kind;       /* hugetlb, THP or 4 KiB */
+	size_t small_units;          /* THP: 2 MiB units not in a huge page */
+	size_t guard;                /* THP: PROT_NONE bytes on either side */
 	enum sn_dma_access access;
 	uint64_t iova;               /* VFIO: device address of va; 0 = none yet */
 	bool mapped;                 /* VFIO: the IOMMU maps iova to va now */
@@ -46,6 +49,16 @@ static inline uint64_t sn_dma_iova(const struct sn_dma_region *r, size_t offset)
 	if (r->phys)
 		return r->phys[offset / r->page_size] + offset % r->page_size;
 	return r->iova + offset;
+}
+
+/* IOMMU pages the region spans: one per huge page, one per 4 KiB page
+ * elsewhere (a THP unit without a huge page is 512 small pages). */
+static inline size_t sn_dma_iommu_pages(const struct sn_dma_region *r)
+{
+	size_t pages = r->size / r->page_size;
+	if (r->kind == SN_MEM_THP)
+		pages += r->small_units * (SN_PAGE_2M / SN_PAGE_4K - 1);
+	return pages;
 }
 
 /* Page size the next allocation of `size` bytes would try first. */
