@@ -319,6 +319,38 @@ static const struct arg_option *find_option(const struct arg_command *cmd,
 	return NULL;
 }
 
+int arg_parse_choice(const char *text, const char *choices, unsigned *out,
+		     struct arg_error *err)
+{
+	const char *word = choices;
+	size_t len = strlen(text);
+
+	for (unsigned i = 0; *word; i++) {
+		size_t word_len = strcspn(word, "|");
+
+		if (len && word_len == len && strncmp(word, text, len) == 0) {
+			*out = i;
+			return 0;
+		}
+		word += word_len;
+		word += *word == '|';
+	}
+	return arg_fail(err, "'%.40s': expected one of %s", text, choices);
+}
+
+/* The word at index among choices' words, into out. */
+static void format_choice(const char *choices, unsigned index, char *out,
+			  size_t len)
+{
+	const char *word = choices;
+
+	while (index-- && *word) {
+		word += strcspn(word, "|");
+		word += *word == '|';
+	}
+	snprintf(out, len, "%.*s", (int)strcspn(word, "|"), word);
+}
+
 static int parse_value(const struct arg_option *opt, const char *value,
 		       struct arg_error *err)
 {
@@ -348,6 +380,8 @@ static int parse_value(const struct arg_option *opt, const char *value,
 			return arg_fail(err, "the value is empty");
 		*(const char **)opt->target = value;
 		return 0;
+	case ARG_CHOICE:
+		return arg_parse_choice(value, opt->metavar, opt->target, err);
 	case ARG_FLAG:
 		break;
 	}
@@ -510,6 +544,9 @@ static void format_default(const struct arg_option *opt, char *out, size_t len)
 	case ARG_STRING:
 		if (*(const char *const *)opt->target)
 			snprintf(out, len, "%s", *(const char *const *)opt->target);
+		break;
+	case ARG_CHOICE:
+		format_choice(opt->metavar, *(const unsigned *)opt->target, out, len);
 		break;
 	case ARG_FLAG:
 		break;

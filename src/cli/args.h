@@ -57,6 +57,10 @@ int arg_parse_ipv6(const char *text, uint8_t addr[16], struct arg_error *err);
  * "0,4-5", in the order given (repeats kept: the caller decides), each
  * below ARG_MAX_CPU, at most max of them. */
 #define ARG_MAX_CPU 1024
+/* The index of text among the '|'-separated words of choices. */
+int arg_parse_choice(const char *text, const char *choices, unsigned *out,
+		     struct arg_error *err);
+
 int arg_parse_cpu_list(const char *text, uint16_t *cpus, size_t max,
 		       size_t *count, struct arg_error *err);
 
@@ -77,6 +81,8 @@ enum arg_kind {
 	ARG_IPV4,      /* target: uint32_t, host byte order */
 	ARG_IPV6,      /* target: struct arg_ipv6 */
 	ARG_STRING,    /* target: const char *, pointing into argv */
+	ARG_CHOICE,    /* target: unsigned, the index of the word given among
+			* the metavar's words ("auto|thp|4k") */
 };
 
 /* A MAC option whose default is decided later (e.g. the device's own). */

@@ -572,6 +572,52 @@ static void test_help_shows_alias(void **state)
 	assert_non_null(strstr(text, "--ip6 ADDR6"));
 }
 
+/* ---- choices (--memory) ----------------------------------------------- */
+
+static void test_choice(void **state)
+{
+	unsigned memory = 0;
+	const struct arg_option options[] = {
+		{ "memory", ARG_CHOICE, &memory, 0, 0, "auto|hugetlb|thp|4k",
+		  "memory kind", NULL },
+	};
+	const struct arg_command cmd = {
+		.name = "gen", .positional = "", .description = "Test.",
+		.options = options, .option_count = 1,
+	};
+	char *thp[] = { "gen", "--memory", "thp", NULL };
+	char *last[] = { "gen", "--memory=4k", NULL };
+	char *bad[] = { "gen", "--memory", "huge", NULL };
+	char *prefix[] = { "gen", "--memory", "hug", NULL };
+	const char *pos[ARGS_MAX_POSITIONAL];
+	size_t npos;
+	struct arg_error err;
+	char text[2048];
+	FILE *f = tmpfile();
+	size_t n;
+
+	(void)state;
+	assert_non_null(f);
+	args_print_help(f, &cmd);
+	rewind(f);
+	n = fread(text, 1, sizeof(text) - 1, f);
+	text[n] = '\0';
+	fclose(f);
+	assert_non_null(strstr(text, "--memory auto|hugetlb|thp|4k"));
+	assert_non_null(strstr(text, "(default: auto)"));
+	assert_int_equal(args_parse(&cmd, 3, thp, pos, &npos, &err), ARGS_RUN);
+	assert_int_equal(memory, 2);
+	assert_int_equal(args_parse(&cmd, 2, last, pos, &npos, &err), ARGS_RUN);
+	assert_int_equal(memory, 3);
+	assert_true(args_parse(&cmd, 3, bad, pos, &npos, &err) < 0);
+	assert_non_null(strstr(err.msg, "'huge': expected one of auto|hugetlb|thp|4k"));
+	assert_true(args_parse(&cmd, 3, prefix, pos, &npos, &err) < 0);
+	assert_int_equal(memory, 3);
+	assert_true(arg_parse_choice("", "a|b", &memory, &err) < 0);
+	assert_int_equal(arg_parse_choice("b", "a|b", &memory, &err), 0);
+	assert_int_equal(memory, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -595,6 +641,7 @@ int main(void)
 		cmocka_unit_test(test_ipv6),
 		cmocka_unit_test(test_alias_and_string),
 		cmocka_unit_test(test_help_shows_alias),
+		cmocka_unit_test(test_choice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,6 +29,7 @@ struct dump_options {
 	const char *file;
 	uint64_t count, duration_ns, snaplen, batch;
 	bool nano, unsafe, verbose, json;
+	unsigned memory;           /* enum sn_mem_kind, --memory */
 };
 
 enum dump_stop {
@@ -299,8 +300,8 @@ static int dump_main(const struct dump_options *o, const char *addr)
 	d->pcap.fd = -1;
 	/* The session first, for its signal handlers: from the moment the
 	 * file exists, Ctrl-C must leave it complete. It opens no device. */
-	if (session_start(&d->session, "dump", o->unsafe, o->verbose,
-			  o->json) == 0 && dump_open_file(d) == 0) {
+	if (session_start(&d->session, "dump", o->unsafe,
+			  (enum sn_mem_kind)o->memory, o->verbose, o->json) == 0 && dump_open_file(d) == 0) {
 		if (dump_setup(d) == 0) {
 			status = run_dump(d);
 		} else {
@@ -338,6 +339,7 @@ int cmd_dump(int argc, char **argv)
 		CLI_OPTION_BATCH(o.batch),
 		CLI_OPTION_JSON(o.json),
 		CLI_OPTION_UNSAFE(o.unsafe),
+		CLI_OPTION_MEMORY(o.memory),
 		CLI_OPTION_VERBOSE(o.verbose),
 	};
 	const struct arg_alias aliases[] = { { 'w', "write" } };

@@ -86,6 +86,7 @@ struct fwd_options {
 	uint16_t cores[FWD_MAX_QUEUES];
 	size_t core_count;         /* 0: the default placement */
 	bool unsafe, verbose, json;
+	unsigned memory;           /* enum sn_mem_kind, --memory */
 };
 
 /* One direction of one queue pair. Only its worker writes it. The
@@ -1051,8 +1052,8 @@ static int fwd_main(const struct fwd_options *o, const char *a, const char *b)
 	f->addr[0] = a;
 	f->addr[1] = b;
 	f->event_fd[0] = f->event_fd[1] = f->wake_fd = -1;
-	if (session_start(&f->session, "fwd", o->unsafe, o->verbose,
-			  o->json) == 0 &&
+	if (session_start(&f->session, "fwd", o->unsafe,
+			  (enum sn_mem_kind)o->memory, o->verbose, o->json) == 0 &&
 	    fwd_setup(f, o) == 0)
 		status = run_forwarder(f, o);
 	session_end(&f->session);
@@ -1128,6 +1129,7 @@ int cmd_fwd(int argc, char **argv)
 		  "while frames come, sleep when quiet", "poll" },
 		{ "unsafe", ARG_FLAG, &o.unsafe, 0, 0, NULL,
 		  "drive the devices without the IOMMU (DMA NOT fenced)", NULL },
+		CLI_OPTION_MEMORY(o.memory),
 		CLI_OPTION_JSON(o.json),
 		CLI_OPTION_VERBOSE(o.verbose),
 	};

@@ -40,6 +40,7 @@ struct gen_options {
 	struct arg_mac src_mac, dst_mac;
 	uint32_t src_ip, dst_ip;
 	bool unsafe, verbose, json;
+	unsigned memory;           /* enum sn_mem_kind, --memory */
 };
 
 /* Pacing to a rate: frames the driver accepted since start_ns. */
@@ -716,8 +717,8 @@ static int gen_main(const struct gen_options *o, const char *addr)
 	g->addr = addr;
 	g->flows = (uint32_t)o->flows;
 	g->queues = (uint16_t)o->queues;
-	if (session_start(&g->session, "gen", o->unsafe, o->verbose,
-			  o->json) == 0 &&
+	if (session_start(&g->session, "gen", o->unsafe,
+			  (enum sn_mem_kind)o->memory, o->verbose, o->json) == 0 &&
 	    gen_setup(g, o) == 0)
 		status = run_generator(g, o);
 	session_end(&g->session);
@@ -780,6 +781,7 @@ int cmd_gen(int argc, char **argv)
 		  "f % N (so a flow's frames leave in order); needs "
 		  "--flows >= N", NULL },
 		CLI_OPTION_UNSAFE(o.unsafe),
+		CLI_OPTION_MEMORY(o.memory),
 		CLI_OPTION_JSON(o.json),
 		CLI_OPTION_VERBOSE(o.verbose),
 	};

@@ -27,6 +27,7 @@ struct recv_options {
 	uint64_t queues;
 	uint64_t duration_ns, idle_ns, timeout_ns;
 	bool unsafe, verbose, json, count_only;
+	unsigned memory;           /* enum sn_mem_kind, --memory */
 };
 
 enum recv_stop {
@@ -863,8 +864,8 @@ static int recv_main(const struct recv_options *o, const char *addr)
 	r->addr = addr;
 	r->opt = o;
 	r->queues = (uint16_t)o->queues;
-	if (session_start(&r->session, "recv", o->unsafe, o->verbose,
-			  o->json) == 0 &&
+	if (session_start(&r->session, "recv", o->unsafe,
+			  (enum sn_mem_kind)o->memory, o->verbose, o->json) == 0 &&
 	    recv_setup(r) == 0)
 		status = run_receiver(r);
 	session_end(&r->session);
@@ -906,6 +907,7 @@ int cmd_recv(int argc, char **argv)
 		  "count frames and bytes without reading or checking them "
 		  "(a rate measurement, like testpmd's rxonly)", NULL },
 		CLI_OPTION_UNSAFE(o.unsafe),
+		CLI_OPTION_MEMORY(o.memory),
 		CLI_OPTION_JSON(o.json),
 		CLI_OPTION_VERBOSE(o.verbose),
 	};

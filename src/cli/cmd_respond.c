@@ -33,6 +33,7 @@ struct respond_options {
 	uint8_t ip6_ll_addr[16];
 	uint64_t count, duration_ns, batch;
 	bool unsafe, verbose, json;
+	unsigned memory;           /* enum sn_mem_kind, --memory */
 };
 
 struct respond_run {
@@ -300,8 +301,9 @@ static int respond_main(const struct respond_options *o, const char *addr)
 		memcpy(rr->resp.ip6_ll, o->ip6_ll_addr, 16);
 	}
 	rr->resp.max_frame = RESPOND_MAX_FRAME;
-	if (session_start(&rr->session, "respond", o->unsafe, o->verbose,
-			  o->json) == 0 && respond_setup(rr) == 0)
+	if (session_start(&rr->session, "respond", o->unsafe,
+			  (enum sn_mem_kind)o->memory, o->verbose, o->json) == 0 &&
+	    respond_setup(rr) == 0)
 		status = run_responder(rr);
 	session_end(&rr->session);
 	free(rr);
@@ -330,6 +332,7 @@ int cmd_respond(int argc, char **argv)
 		CLI_OPTION_BATCH(o.batch),
 		CLI_OPTION_JSON(o.json),
 		CLI_OPTION_UNSAFE(o.unsafe),
+		CLI_OPTION_MEMORY(o.memory),
 		CLI_OPTION_VERBOSE(o.verbose),
 	};
 	const struct arg_command command = {

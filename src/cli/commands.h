@@ -42,6 +42,13 @@ int cmd_hugepages(int argc, char **argv);
 #define CLI_OPTION_UNSAFE(field)                                         \
 	{ "unsafe", ARG_FLAG, &(field), 0, 0, NULL,                      \
 	  "drive the device without the IOMMU (DMA NOT fenced)", NULL }
+/* Words in the order of enum sn_mem_kind (the target is its index). */
+#define CLI_OPTION_MEMORY(field)                                         \
+	{ "memory", ARG_CHOICE, &(field), 0, 0, "auto|hugetlb|thp|4k",   \
+	  "where DMA memory comes from: hugetlb (reserved huge pages), "  \
+	  "thp (transparent huge pages), 4k (plain pages: the IOMMU's "   \
+	  "IOTLB thrashes); auto: hugetlb while free ones exist, else "   \
+	  "thp, else 4k. --unsafe takes hugetlb only", NULL }
 #define CLI_OPTION_VERBOSE(field)                                        \
 	{ "verbose", ARG_FLAG, &(field), 0, 0, NULL,                     \
 	  "also print the library's notes", NULL }

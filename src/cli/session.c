@@ -134,7 +134,7 @@ static void print_unsafe_banner(void)
 }
 
 int session_start(struct session *s, const char *cmd, bool unsafe,
-		  bool verbose, bool json)
+		  enum sn_mem_kind memory, bool verbose, bool json)
 {
 	struct sn_ctx_config cfg;
 	struct sn_error err;
@@ -147,6 +147,7 @@ int session_start(struct session *s, const char *cmd, bool unsafe,
 	s->info = json ? stderr : stdout;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.unsafe_no_iommu = unsafe;
+	cfg.memory = memory;
 	cfg.log = session_log;
 	cfg.log_user = s;
 	if (unsafe)
@@ -357,16 +358,39 @@ struct sn_dev *session_open_dev(struct session *s, const char *addr,
 	return dev;
 }
 
+/* "hugetlb 2 MiB pages", "THP 2 MiB pages (9 of 9 units huge)", "4 KiB
+ * pages", joined by " + " when a run holds more than one kind. */
+static void format_memory_kinds(const struct sn_mem_info *info, char *out,
+				size_t len)
+{
+	char page[32];
+	size_t used = 0;
+
+	out[0] = '\0';
+	if (info->kinds & (1u << SN_MEM_HUGETLB)) {
+		report_format_size(info->page_size, page, sizeof(page));
+		used += (size_t)snprintf(out, len, "hugetlb %s pages", page);
+	}
+	if ((info->kinds & (1u << SN_MEM_THP)) && used < len)
+		used += (size_t)snprintf(out + used, len - used,
+					 "%sTHP 2 MiB pages (%u of %u units huge)",
+					 used ? " + " : "",
+					 info->thp_units - info->thp_small_units,
+					 info->thp_units);
+	if ((info->kinds & (1u << SN_MEM_4K)) && used < len)
+		snprintf(out + used, len - used, "%s4 KiB pages", used ? " + " : "");
+}
+
 void session_report_memory(const struct session *s)
 {
 	struct sn_mem_info info;
-	char page[32], total[32];
+	char kinds[128], total[32];
 
 	sn_ctx_mem_info(s->ctx, &info);
-	report_format_size(info.page_size, page, sizeof(page));
+	format_memory_kinds(&info, kinds, sizeof(kinds));
 	report_format_size(info.bytes, total, sizeof(total));
-	fprintf(s->info, "DMA memory: %s pages, %s in %u region%s spanning %u "
-		"%s page%s\n", page, total, info.regions,
+	fprintf(s->info, "DMA memory: %s, %s in %u region%s spanning %u "
+		"%s page%s\n", kinds[0] ? kinds : "none", total, info.regions,
 		info.regions == 1 ? "" : "s", info.iommu_pages,
 		info.unsafe ? "physical" : "IOMMU",
 		info.iommu_pages == 1 ? "" : "s");
@@ -374,8 +398,11 @@ void session_report_memory(const struct session *s)
 	if (info.small_pages)
 		fputs("safenic: warning: some DMA memory is in 4 KiB pages: "
 		      "the IOMMU's IOTLB will thrash and throughput will "
-		      "suffer.\nsafenic: warning: reserve huge pages, then run "
-		      "again: echo 256 > /proc/sys/vm/nr_hugepages\n", stderr);
+		      "suffer.\nsafenic: warning: reserve huge pages (echo 256 > "
+		      "/proc/sys/vm/nr_hugepages) or turn on transparent huge "
+		      "pages (echo madvise > "
+		      "/sys/kernel/mm/transparent_hugepage/enabled), then run "
+		      "again\n", stderr);
 }
 
 static const char *dev_state_advice(enum sn_dev_state state)

@@ -51,10 +51,11 @@ struct session {
 };
 
 /* Creates the context (one VFIO container for every device of the run)
- * and installs the signal handlers. Prints the --unsafe warning. Returns
+ * with DMA memory of the kind asked for (--memory), and installs the
+ * signal handlers. Prints the --unsafe warning. Returns
  * 0, or -1 after printing the error. */
 int session_start(struct session *s, const char *cmd, bool unsafe,
-		  bool verbose, bool json);
+		  enum sn_mem_kind memory, bool verbose, bool json);
 /* Every SESSION_REMOVAL_POLL_NS of NOW (the command's loop clock), asks
  * whether the kernel wants one of the run's devices back, so that a
  * hot-unplug is reported well within a second rather than at the next
