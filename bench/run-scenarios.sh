@@ -26,7 +26,11 @@
 #   fwd-chain-aw48    fwd-chain, modern virtio behind the IOMMU (48-bit)
 #   fwd-chain-aw39    the same with aw-bits=39 (IOVAs must fit 39 bits), on
 #                     split virtqueues (virtio-split: packed=off)
-#   fwd-chain-4k      the same with no huge pages (safenic uses 4 KiB pages)
+#   fwd-chain-4k      the same with no huge pages and THP off (safenic
+#                     uses 4 KiB pages, and says so)
+#   fwd-chain-thp     the same with no hugetlb pages and THP on madvise:
+#                     safenic takes transparent huge pages, every 2 MiB
+#                     unit in a huge page (its start-up line says so)
 #   fwd-chain-unsafe  --unsafe, legacy virtio, guest without an IOMMU
 #   tap-peer          safenic <-> host-peer.py through a tap, behind the IOMMU
 #   igb-chain         fwd-chain on four igb (82576) NICs, behind the IOMMU
@@ -114,8 +118,11 @@
 #  7. recv sees the sender's sequence numbers start at 0 (gen and
 #     host-peer.py both send seq 0..N-1).
 #  8. The 4 KiB variant is the same fwd-chain script booted with
-#     safenic.hugepages=0: the guest reserves no huge pages and safenic must
-#     fall back to 4 KiB pages by itself (no CLI flag).
+#     safenic.hugepages=0 and safenic.thp=never: the guest reserves no huge
+#     pages and turns THP off, and safenic must fall back to 4 KiB pages by
+#     itself (no CLI flag). The THP variant has hugepages=0 and
+#     thp=madvise: safenic must take transparent huge pages by itself.
+#     Both check the start-up line "DMA memory: ..." (safenic.expect_memory).
 #  9. tap-peer: gen --src-mac NIC1 --dst-mac 02:00:00:00:00:02 --src-ip
 #     10.0.0.1 --dst-ip 10.0.0.2, default UDP ports (the host sniffer
 #     accepts any ports). host-peer.py sends 10.0.0.2:4000 -> 10.0.0.1:4001,
@@ -239,10 +246,13 @@ run_case() {
 
 safenic_cases() {
     local fwd_params=(--param "count=$FWD_COUNT" --param "rate=$FWD_RATE")
-    run_case fwd-chain-aw48 zero --scenario fwd-chain --nic virtio "${fwd_params[@]}"
+    run_case fwd-chain-aw48 zero --scenario fwd-chain --nic virtio --param expect_memory=hugetlb \
+        "${fwd_params[@]}"
     run_case fwd-chain-aw39 zero --scenario fwd-chain --nic virtio-split --aw-bits 39 "${fwd_params[@]}"
     run_case fwd-chain-4k zero --scenario fwd-chain --nic virtio --param hugepages=0 \
-        "${fwd_params[@]}"
+        --param thp=never --param expect_memory=4k "${fwd_params[@]}"
+    run_case fwd-chain-thp zero --scenario fwd-chain --nic virtio --param hugepages=0 \
+        --param thp=madvise --param expect_memory=thp "${fwd_params[@]}"
     run_case fwd-chain-unsafe zero --scenario fwd-chain-unsafe --nic virtio-legacy --iommu off \
         "${fwd_params[@]}"
     run_case tap-peer zero --scenario tap-peer --nic virtio --topology tap1 \
@@ -281,7 +291,8 @@ selftest_cases() {
         --nic virtio-legacy --iommu off
     # All three IOMMU-capable models in one guest, igb at NIC1 and NIC4.
     run_case selftest-boot-mixed zero --scenario selftest-boot --nic igb,e1000e,virtio,igb
-    run_case selftest-boot-4k zero --scenario selftest-boot --param hugepages=0
+    run_case selftest-boot-4k zero --scenario selftest-boot --param hugepages=0 \
+        --param thp=never
     run_case selftest-tap zero --scenario selftest-tap --topology tap1 --param bind=none \
         --param "peer_count=$PEER_COUNT" \
         --host-hook "'$BENCH_DIR/host-tap-peer.sh' --min-foreign 5 \

@@ -150,6 +150,25 @@ summary_value() {
     echo "${value:-missing}"
 }
 
+# memory_kind NAME: the kind of DMA memory named by the start-up line
+# ("DMA memory: ...") of $LOG_DIR/NAME.log: hugetlb, thp (every 2 MiB unit
+# in a huge page), thp-partial, 4k, mixed (more than one kind), or missing.
+memory_kind() {
+    local line huge units
+    line=$(tr -d '\r' < "$LOG_DIR/$1.log" 2>/dev/null | grep '^DMA memory: ' | tail -1)
+    case $line in
+        "") echo missing ;;
+        *" + "*) echo mixed ;;
+        "DMA memory: hugetlb "*) echo hugetlb ;;
+        "DMA memory: 4 KiB pages,"*) echo 4k ;;
+        "DMA memory: THP "*)
+            huge=$(echo "$line" | sed -n 's/.*(\([0-9]*\) of [0-9]* units huge).*/\1/p')
+            units=$(echo "$line" | sed -n 's/.*([0-9]* of \([0-9]*\) units huge).*/\1/p')
+            if [ -n "$huge" ] && [ "$huge" = "$units" ]; then echo thp; else echo thp-partial; fi ;;
+        *) echo unknown ;;
+    esac
+}
+
 # pci_id BDF: the device's "vvvv:dddd" (vendor:device, hex, no 0x).
 pci_id() {
     echo "$(sed 's/^0x//' "/sys/bus/pci/devices/$1/vendor"):$(sed 's/^0x//' "/sys/bus/pci/devices/$1/device")"

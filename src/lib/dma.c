@@ -273,7 +273,8 @@ static int allocate_memory(struct sn_ctx *ctx, struct sn_dma_region *r,
 		       "no free %s huge pages and %s: falling back to 4 KiB pages; the "
 		       "IOMMU's translation cache (IOTLB) will thrash and throughput "
 		       "drops. Reserve huge pages (echo 256 > /proc/sys/vm/nr_hugepages) "
-		       "or %s", page_name(tried), why, THP_ADVICE);
+		       "or turn on transparent huge pages (echo madvise > %s)",
+		       page_name(tried), why, SN_THP_ENABLED_PATH);
 		ctx->warned_small_pages = true;
 	}
 	r->kind = SN_MEM_4K;

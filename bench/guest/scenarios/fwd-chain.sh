@@ -44,10 +44,17 @@
 #     a note by a safenic build without hw_* keys).
 # Virtio NICs get neither check (no hardware counters).
 #
+# safenic.expect_memory=KIND checks that gen, fwd and recv each say in their
+# start-up line ("DMA memory: ...") that their memory is of that kind:
+# hugetlb, thp (every 2 MiB unit in a transparent huge page) or 4k
+# (memory_kind in lib.sh). safenic picks the kind itself (--memory auto):
+# what the guest offers (safenic.hugepages, safenic.thp) decides it.
+#
 # Kernel command line knobs: safenic.count (20000), safenic.rate (5000 pps;
 # below TCG's capacity of about 0.1 Mpps), safenic.size (60 bytes),
 # safenic.ready_wait (at most 30 s for recv and fwd to come up),
-# safenic.directions (forward, the default, or both).
+# safenic.directions (forward, the default, or both), safenic.expect_memory
+# (none: not checked).
 # Run with SCENARIO_UNSAFE=1 (see fwd-chain-unsafe.sh) to add --unsafe.
 . /lib/safenic-bench/lib.sh
 
@@ -59,6 +66,7 @@ RATE=$(param rate 5000)
 SIZE=$(param size 60)
 READY_WAIT=$(param ready_wait 30)
 DIRECTIONS=$(param directions forward)
+MEMORY=$(param expect_memory "")
 # The generator needs COUNT/RATE seconds; give it that twice plus 60 s.
 GEN_LIMIT=$((COUNT / RATE * 2 + 60))
 IDLE=10
@@ -184,6 +192,7 @@ judge_intel() {
 
 echo "$NAME: count=$COUNT rate=$RATE size=$SIZE directions=$DIRECTIONS $UNSAFE" \
      "hugepages=$(cat /proc/sys/vm/nr_hugepages)" \
+     "thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)" \
      "iommu=$(have_iommu && echo on || echo off)"
 RECV_PID=""
 FWD_PID=""
@@ -248,6 +257,13 @@ if [ -n "$(intel_driver "$NIC3")" ]; then
     check_nic_line fwd 3
     check_hw fwd_b_hw_rx fwd fwd b_hw_rx_packets "$BACKWARD"
     check_hw fwd_b_hw_tx fwd fwd b_hw_tx_packets "$FORWARDED"
+fi
+if [ -n "$MEMORY" ]; then
+    for prog in gen fwd recv; do
+        check "memory_$prog" "$(memory_kind "$prog")" "$MEMORY"
+    done
+    RESULT="$RESULT | memory $(memory_kind fwd): $(tr -d '\r' < "$LOG_DIR/fwd.log" |
+        sed -n 's/^DMA memory: .*, \([^,]*\) in .* spanning \([0-9]*\) .*/\2 IOMMU pages for \1/p' | tail -1)"
 fi
 [ "$NIC_LINES" -eq 0 ] || RESULT="$RESULT | link up $NICS_UP/$NIC_LINES hw=$HW_STATUS"
 [ -z "$IGB_LOSS" ] || RESULT="$RESULT |$IGB_LOSS"

@@ -5,7 +5,8 @@
 #   with an IOMMU: every NIC bound to vfio-pci with its own /dev/vfio/N,
 #     /dev/vfio/vfio present, DMA remapping and interrupt remapping on;
 #   without:      every NIC without a driver, uio_pci_generic loaded;
-#   both:         the requested huge pages reserved, safenic runs (if present).
+#   both:         the requested huge pages reserved, the requested THP
+#                 setting (safenic.thp) in force, safenic runs (if present).
 . /lib/safenic-bench/lib.sh
 
 NAME=selftest-boot
@@ -39,6 +40,8 @@ fi
 
 HUGE=$(sed -n 's/^HugePages_Total: *//p' /proc/meminfo)
 check hugepages "$HUGE" "$(param hugepages 256)"
+THP=$(sed -n 's/.*\[\(.*\)\].*/\1/p' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null)
+[ -z "$(param thp "")" ] || check thp "$THP" "$(param thp "")"
 
 # Informational only: what safenic itself sees on this bus.
 if [ -x /usr/bin/safenic ]; then
@@ -46,4 +49,4 @@ if [ -x /usr/bin/safenic ]; then
     echo "safenic devices exited $?:"
     sed 's/^/[safenic] /' /tmp/devices.txt
 fi
-verdict "$NAME" "nics=$NICS iommu=$(have_iommu && echo on || echo off) hugepages=$HUGE"
+verdict "$NAME" "nics=$NICS iommu=$(have_iommu && echo on || echo off) hugepages=$HUGE thp=${THP:-none}"
