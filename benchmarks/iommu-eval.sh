@@ -4,7 +4,7 @@
 # NICs (the model that safenic drives both through VFIO and in unsafe
 # mode):
 #   iommu-2m  behind the emulated IOMMU, packet memory in 2 MiB pages
-#   iommu-4k  behind the IOMMU, no huge page free: 4 KiB pages
+#   iommu-4k  behind the IOMMU, no huge page free, --memory 4k: 4 KiB pages
 #   unsafe    a guest booted without an IOMMU, --unsafe (physical addresses)
 # The first two take turns in one guest, the third needs a second guest:
 # each rep boots one guest of each kind (alternating which goes first)

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # What the emulated IOMMU does per packet: counts QEMU's own VT-d trace
 # events while safenic forwards on e1000e (bench/guest/scenarios/
-# perf-iommu.sh, one batch size), once with packet memory in 2 MiB pages
-# and once in 4 KiB pages, one guest each:
+# perf-iommu.sh, one batch size), with the forwarder's packet memory in
+# hugetlb 2 MiB pages, in transparent huge pages (no hugetlb page, THP on)
+# and in 4 KiB pages, one guest each:
 #   translations   DMA accesses QEMU translated (IOTLB hits + misses)
+#   superpage      of those, the share QEMU translated through a leaf
+#                  entry with the page-size bit (bit 7 of the slpte both
+#                  events print) set: a level-2 leaf, i.e. a 2 MiB IOMMU
+#                  page; the rest went through 4 KiB (level-1) entries
 #   misses         translations that walked the page tables
 #                  (vtd_iotlb_page_update)
 #   resets         whole-IOTLB flushes, e.g. when it outgrew its size
 #                  (vtd_iotlb_reset)
-# Source and sink (in 2 MiB pages in both modes) count too: the trace
-# covers the whole guest. Tracing slows QEMU, so the forwarding rate of
+# Source and sink (in hugetlb 2 MiB pages in every mode) count too: the
+# trace covers the whole guest. Tracing slows QEMU, so the forwarding rate of
 # these runs means nothing; iommu-eval.sh measures rates.
 #
 #   sudo benchmarks/iommu-trace.sh [options] [OUT_DIR]     (default: build/bench)
@@ -37,18 +42,26 @@ mkdir -p "$out/logs"
 gb_prepare "$bin" "$out"
 
 csv=$out/iommu-trace.csv
-echo "date,nic,memmode,batch,pages,translations,misses,resets,forwarded,delivered" > "$csv"
+echo "date,nic,memmode,batch,page,pages,translations,superpage_translations,misses,superpage_misses,resets,forwarded,delivered" > "$csv"
 date=$(date -u +%Y-%m-%dT%H:%MZ)
 failed=0
-for mode in iommu-2m iommu-4k; do
+for mode in iommu-2m iommu-thp iommu-4k; do
 	log=$out/logs/iommu-trace-$mode.console.log
 	fifo=$out/iommu-trace-$mode.fifo counts=$out/iommu-trace-$mode.counts
 	rm -f "$fifo" && mkfifo "$fifo"
 	# QEMU's log backend writes one line per event; counted as it comes,
 	# since the lines would fill gigabytes.
-	awk '/vtd_iotlb_page_hit/ { hit++ } /vtd_iotlb_page_update/ { miss++ }
+	# A leaf slpte with bit 7 (PS) set maps a 2 MiB page: its second
+	# hex digit from the right is 8 or more.
+	awk 'function big(line, s) {
+		if (!match(line, /slpte 0x[0-9a-f]+/)) return 0
+		s = substr(line, RSTART, RLENGTH)
+		return substr(s, length(s) - 1, 1) ~ /[89a-f]/ }
+	     /vtd_iotlb_page_hit/ { hit++; if (big($0)) hit_big++ }
+	     /vtd_iotlb_page_update/ { miss++; if (big($0)) miss_big++ }
 	     /vtd_iotlb_reset/ { reset++ }
-	     END { printf "%d %d %d\n", hit, miss, reset }' < "$fifo" > "$counts" &
+	     END { printf "%d %d %d %d %d\n", hit, miss, reset, hit_big, miss_big }' \
+		< "$fifo" > "$counts" &
 	counter=$!
 	gb_say "=== $mode: $nic, batch $batch, ${secs} s, tracing vtd_iotlb_*"
 	gb_guest "$log" --scenario perf-iommu --nic "$nic" --iommu on --timeout 400 \
@@ -62,7 +75,7 @@ for mode in iommu-2m iommu-4k; do
 	! kill -0 "$counter" 2> /dev/null || timeout 5 sh -c ": > '$fifo'" || true
 	wait "$counter" || true
 	rm -f "$fifo"
-	read -r hits misses resets < "$counts"
+	read -r hits misses resets hits_big misses_big < "$counts"
 	line=$(gb_runs "$log" | head -1)
 	if [ -z "$line" ] || [ "$(gb_field "$line" status)" != ok ]; then
 		failed=1
@@ -70,7 +83,7 @@ for mode in iommu-2m iommu-4k; do
 		gb_failures "$log"
 		continue
 	fi
-	echo "$date,$nic,$mode,$batch,$(gb_field "$line" pages),$((hits + misses)),$misses,$resets,$(gb_field "$line" packets),$(gb_field "$line" delivered)" >> "$csv"
+	echo "$date,$nic,$mode,$batch,$(gb_field "$line" page),$(gb_field "$line" pages),$((hits + misses)),$((hits_big + misses_big)),$misses,$misses_big,$resets,$(gb_field "$line" packets),$(gb_field "$line" delivered)" >> "$csv"
 done
 
 echo
@@ -78,10 +91,12 @@ echo "QEMU's VT-d IOTLB while safenic forwards ($nic, batch $batch, ${secs} s), 
 echo "machine: $(gb_machine)"
 echo
 awk -F, 'NR > 1 {
-	if (!hdr++) printf "%-9s %8s %13s %10s %10s %7s %10s %12s\n", "memmode", "pages",
-		"translations", "misses", "miss-rate", "resets", "forwarded", "trans/frame"
-	printf "%-9s %8s %13d %10d %9.3f%% %7d %10d %12.1f\n", $3, $5, $6, $7,
-		$6 ? 100 * $7 / $6 : 0, $8, $9, $9 ? $6 / $9 : 0 }' "$csv"
+	if (!hdr++) printf "%-9s %-11s %6s %13s %10s %8s %10s %7s %10s %12s\n", "memmode",
+		"page", "pages", "translations", "superpage", "misses", "miss-rate",
+		"resets", "forwarded", "trans/frame"
+	printf "%-9s %-11s %6s %13d %9.1f%% %8d %9.3f%% %7d %10d %12.1f\n", $3, $5, $6, $7,
+		$7 ? 100 * $8 / $7 : 0, $9, $7 ? 100 * $9 / $7 : 0, $11, $12,
+		$12 ? $7 / $12 : 0 }' "$csv"
 echo
 gb_say "every figure: $csv"
 exit "$failed"
