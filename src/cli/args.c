@@ -325,6 +325,8 @@ int arg_parse_choice(const char *text, const char *choices, unsigned *out,
 	const char *word = choices;
 	size_t len = strlen(text);
 
+	if (!word)
+		return arg_fail(err, "internal error: option lists no choices");
 	for (unsigned i = 0; *word; i++) {
 		size_t word_len = strcspn(word, "|");
 
@@ -342,7 +344,7 @@ int arg_parse_choice(const char *text, const char *choices, unsigned *out,
 static void format_choice(const char *choices, unsigned index, char *out,
 			  size_t len)
 {
-	const char *word = choices;
+	const char *word = choices ? choices : "";
 
 	while (index-- && *word) {
 		word += strcspn(word, "|");
