@@ -83,7 +83,13 @@ for mode in iommu-2m iommu-thp iommu-4k; do
 		gb_failures "$log"
 		continue
 	fi
-	echo "$date,$nic,$mode,$batch,$(gb_field "$line" page),$(gb_field "$line" pages),$((hits + misses)),$((hits_big + misses_big)),$misses,$misses_big,$resets,$(gb_field "$line" packets),$(gb_field "$line" delivered)" >> "$csv"
+	# The kind and the page size: hugetlb2MiB, THP2MiB, 4KiB.
+	case $(gb_field "$line" memory) in
+	hugetlb) page=hugetlb$(gb_field "$line" page) ;;
+	thp | thp-partial) page=THP$(gb_field "$line" page) ;;
+	*) page=$(gb_field "$line" page) ;;
+	esac
+	echo "$date,$nic,$mode,$batch,$page,$(gb_field "$line" pages),$((hits + misses)),$((hits_big + misses_big)),$misses,$misses_big,$resets,$(gb_field "$line" packets),$(gb_field "$line" delivered)" >> "$csv"
 done
 
 echo

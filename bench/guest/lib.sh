@@ -155,7 +155,7 @@ summary_value() {
 # in a huge page), thp-partial, 4k, mixed (more than one kind), or missing.
 memory_kind() {
     local line huge units
-    line=$(tr -d '\r' < "$LOG_DIR/$1.log" 2>/dev/null | grep '^DMA memory: ' | tail -1)
+    line=$(tr -d '\r' 2>/dev/null < "$LOG_DIR/$1.log" | grep '^DMA memory: ' | tail -1)
     case $line in
         "") echo missing ;;
         *" + "*) echo mixed ;;

@@ -20,8 +20,8 @@
 # (the order reversed every other time), so a drift hits them alike.
 #
 # Each run's line carries the forwarder's "DMA memory" line as page=
-# (kind and page size: hugetlb2MiB, THP2MiB, 4KiB) and pages= (how many
-# IOMMU or physical pages it spans).
+# (2MiB, 4KiB), memory= (hugetlb, thp, 4k: memory_kind in lib.sh) and
+# pages= (how many IOMMU or physical pages it spans).
 #
 # Kernel command line knobs: safenic.perf_nic (label), safenic.batches
 # (1,4,8,16,32,64,128,256), safenic.secs (5), safenic.reps (1),
@@ -49,7 +49,7 @@ free_hugepages() {
 
 # run_fwd MEMMODE BATCH REP
 run_fwd() {
-    local memmode=$1 batch=$2 rep=$3 name=fwd-$1-$2-$3 ok=1 line page pages memory=auto
+    local memmode=$1 batch=$2 rep=$3 name=fwd-$1-$2-$3 ok=1 line page pages kind memory=auto
     SINK_RX=""
     if ! perf_sink_start "$NIC4" $UNSAFE; then
         RUN_PACKETS="" RUN_SECONDS="" RUN_PPS="" RUN_DROPS=""
@@ -70,13 +70,15 @@ run_fwd() {
     # "DMA memory: hugetlb 2 MiB pages, 26 MiB in 5 regions spanning 13 IOMMU
     # pages"; THP adds "(13 of 13 units huge)" after "pages".
     line=$(grep '^DMA memory' "$LOG_DIR/$name.log" | tail -1)
-    page=$(echo "$line" | sed -n 's/^DMA memory: \([^,(]*\).*/\1/p' | sed 's/ pages.*//' | tr -d ' ')
+    page=$(echo "$line" | sed -n 's/^DMA memory: [A-Za-z]* *\([0-9]* [KMG]iB\) pages.*/\1/p' |
+        tr -d ' ')
+    kind=$(memory_kind "$name")
     pages=$(echo "$line" | sed -n 's/.* spanning \([0-9]*\) .*/\1/p')
     if grep -q 'warning: some DMA memory is in 4 KiB pages' "$LOG_DIR/$name.log"; then
         echo "PERF-INFO $name: safenic warned about 4 KiB pages"
     fi
     perf_report "nic=$NIC memmode=$memmode batch=$batch rep=$rep" \
-        "status=$([ $ok = 1 ] && echo ok || echo fail) page=${page:-missing}" \
+        "status=$([ $ok = 1 ] && echo ok || echo fail) page=${page:-missing} memory=$kind" \
         "pages=${pages:-missing} delivered=${SINK_RX:-missing}"
 }
 
