@@ -97,7 +97,8 @@ static void print_verdict(const struct hp_count *c2m)
 	else
 		printf("\nOnly %" PRIu64 " free 2 MiB pages; fwd needs %" PRIu64
 		       ". Reserve more (as root): safenic hugepages --reserve %"
-		       PRIu64 "\nWithout them safenic falls back to 4 KiB pages "
+		       PRIu64 "\nWithout them safenic takes transparent huge "
+		       "pages where the kernel gives them, else 4 KiB pages,\n"
 		       "and warns (the IOMMU's IOTLB thrashes).\n", c2m->free,
 		       need, c2m->total + need - c2m->free);
 }

@@ -10,7 +10,8 @@
 #
 # Memory layouts (one per guest):
 #   iommu-2m  packet memory in 2 MiB hugetlb pages (safenic's default)
-#   iommu-4k  no huge page free while fwd starts: 4 KiB pages (safenic
+#   iommu-4k  no huge page free while fwd starts, fwd --memory 4k (else
+#             it would take transparent huge pages): 4 KiB pages (safenic
 #             warns); source and sink keep 2 MiB pages, as in perf-iommu
 #
 # Phases, as in perf-device-work: each run is one phase of the trace,
@@ -60,7 +61,8 @@ run_one() {
         return
     fi
     [ "$MEMMODE" != iommu-4k ] || echo 0 > /proc/sys/vm/nr_hugepages
-    perf_safenic_start "$name" fwd "$NIC2" "$NIC3" --ring "$ring" --pool "$pool" || ok=0
+    perf_safenic_start "$name" fwd "$NIC2" "$NIC3" --ring "$ring" --pool "$pool" \
+        $([ "$MEMMODE" != iommu-4k ] || echo --memory 4k) || ok=0
     [ "$MEMMODE" != iommu-4k ] || echo "$HUGEPAGES" > /proc/sys/vm/nr_hugepages
     if [ "$ok" = 1 ]; then
         PHASE=$((PHASE + 1))
@@ -76,9 +78,12 @@ run_one() {
         perf_safenic_finish "$name" fwd || ok=0
     fi
     perf_sink_stop
-    # "DMA memory: 2 MiB pages, 26 MiB in 5 regions spanning 13 IOMMU pages"
+    # "DMA memory: hugetlb 2 MiB pages, 26 MiB in 5 regions spanning 13 IOMMU
+    # pages" (THP: "THP 2 MiB pages (13 of 13 units huge), ..."; 4 KiB:
+    # "4 KiB pages, ..."): page= is the size alone.
     line=$(grep '^DMA memory' "$LOG_DIR/$name.log" | tail -1)
-    page=$(echo "$line" | sed -n 's/^DMA memory: \(.*\) pages, .*/\1/p' | tr -d ' ')
+    page=$(echo "$line" | sed -n 's/^DMA memory: [A-Za-z]* *\([0-9]* [KMG]iB\) pages.*/\1/p' |
+        tr -d ' ')
     pages=$(echo "$line" | sed -n 's/.* spanning \([0-9]*\) .*/\1/p')
     perf_report "nic=$NIC memmode=$MEMMODE ring=$ring pool=$pool phase=$phase" \
         "rid_a=$(rid "$NIC2") rid_b=$(rid "$NIC3")" \

@@ -8,10 +8,12 @@
 #   no device     an address with nothing there
 #   output file   dump to a read-only file system, to /dev/full, into a
 #                 missing folder: refused before the device is opened
-#   huge pages    --reserve more than memory allows; and with no huge
-#                 pages reserved a command falls back to 4 KiB pages with
-#                 a warning naming the fix (status 0: the documented
-#                 fallback, scenario fwd-chain-4k)
+#   huge pages    --reserve more than memory allows; with no huge pages
+#                 reserved and THP on madvise a command takes transparent
+#                 huge pages without a warning; with THP off as well it
+#                 falls back to 4 KiB pages with a warning naming the fix
+#                 (status 0: the documented fallbacks, scenarios
+#                 fwd-chain-thp and fwd-chain-4k)
 #   not root      bind, unbind and hugepages --reserve as a plain user
 . /lib/safenic-bench/lib.sh
 . /scenarios/tools-lib.sh
@@ -64,8 +66,26 @@ safenic hugepages --reserve 256 > /tmp/hp.log 2>&1
 check hugepages_restored "$(cat /proc/sys/vm/nr_hugepages)" 256
 sed 's/^/[hugepages] /' /tmp/hp.log
 echo 0 > /proc/sys/vm/nr_hugepages
+# No hugetlb page, THP on for ranges that ask: transparent huge pages, no
+# warning, and the start-up line says so (every unit huge).
+THP_FILE=/sys/kernel/mm/transparent_hugepage/enabled
+THP_WAS=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$THP_FILE")
+echo madvise > "$THP_FILE"
+mkdir -p "$LOG_DIR"
+safenic gen "$NIC1" --count 10 > "$LOG_DIR/thp-gen.log" 2>&1
+RC=$?
+KIND=$(memory_kind thp-gen)
+ERRCASES=$((ERRCASES + 1))
+echo "ERRCASE no-hugepages-thp $([ "$RC" = 0 ] && [ "$KIND" = thp ] && echo PASS || echo FAIL)" \
+     "exit=$RC: $(grep -m1 '^DMA memory' "$LOG_DIR/thp-gen.log")"
+check no_hugepages_thp "$KIND" thp
+check no_hugepages_thp_exit "$RC" 0
+check no_hugepages_thp_quiet "$(grep -c 'warning' "$LOG_DIR/thp-gen.log")" 0
+# THP off as well: 4 KiB pages, with the warning.
+echo never > "$THP_FILE"
 safenic gen "$NIC1" --count 10 > /tmp/nohuge.out 2> /tmp/nohuge.err
 RC=$?
+echo "$THP_WAS" > "$THP_FILE"
 WARN=$(grep -c 'nr_hugepages' /tmp/nohuge.err)
 ERRCASES=$((ERRCASES + 1))
 echo "ERRCASE no-hugepages-fallback $([ "$RC" = 0 ] && [ "$WARN" -ge 1 ] && echo PASS || echo FAIL)" \
