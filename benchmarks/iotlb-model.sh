@@ -14,16 +14,15 @@
 # a page of the run's layout (4 KiB or 2 MiB, from fwd's "DMA memory"
 # line), no prefetch, no page-walk cache.
 #
-# Layouts: iommu-2m (2 MiB hugetlb pages), iommu-4k (no huge page free:
-# 4 KiB pages). thp (transparent huge pages) is a column waiting for
-# `safenic fwd --memory thp` (issue 12, part 1): asked for on a safenic
-# without it, it is reported missing and skipped.
+# Layouts: iommu-2m (2 MiB hugetlb pages), iommu-thp (no hugetlb page
+# free for fwd, fwd --memory thp: transparent huge pages, mapped as 2 MiB
+# IOMMU pages), iommu-4k (fwd --memory 4k: 4 KiB pages).
 # The pool hands out its most recently freed buffer first (LIFO: the
 # free stack and per-thread caches of src/lib/mempool.c); safenic has no
 # option for another reuse order, so none is varied.
 #
 #   sudo benchmarks/iotlb-model.sh [options] [OUT_DIR]     (default: build/bench)
-#     --layouts LIST   iommu-2m,iommu-4k (the default; thp: see above)
+#     --layouts LIST   iommu-2m,iommu-thp,iommu-4k (the default)
 #     --variants LIST  RING:POOL,... (default 512:8192,128:8192,2048:8192,
 #                      512:2048,512:32768)
 #     --secs N         4 (seconds the source sends per run)
@@ -46,7 +45,7 @@ cd "$(dirname "$0")/.."
 GB_NAME="iotlb-model"
 . benchmarks/guest-lib.sh
 
-layouts=iommu-2m,iommu-4k variants=512:8192,128:8192,2048:8192,512:2048,512:32768
+layouts=iommu-2m,iommu-thp,iommu-4k variants=512:8192,128:8192,2048:8192,512:2048,512:32768
 secs=4 rate=5000 entries=32,64,128,256,512,1024 ways=4,8,0 bin="" out=build/bench
 smoke=0 report_only=0
 while [ $# -gt 0 ]; do
@@ -67,8 +66,8 @@ while [ $# -gt 0 ]; do
 done
 for layout in ${layouts//,/ }; do
 	case $layout in
-	iommu-2m | iommu-4k | thp) ;;
-	*) gb_die "unknown layout '$layout' (iommu-2m, iommu-4k, thp)" ;;
+	iommu-2m | iommu-thp | iommu-4k) ;;
+	*) gb_die "unknown layout '$layout' (iommu-2m, iommu-thp, iommu-4k)" ;;
 	esac
 done
 mkdir -p "$out/logs"
@@ -111,17 +110,6 @@ if [ "$report_only" -eq 0 ]; then
 	[ -n "$bin" ] || bin=build/perf-static/src/cli/safenic
 	for layout in ${layouts//,/ }; do
 		log=$out/logs/iotlb-model-$layout.console.log
-		if [ "$layout" = thp ]; then
-			# Part 1 of issue 12 adds it; until then there is nothing to run.
-			if ! "$bin" fwd --help | grep -q -- '--memory'; then
-				gb_say "thp: MISSING: this safenic has no 'fwd --memory thp'; skipped"
-				echo "layout=thp status=missing" > "$out/iotlb-model-$layout.run"
-				continue
-			fi
-			gb_say "thp: safenic has --memory, but perf-iotlb.sh does not pass it yet; skipped"
-			echo "layout=thp status=missing" > "$out/iotlb-model-$layout.run"
-			continue
-		fi
 		trace=$out/iotlb-model-$layout.trace
 		nvar=$(echo "$variants" | tr , '\n' | wc -l)
 		timeout=$((nvar * (secs + 90) + 300))
@@ -147,13 +135,9 @@ fi
 # The CSV: every run, replayed through every IOTLB geometry.
 csv=$out/iotlb-model.csv
 echo "date,commit,nic,layout,ring,pool,rate,secs,dma_pages,label,page,entries,ways,translations,pages,frames,misses,misses_per_frame" > "$csv"
-runs_date="" missing=""
+runs_date=""
 for layout in ${layouts//,/ }; do
 	meta=$(cat "$out/iotlb-model-$layout.run" 2> /dev/null || true)
-	if [ "$(gb_field "$meta" status)" = missing ]; then
-		missing="$missing $layout"
-		continue
-	fi
 	log=$out/logs/iotlb-model-$layout.console.log
 	[ -f "$log" ] || { failed=1; gb_say "$layout: no console log $log"; continue; }
 	runs_date="$runs_date $(gb_field "$meta" date)"
@@ -172,8 +156,9 @@ for layout in ${layouts//,/ }; do
 			gb_say "FAILED run (translations: $([ -s "$seq" ] && echo yes || echo none)): $line"
 			continue
 		fi
-		# A 2 MiB layout must not have fallen back, nor a 4 KiB one kept huge pages.
-		if [ "iommu-$page" != "$layout" ]; then
+		# A 2 MiB layout (hugetlb or THP) must not have fallen back, nor a
+		# 4 KiB one kept huge pages.
+		if [ "iommu-$page" != "${layout/thp/2m}" ]; then
 			failed=1
 			gb_say "$layout: fwd had $(gb_field "$line" page) pages: $line"
 			continue
@@ -228,7 +213,6 @@ for w in ${ways//,/ }; do
 		}
 	}' "$csv"
 done
-[ -z "$missing" ] || echo "not run:$missing (thp: no 'safenic fwd --memory thp' on this commit)"
 
 # The plot: misses per frame against IOTLB entries, one line per layout
 # and variant, for the first associativity asked.
@@ -243,13 +227,16 @@ if [ "$(wc -l < "$csv")" -gt 1 ] && command -v gnuplot > /dev/null; then
 			-v E="$(col entries)" -v W="$(col ways)" -v M="$(col misses_per_frame)" \
 			'NR > 1 && $W == wl && $L ":" $R ":" $P == key { print $E, $M }' "$csv" > "$dat"
 		layout=${key%%:*} rest=${key#*:}
-		style="lw 2 dt $([ "$layout" = iommu-2m ] && echo 1 || echo 2)"
-		name=$([ "$layout" = iommu-2m ] && echo "2 MiB hugetlb" || echo "4 KiB")
+		case $layout in
+		iommu-2m) style="lw 2 dt 1" name="2 MiB hugetlb" ;;
+		iommu-thp) style="lw 2 dt 3" name="THP (2 MiB)" ;;
+		*) style="lw 2 dt 2" name="4 KiB" ;;
+		esac
 		plots+="${plots:+, }'$dat' using 1:2 with linespoints $style title '$name, ring ${rest%%:*}, pool ${rest#*:}'"
 	done < <(awk -F, -v L="$(col layout)" -v R="$(col ring)" -v P="$(col pool)" \
 		'NR > 1 { k = $L ":" $R ":" $P; if (!(k in s)) { s[k] = 1; print k } }' "$csv")
 	gnuplot <<-PLOT
-		set terminal pngcairo size 900,560
+		set terminal pngcairo size 1150,560
 		set output '$png'
 		set title "IOTLB misses per forwarded frame, simulated ($wl-way LRU, shared by both NICs)\nsafenic fwd on e1000e, translations recorded from QEMU's VT-d model, $(date +%Y-%m-%d)"
 		set xlabel 'IOTLB entries'
@@ -258,7 +245,7 @@ if [ "$(wc -l < "$csv")" -gt 1 ] && command -v gnuplot > /dev/null; then
 		set xtics (32, 64, 128, 256, 512, 1024)
 		set yrange [0:*]
 		set grid
-		set key top right
+		set key outside right top
 		plot $plots
 	PLOT
 	gb_say "plot: $png"

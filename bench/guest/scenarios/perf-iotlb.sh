@@ -10,6 +10,8 @@
 #
 # Memory layouts (one per guest):
 #   iommu-2m  packet memory in 2 MiB hugetlb pages (safenic's default)
+#   iommu-thp no hugetlb page free while fwd starts, fwd --memory thp:
+#             transparent huge pages, mapped as 2 MiB IOMMU pages
 #   iommu-4k  no huge page free while fwd starts, fwd --memory 4k (else
 #             it would take transparent huge pages): 4 KiB pages (safenic
 #             warns); source and sink keep 2 MiB pages, as in perf-iommu
@@ -52,6 +54,15 @@ mark() {
         skip=$(($1 / 4)) count=1 2> /dev/null
 }
 
+# The --memory fwd is given for the layout.
+memory_kind() {
+    case $MEMMODE in
+        iommu-2m) echo hugetlb ;;
+        iommu-thp) echo thp ;;
+        *) echo 4k ;;
+    esac
+}
+
 # run_one RING POOL
 run_one() {
     local ring=$1 pool=$2 name=fwd-$1-$2 ok=1 line page pages phase=none
@@ -60,10 +71,11 @@ run_one() {
         perf_report "nic=$NIC memmode=$MEMMODE ring=$ring pool=$pool status=fail"
         return
     fi
-    [ "$MEMMODE" != iommu-4k ] || echo 0 > /proc/sys/vm/nr_hugepages
+    # fwd alone without hugetlb pages (source and sink keep theirs).
+    [ "$MEMMODE" = iommu-2m ] || echo 0 > /proc/sys/vm/nr_hugepages
     perf_safenic_start "$name" fwd "$NIC2" "$NIC3" --ring "$ring" --pool "$pool" \
-        $([ "$MEMMODE" != iommu-4k ] || echo --memory 4k) || ok=0
-    [ "$MEMMODE" != iommu-4k ] || echo "$HUGEPAGES" > /proc/sys/vm/nr_hugepages
+        --memory "$(memory_kind)" || ok=0
+    [ "$MEMMODE" = iommu-2m ] || echo "$HUGEPAGES" > /proc/sys/vm/nr_hugepages
     if [ "$ok" = 1 ]; then
         PHASE=$((PHASE + 1))
         phase=$PHASE
@@ -95,8 +107,8 @@ perf_init
 echo "perf-iotlb: nic=$NIC memmode=$MEMMODE variants=$VARIANTS secs=$SECS rate=$RATE" \
      "hugepages=$HUGEPAGES"
 case $MEMMODE in
-    iommu-2m | iommu-4k) ;;
-    *) echo "perf-iotlb: unknown memmode '$MEMMODE' (iommu-2m, iommu-4k)"
+    iommu-2m | iommu-thp | iommu-4k) ;;
+    *) echo "perf-iotlb: unknown memmode '$MEMMODE' (iommu-2m, iommu-thp, iommu-4k)"
        PERF_FAILS=$((PERF_FAILS + 1)); VARIANTS="" ;;
 esac
 have_iommu || { echo "perf-iotlb: needs the IOMMU"; PERF_FAILS=$((PERF_FAILS + 1)); VARIANTS=""; }
