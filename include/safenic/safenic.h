@@ -218,6 +218,11 @@ uint64_t sn_mempool_bad_frees(const struct sn_mempool *pool);
 #define SN_RSS_IPV6_UDP (1u << 5)
 #define SN_RSS_ALL 0x3fu
 
+/* The MTU a device gets when its config says 0, and the smallest it
+ * takes (IPv4's minimum datagram, RFC 791). */
+#define SN_MTU_DEFAULT 1500u
+#define SN_MTU_MIN 68u
+
 struct sn_dev_config {
 	uint16_t rx_queues;        /* 0 = 1 */
 	uint16_t tx_queues;        /* 0 = 1 */
@@ -257,6 +262,19 @@ struct sn_dev_config {
 		SN_VIRTIO_RINGS_SPLIT,
 		SN_VIRTIO_RINGS_PACKED,
 	} virtio_rings;
+	/* The MTU, 0 = SN_MTU_DEFAULT (1500): the largest frame received and
+	 * sent is mtu + 14 bytes (the Ethernet header; no FCS, and no room
+	 * for a VLAN tag). Every driver applies it alike: longer frames
+	 * received are dropped and counted in rx_errors (the NIC drops them
+	 * itself where it can: igb and ixgbe by their maximum frame length,
+	 * e1000e up to 1522 bytes without LPE, counted by the NIC and added
+	 * to rx_errors); longer frames handed to sn_tx_burst are refused as
+	 * any packet the transmit check refuses (tx_errors), never put on
+	 * the wire. virtio: where the device offers VIRTIO_NET_F_MTU, its
+	 * MTU is the maximum. sn_dev_open refuses an MTU the device or the
+	 * receive pool cannot carry (a frame must fit one buffer: jumbo
+	 * frames are not supported yet), never lowers it silently. */
+	uint16_t mtu;
 };
 
 struct sn_stats {

@@ -130,6 +130,11 @@ static int start_device(struct sn_device *dev, const struct sn_dev_config *cfg,
 		return sn_fail(err, EINVAL, "the receive pool belongs to another context");
 	if (cfg->rx_pool && cfg->rx_pool->released)
 		return sn_fail(err, EINVAL, "the receive pool was already destroyed");
+	dev->mtu = cfg->mtu ? cfg->mtu : SN_MTU_DEFAULT;
+	if (dev->mtu < SN_MTU_MIN)
+		return sn_fail(err, EINVAL, "%s: MTU %u is below the smallest IPv4 allows (%u); "
+			       "ask for %u to %u", dev->pci.addr, dev->mtu, SN_MTU_MIN, SN_MTU_MIN,
+			       SN_MTU_DEFAULT);
 	/* Interrupts first: a configuration that cannot have them fails
 	 * before any memory is taken. */
 	int rc = setup_intr(dev, cfg, err);
@@ -144,6 +149,13 @@ static int start_device(struct sn_device *dev, const struct sn_dev_config *cfg,
 	}
 	/* The pool outlives the device's receive ring: see sn_dev_close. */
 	sn_mempool_get(dev->rx_pool);
+	/* A frame must fit one receive buffer: refused, never clamped. */
+	uint32_t room = sn_mempool_data_room(dev->rx_pool);
+	if (dev->mtu + 14u > room)
+		return sn_fail(err, EINVAL, "%s: MTU %u needs %u-byte frames, more than the receive "
+			       "pool's data room of %u bytes: the largest MTU with this pool is %u "
+			       "(frames spanning several buffers, jumbo frames, are not supported "
+			       "yet)", dev->pci.addr, dev->mtu, dev->mtu + 14u, room, room - 14);
 	return dev->driver->start(dev, cfg, err);
 }
 

@@ -67,6 +67,10 @@ struct sn_device {
 	struct sn_pci_dev pci;
 	uint8_t mac[6];
 	uint16_t rx_queues, tx_queues;
+	/* sn_dev_config.mtu, 0 made SN_MTU_DEFAULT; checked against the
+	 * receive pool before the driver starts, which checks it against the
+	 * device. */
+	uint16_t mtu;
 	struct sn_mempool *rx_pool;
 	struct sn_mempool *own_pool; /* made by the core when none was given */
 	struct sn_intr intr;

@@ -120,6 +120,16 @@ static int e1000e_setup_tx_queue(struct sn_intel_nic *nic, unsigned q, uint64_t 
  * enables, both queues at once (a queue's reset pauses the other for
  * its 10 ms); there is no bit that confirms a stop, so wait as the reset
  * does for DMA in progress to finish. */
+/* The 82574 has no maximum-length register: without RCTL.LPE it drops
+ * frames longer than 1522 bytes with the FCS (a tagged 1500-byte MTU)
+ * and counts them in ROC, with LPE it takes frames up to its buffers
+ * (82574 datasheet, RCTL; Linux's e1000e sets LPE for an MTU over 1500).
+ * What lies between the MTU and that limit the ring drops. */
+static void e1000e_enable(struct sn_intel_nic *nic, bool promiscuous)
+{
+	sn_intel_e1000_enable(nic, promiscuous, nic->dev->mtu > 1500);
+}
+
 static void e1000e_queue_enable(struct sn_intel_nic *nic, bool receive, unsigned q, bool on)
 {
 	volatile uint8_t *bar = nic->bar;
@@ -228,12 +238,13 @@ const struct sn_intel_family sn_e1000e_family = {
 	.rss = &e1000e_rss,
 	.default_ring = 512,
 	.min_rx_room = 2048,
+	.rx_buf_fixed = 2048,
 	.reset = e1000e_reset,
 	.ral0 = e1000e_off_RAL0,
 	.setup_rx_queue = e1000e_setup_rx_queue,
 	.setup_tx_queue = e1000e_setup_tx_queue,
 	.queue_enable = e1000e_queue_enable,
-	.enable = sn_intel_e1000_enable,
+	.enable = e1000e_enable,
 	.disable = sn_intel_e1000_disable,
 	.link = sn_intel_e1000_link,
 	.irq_setup = e1000e_irq_setup,
@@ -244,6 +255,7 @@ const struct sn_intel_family sn_e1000e_family = {
 	.rx_bytes = "GORCL",
 	.tx_bytes = "GOTCL",
 	.rx_missed = "MPC",
+	.rx_oversize = "ROC",
 };
 
 SN_INTEL_DRIVER(sn_e1000e_driver, "e1000e", e1000e_match, sn_e1000e_family);

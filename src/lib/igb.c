@@ -33,6 +33,7 @@
 	X(fam, MDIC, 0x00020, RW, "MDI Control")                             \
 	X(fam, EIMC, 0x01528, WO, "Extended Interrupt Mask Clear")          \
 	X(fam, RXCSUM, 0x05000, RW, "Receive Checksum Control")              \
+	X(fam, RLPML, 0x05004, RW, "Receive Long Packet Maximum Length")     \
 	X(fam, MRQC, 0x05818, RW, "Multiple Receive Queues Command")        \
 	X(fam, RETA, 0x05C00, RW, "Redirection Table (32 registers)")       \
 	X(fam, RSSRK, 0x05C80, RW, "RSS Random Key (10 registers)")
@@ -155,9 +156,13 @@ static void igb_restart_autoneg(struct sn_intel_nic *nic)
 	sn_intel_wait(nic, igb_off_MDIC, MDIC_READY, MDIC_READY, 10);
 }
 
+/* With RCTL.LPE the NIC drops received frames longer than RLPML (FCS
+ * included) and counts them in ROC (82576 datasheet, RCTL and RLPML;
+ * Linux's igb sets LPE always): so the NIC enforces the MTU itself. */
 static void igb_enable(struct sn_intel_nic *nic, bool promiscuous)
 {
-	sn_intel_e1000_enable(nic, promiscuous);
+	igb_wr_RLPML(nic->bar, nic->dev->mtu + 14u + 4u);
+	sn_intel_e1000_enable(nic, promiscuous, true);
 	igb_restart_autoneg(nic);
 }
 
@@ -314,6 +319,7 @@ const struct sn_intel_family sn_igb_family = {
 	.rx_bytes = "GORCL",
 	.tx_bytes = "GOTCL",
 	.rx_missed = "MPC",
+	.rx_oversize = "ROC",
 	.rx_queue_drops = "RQDPC",
 };
 

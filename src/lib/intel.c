@@ -37,6 +37,7 @@ SN_E1000_COMMON_GLOBALS(SN_REG_GLOBAL_ACCESSOR, e1000)
 #define E1000_RCTL_EN (1u << 1)
 #define E1000_RCTL_UPE (1u << 3)
 #define E1000_RCTL_MPE (1u << 4)
+#define E1000_RCTL_LPE (1u << 5)
 #define E1000_RCTL_BAM (1u << 15)
 #define E1000_RCTL_SECRC (1u << 26) /* BSIZE 00 with BSEX 0: 2048-byte buffers */
 #define E1000_TCTL_EN (1u << 1)
@@ -44,12 +45,14 @@ SN_E1000_COMMON_GLOBALS(SN_REG_GLOBAL_ACCESSOR, e1000)
 #define E1000_TCTL_CT_DEFAULT (0x0fu << 4)
 #define E1000_TCTL_COLD_FULL_DUPLEX (0x3fu << 12)
 
-void sn_intel_e1000_enable(struct sn_intel_nic *nic, bool promiscuous)
+void sn_intel_e1000_enable(struct sn_intel_nic *nic, bool promiscuous, bool long_packets)
 {
 	volatile uint8_t *bar = nic->bar;
 	uint32_t rctl = E1000_RCTL_EN | E1000_RCTL_BAM | E1000_RCTL_SECRC;
 	if (promiscuous)
 		rctl |= E1000_RCTL_UPE | E1000_RCTL_MPE;
+	if (long_packets)
+		rctl |= E1000_RCTL_LPE;
 	e1000_wr_RCTL(bar, rctl);
 	e1000_wr_TCTL(bar, E1000_TCTL_EN | E1000_TCTL_PSP | E1000_TCTL_CT_DEFAULT |
 				   E1000_TCTL_COLD_FULL_DUPLEX);
@@ -136,6 +139,13 @@ static int setup_queues(struct sn_intel_nic *nic, const struct sn_dev_config *cf
 			       "bytes of data room; this pool has %u (create it with buf_size "
 			       ">= %u)", nic->dev->pci.addr, f->name, f->min_rx_room,
 			       sn_mempool_data_room(pool), f->min_rx_room + SN_POOL_HEADROOM);
+	uint32_t nic_buf = f->rx_buf_fixed ? f->rx_buf_fixed : sn_mempool_data_room(pool) & ~1023u;
+	if (nic->dev->mtu + 14u > nic_buf)
+		return sn_fail(err, EINVAL, "%s: MTU %u needs %u-byte frames; %s fills receive "
+			       "buffers of %u bytes here, so the largest MTU is %u (frames spanning "
+			       "several buffers, jumbo frames, are not supported yet)",
+			       nic->dev->pci.addr, nic->dev->mtu, nic->dev->mtu + 14u, f->name,
+			       nic_buf, nic_buf - 14);
 	for (unsigned q = 0; q < nic->rx_queues; q++) {
 		struct sn_ring *ring = &nic->rx[q];
 		uint16_t size = ring_size(f, cfg->rx_ring_size);
@@ -147,6 +157,7 @@ static int setup_queues(struct sn_intel_nic *nic, const struct sn_dev_config *cf
 		ring->tail = (volatile uint32_t *)(nic->bar + regs.tail);
 		ring->pool = pool;
 		ring->rx_room = sn_mempool_data_room(pool);
+		ring->max_frame = nic->dev->mtu + 14u;
 		nic->dev->fast.rxq[q] = ring;
 	}
 	for (unsigned q = 0; q < nic->tx_queues; q++) {
@@ -158,6 +169,7 @@ static int setup_queues(struct sn_intel_nic *nic, const struct sn_dev_config *cf
 			return rc;
 		ring->head = (volatile uint32_t *)(nic->bar + regs.head);
 		ring->tail = (volatile uint32_t *)(nic->bar + regs.tail);
+		ring->max_frame = nic->dev->mtu + 14u;
 		nic->dev->fast.txq[q] = ring;
 	}
 	return 0;
@@ -381,6 +393,8 @@ void sn_intel_stats(struct sn_device *dev, struct sn_stats *s)
 	s->rx_drops += sn_regs_total(f->registers, f->num_registers, nic->counter_totals,
 				     f->rx_missed);
 	s->rx_drops += nic->more_queue_drops;
+	s->rx_errors += sn_regs_total(f->registers, f->num_registers, nic->counter_totals,
+				      f->rx_oversize);
 	if (f->rx_queue_drops)
 		s->rx_drops += sn_regs_total(f->registers, f->num_registers,
 					     nic->counter_totals, f->rx_queue_drops);

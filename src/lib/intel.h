@@ -52,6 +52,10 @@ struct sn_intel_family {
 	 * field counts whole KiB and 0 is forbidden (igb, ixgbe), or the
 	 * receive control only knows 2048 bytes and up (e1000e). */
 	uint32_t min_rx_room;
+	/* Bytes of a receive buffer the NIC fills: a fixed size (e1000e's
+	 * RCTL.BSIZE), or 0 when it is the data room in whole KiB (SRRCTL).
+	 * A frame must fit one (see sn_dev_config.mtu). */
+	uint32_t rx_buf_fixed;
 	/* Datasheet reset and wait for the NVM; interrupts masked. */
 	int (*reset)(struct sn_intel_nic *nic, struct sn_error *err);
 	uint32_t ral0;  /* Receive Address Low 0: the MAC the NVM loaded */
@@ -85,6 +89,9 @@ struct sn_intel_family {
 	void (*irq_ack)(struct sn_intel_nic *nic, const struct sn_intr *intr);
 	/* Names of the counters in the register table. */
 	const char *rx_packets, *tx_packets, *rx_bytes, *tx_bytes, *rx_missed;
+	/* Frames longer than the maximum the NIC was given (the MTU),
+	 * dropped by the NIC itself: counted in rx_errors. */
+	const char *rx_oversize;
 	const char *rx_queue_drops;  /* NULL when the family has none */
 };
 
@@ -107,9 +114,10 @@ int sn_intel_wait(struct sn_intel_nic *nic, uint32_t off, uint32_t mask,
 void sn_intel_sleep_ms(unsigned ms);
 /* What igb and e1000e do alike, through the e1000 registers they share:
  * receive (broadcast, CRC stripped, 2048-byte buffers; promiscuous if
- * asked) and transmit on, link up; both off; link from STATUS (LU, speed
+ * asked; frames over 1522 bytes with the FCS only with long_packets,
+ * RCTL.LPE) and transmit on, link up; both off; link from STATUS (LU, speed
  * in bits 7:6). */
-void sn_intel_e1000_enable(struct sn_intel_nic *nic, bool promiscuous);
+void sn_intel_e1000_enable(struct sn_intel_nic *nic, bool promiscuous, bool long_packets);
 void sn_intel_e1000_disable(struct sn_intel_nic *nic);
 void sn_intel_e1000_link(struct sn_intel_nic *nic, struct sn_link *link);
 /* igb and ixgbe: a queue's enable bit (25) in RXDCTL or TXDCTL, at ctl;
@@ -176,6 +184,7 @@ void sn_intel_event_ack(struct sn_device *dev);
 	X(fam, GPTC, 0x04080, RC, "Good Packets Transmitted Count")          \
 	X(fam, GORCL, 0x04088, RC64, "Good Octets Received Count")           \
 	X(fam, GOTCL, 0x04090, RC64, "Good Octets Transmitted Count")        \
+	X(fam, ROC, 0x040AC, RC, "Receive Oversize Count")                   \
 	X(fam, TPR, 0x040D0, RC, "Total Packets Received")                   \
 	X(fam, TPT, 0x040D4, RC, "Total Packets Transmitted")
 

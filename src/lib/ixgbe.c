@@ -27,6 +27,7 @@
 	X(fam, RXCTRL, 0x03000, RW, "Receive Control")                       \
 	X(fam, RXPBSIZE0, 0x03C00, RW, "Receive Packet Buffer Size 0")       \
 	X(fam, HLREG0, 0x04240, RW, "MAC Core Control 0")                    \
+	X(fam, MHADD, 0x04268, RW, "MAC Max Frame Size (MFS in bits 31:16)") \
 	X(fam, AUTOC, 0x042A0, RW, "Auto-Negotiation Control")               \
 	X(fam, LINKS, 0x042A4, RO, "Link Status")                            \
 	X(fam, RTTDCS, 0x04900, RW, "DCB Transmit Descriptor Plane Control") \
@@ -47,7 +48,8 @@
 	X(fam, GPRC, 0x04074, RC, "Good Packets Received Count")             \
 	X(fam, GPTC, 0x04080, RC, "Good Packets Transmitted Count")          \
 	X(fam, GORCL, 0x04088, RC64, "Good Octets Received Count")           \
-	X(fam, GOTCL, 0x04090, RC64, "Good Octets Transmitted Count")
+	X(fam, GOTCL, 0x04090, RC64, "Good Octets Transmitted Count")        \
+	X(fam, ROC, 0x040AC, RC, "Receive Oversize Count")
 
 /* Queue registers, queues 0-63: X(fam, name, offset, stride, mode, desc). */
 #define IXGBE_QUEUES(X, fam)                                                  \
@@ -79,6 +81,10 @@ SN_DEFINE_REGISTERS(ixgbe, IXGBE_GLOBALS, IXGBE_QUEUES)
 #define RXCTRL_RXEN (1u << 0)
 #define HLREG0_TXCRCEN (1u << 0)
 #define HLREG0_RXCRCSTRP (1u << 1)
+#define HLREG0_JUMBOEN (1u << 2)
+#define MHADD_MFS_SHIFT 16
+/* MFS counts the FCS; the NIC wants at least a standard frame's 1518. */
+#define MHADD_MFS_MIN 1518u
 #define HLREG0_TXPADEN (1u << 10)
 #define AUTOC_AN_RESTART (1u << 12)
 #define AUTOC_LMS_MASK (7u << 13)
@@ -217,9 +223,24 @@ static void ixgbe_queue_enable(struct sn_intel_nic *nic, bool receive, unsigned 
 		ixgbe_wr_RXCTRL(nic->bar, ixgbe_rd_RXCTRL(nic->bar) | RXCTRL_RXEN);
 }
 
+/* The NIC drops received frames longer than MHADD.MFS (FCS included),
+ * and counts them in ROC; JUMBOEN lets it take frames past 1518 bytes
+ * up to that size (82599 datasheet, MHADD and HLREG0; Linux's ixgbe sets
+ * both alike). A smaller MTU than 1500 is enforced by the ring alone. */
+static void ixgbe_set_max_frame(struct sn_intel_nic *nic)
+{
+	volatile uint8_t *bar = nic->bar;
+	uint32_t mfs = nic->dev->mtu + 14u + 4u;
+	if (mfs < MHADD_MFS_MIN)
+		mfs = MHADD_MFS_MIN;
+	ixgbe_wr_MHADD(bar, (ixgbe_rd_MHADD(bar) & 0xffffu) | mfs << MHADD_MFS_SHIFT);
+	ixgbe_wr_HLREG0(bar, ixgbe_rd_HLREG0(bar) | HLREG0_JUMBOEN);
+}
+
 static void ixgbe_enable(struct sn_intel_nic *nic, bool promiscuous)
 {
 	volatile uint8_t *bar = nic->bar;
+	ixgbe_set_max_frame(nic);
 	uint32_t fctrl = ixgbe_rd_FCTRL(bar) | FCTRL_BAM;
 	if (promiscuous)
 		fctrl |= FCTRL_MPE | FCTRL_UPE;
@@ -370,6 +391,7 @@ const struct sn_intel_family sn_ixgbe_family = {
 	.rx_bytes = "GORCL",
 	.tx_bytes = "GOTCL",
 	.rx_missed = "MPC0",
+	.rx_oversize = "ROC",
 };
 
 SN_INTEL_DRIVER(sn_ixgbe_driver, "ixgbe", ixgbe_match, sn_ixgbe_family);

@@ -109,9 +109,10 @@ static inline bool sn_tx_view_take(struct sn_tx_view *v, const struct sn_mempool
 }
 
 /* The packet half of sn_pkt_tx_ok, for a packet of the view's pool;
- * *iova gets the address its descriptor must hold. */
+ * *iova gets the address its descriptor must hold. max_frame (at least
+ * 14) is the longest frame the device may send: its MTU + 14. */
 static inline bool sn_pkt_tx_ok_in(const struct sn_tx_view *v, const struct sn_pkt *pkt,
-				   uint32_t prefix, uint64_t *iova)
+				   uint32_t prefix, uint32_t max_frame, uint64_t *iova)
 {
 	uint32_t headroom = pkt->headroom, len = pkt->len, index = pkt->index;
 	if (index >= v->size)
@@ -119,8 +120,10 @@ static inline bool sn_pkt_tx_ok_in(const struct sn_tx_view *v, const struct sn_p
 	const struct sn_buf_home *home = &v->home[index];
 	uint64_t at = home->iova + headroom;
 	*iova = at;
-	/* at + len <= iova_end: headroom + len <= the buffer's size. */
-	return home->pkt == pkt && len >= 14 && headroom >= prefix && at + len <= home->iova_end &&
+	/* at + len <= iova_end: headroom + len <= the buffer's size. The
+	 * unsigned wrap folds 14 <= len <= max_frame into one test. */
+	return home->pkt == pkt && len - 14 <= max_frame - 14 && headroom >= prefix &&
+	       at + len <= home->iova_end &&
 	       pkt->iova == at && pkt->data == home->va + headroom;
 }
 
@@ -128,15 +131,18 @@ static inline bool sn_pkt_tx_ok_in(const struct sn_tx_view *v, const struct sn_p
  * It must be its pool's own metadata, of a pool of the device's context;
  * its data and device address must be its own buffer's at its headroom,
  * with room before it for `prefix` bytes the driver writes (virtio's
- * header), and headroom + len inside the buffer. So no descriptor points
- * outside the packet's own buffer, and what comes back from a ring is
- * known to be a pool's own packet with consistent offsets. */
+ * header), and headroom + len inside the buffer; len from 14 to max_frame
+ * (the MTU + 14). So no descriptor points outside the packet's own
+ * buffer, no frame goes out longer than the MTU allows, and what comes
+ * back from a ring is known to be a pool's own packet with consistent
+ * offsets. */
 static inline bool sn_pkt_tx_ok(const struct sn_pkt *pkt, const struct sn_ctx *ctx,
-				uint32_t prefix)
+				uint32_t prefix, uint32_t max_frame)
 {
 	struct sn_tx_view v;
 	uint64_t iova;
-	return sn_tx_view_take(&v, pkt->pool, ctx) && sn_pkt_tx_ok_in(&v, pkt, prefix, &iova);
+	return sn_tx_view_take(&v, pkt->pool, ctx) &&
+	       sn_pkt_tx_ok_in(&v, pkt, prefix, max_frame, &iova);
 }
 
 /* Frees buffers a ring gives back: ones the driver posted from the pool,

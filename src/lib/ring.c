@@ -33,6 +33,7 @@ int sn_ring_init(struct sn_ring *ring, const struct sn_ctx *ctx,
 	ring->mask = (uint16_t)(size - 1);
 	ring->rs_mask = (uint16_t)((size / 4 < TX_RS_BLOCK ? size / 4 : TX_RS_BLOCK) - 1);
 	ring->tail = tail;
+	ring->max_frame = SN_MTU_DEFAULT + 14;
 	return 0;
 }
 
@@ -169,7 +170,7 @@ static inline void set_len_flags(struct sn_pkt *pkt, uint32_t len, uint32_t flag
 
 /* The slow path of a receive write-back that is not a plain good frame:
  * a piece of a multi-descriptor frame, a length the buffer cannot hold,
- * or a frame the NIC marked bad. Drops and counts it; returns whether
+ * a frame longer than the MTU allows, or a frame the NIC marked bad. Drops and counts it; returns whether
  * the pieces that follow belong to a dropped frame. Out of line, so the
  * harvest loop keeps its registers. */
 static __attribute__((noinline, cold)) bool
@@ -181,7 +182,8 @@ rx_reject(struct sn_ring *ring, struct sn_pkt *pkt, uint32_t status, uint32_t le
 		sn_count(&ring->stats.device_errors, 1);
 		sn_count(&ring->stats.errors, 1);
 	} else {
-		sn_count(&ring->stats.errors, 1); /* a bad frame on the wire, not a lying device */
+		/* A bad or over-long frame on the wire, not a lying device. */
+		sn_count(&ring->stats.errors, 1);
 	}
 	sn_pkt_free_from_ring(&pkt, 1);
 	/* Frames spanning descriptors are not enabled: drop every piece up to
@@ -199,7 +201,10 @@ rx_harvest_as(struct sn_ring *ring, struct sn_pkt **pkts, uint16_t n, const bool
 	volatile union sn_desc *desc = ring->desc;
 	struct sn_pkt **slots = ring->slots;
 	const uint32_t reject = SN_DESC_EOP | ring->fmt->rx_error_mask;
-	const uint32_t room = ring->rx_room - 14; /* frame length - 14 must fit */
+	/* Frame length - 14 must fit the MTU and the buffer: the smaller of
+	 * the two, once a burst. */
+	const uint32_t max = ring->max_frame < ring->rx_room ? ring->max_frame : ring->rx_room;
+	const uint32_t room = max - 14;
 	const uint64_t rss_type = ring->rss_type_mask;
 	unsigned clean = ring->next_clean, size = ring->size;
 	unsigned pending = ring->in_flight, taken = 0;
@@ -227,7 +232,7 @@ rx_harvest_as(struct sn_ring *ring, struct sn_pkt **pkts, uint16_t n, const bool
 			uint32_t len = d->rx_wb.length;
 			struct sn_pkt *pkt = *slot;
 			/* One test for the common case: a good frame, not inside
-			 * a dropped one, 14 <= len <= room (unsigned wrap). */
+			 * a dropped one, 14 <= len <= max (unsigned wrap). */
 			if ((status & reject) == good && len - 14 <= room) {
 				/* The hash is the device's word, passed on
 				 * unchecked: any value is a valid hash (see
@@ -368,8 +373,8 @@ static void tx_reclaim(struct sn_ring *ring)
  * registers to itself. */
 static inline __attribute__((always_inline)) unsigned
 tx_fill_as(volatile union sn_desc *d, struct sn_pkt **slots, struct sn_pkt **pkts,
-	   unsigned run, const struct sn_ctx *ctx, uint64_t cmd, uint64_t *bytes,
-	   const bool paylen)
+	   unsigned run, const struct sn_ctx *ctx, uint32_t max_frame, uint64_t cmd,
+	   uint64_t *bytes, const bool paylen)
 {
 	uint64_t sum = 0;
 	struct sn_pkt **p_end = pkts + run, **from = pkts;
@@ -377,7 +382,7 @@ tx_fill_as(volatile union sn_desc *d, struct sn_pkt **slots, struct sn_pkt **pkt
 		struct sn_pkt *p = *from;
 		struct sn_tx_view view;
 		uint64_t iova;
-		if (!sn_tx_view_take(&view, p->pool, ctx) || !sn_pkt_tx_ok_in(&view, p, 0, &iova))
+		if (!sn_tx_view_take(&view, p->pool, ctx) || !sn_pkt_tx_ok_in(&view, p, 0, max_frame, &iova))
 			break;
 		/* Advanced descriptors repeat the length as PAYLEN in bits
 		 * 63:46: len * (2^46 + 1) puts it in both places at once. */
@@ -393,16 +398,18 @@ tx_fill_as(volatile union sn_desc *d, struct sn_pkt **slots, struct sn_pkt **pkt
 
 static __attribute__((noinline)) unsigned
 tx_fill_adv(volatile union sn_desc *d, struct sn_pkt **slots, struct sn_pkt **pkts,
-	    unsigned run, const struct sn_ctx *ctx, uint64_t cmd, uint64_t *bytes)
+	    unsigned run, const struct sn_ctx *ctx, uint32_t max_frame, uint64_t cmd,
+	    uint64_t *bytes)
 {
-	return tx_fill_as(d, slots, pkts, run, ctx, cmd, bytes, true);
+	return tx_fill_as(d, slots, pkts, run, ctx, max_frame, cmd, bytes, true);
 }
 
 static __attribute__((noinline)) unsigned
 tx_fill_legacy(volatile union sn_desc *d, struct sn_pkt **slots, struct sn_pkt **pkts,
-	       unsigned run, const struct sn_ctx *ctx, uint64_t cmd, uint64_t *bytes)
+	       unsigned run, const struct sn_ctx *ctx, uint32_t max_frame, uint64_t cmd,
+	       uint64_t *bytes)
 {
-	return tx_fill_as(d, slots, pkts, run, ctx, cmd, bytes, false);
+	return tx_fill_as(d, slots, pkts, run, ctx, max_frame, cmd, bytes, false);
 }
 
 /* Puts pkts on descriptors from next_use on, at most n, in at most two
@@ -411,19 +418,21 @@ tx_fill_legacy(volatile union sn_desc *d, struct sn_pkt **slots, struct sn_pkt *
 static unsigned tx_fill(struct sn_ring *ring, struct sn_pkt **pkts, unsigned n, uint64_t *bytes)
 {
 	unsigned (*fill)(volatile union sn_desc *, struct sn_pkt **, struct sn_pkt **, unsigned,
-			 const struct sn_ctx *, uint64_t, uint64_t *) =
+			 const struct sn_ctx *, uint32_t, uint64_t, uint64_t *) =
 		ring->fmt->tx_paylen ? tx_fill_adv : tx_fill_legacy;
 	unsigned use = ring->next_use, to_end = ring->size - use;
 	uint64_t cmd = ring->fmt->tx_cmd;
+	uint32_t max = ring->max_frame;
 
 	*bytes = 0;
 	if (n <= to_end)
-		return fill(ring->desc + use, ring->slots + use, pkts, n, ring->ctx, cmd, bytes);
-	unsigned sent = fill(ring->desc + use, ring->slots + use, pkts, to_end, ring->ctx, cmd,
-			     bytes);
+		return fill(ring->desc + use, ring->slots + use, pkts, n, ring->ctx, max, cmd, bytes);
+	unsigned sent = fill(ring->desc + use, ring->slots + use, pkts, to_end, ring->ctx, max,
+			     cmd, bytes);
 	if (sent < to_end)
 		return sent;
-	return sent + fill(ring->desc, ring->slots, pkts + sent, n - sent, ring->ctx, cmd, bytes);
+	return sent +
+	       fill(ring->desc, ring->slots, pkts + sent, n - sent, ring->ctx, max, cmd, bytes);
 }
 
 /* A call with nothing to send, when all that is left in flight is a tail

@@ -85,7 +85,12 @@ struct sn_ring {
 	bool discarding;                /* dropping the rest of a multi-descriptor frame */
 	const struct sn_ctx *ctx;       /* transmit takes only this context's buffers */
 	struct sn_mempool *pool;        /* receive rings */
-	uint32_t rx_room;
+	uint32_t rx_room;               /* receive: frame bytes a posted buffer holds */
+	/* The longest frame received or sent: the MTU + 14 (no FCS, no VLAN
+	 * tag). Longer ones are dropped on receive and refused on transmit,
+	 * both counted in errors. Receive takes the smaller of this and
+	 * rx_room, so a wrong value can never let a frame past its buffer. */
+	uint32_t max_frame;
 	/* fmt->rx_rss_type_mask once the NIC is told to hash (RSS), else 0:
 	 * without RSS the second dword carries other things. */
 	uint32_t rss_type_mask;

@@ -153,6 +153,7 @@ static void rx_hostile_lengths(void **state)
 	struct bench *b = *state;
 	struct sn_pkt *pkts[8];
 	uint16_t room = (uint16_t)sn_mempool_data_room(b->pool);
+	b->ring.max_frame = room; /* an MTU as large as the buffers: their bounds alone */
 	sn_ring_rx_refill(&b->ring);
 	rx_writeback(b, 0, SN_DESC_DD | SN_DESC_EOP, (uint16_t)(room + 1));
 	rx_writeback(b, 1, SN_DESC_DD | SN_DESC_EOP, 0xffff);
@@ -161,6 +162,37 @@ static void rx_hostile_lengths(void **state)
 	assert_int_equal(sn_ring_rx_burst(&b->ring, pkts, 8), 1);
 	assert_int_equal(pkts[0]->len, room);
 	assert_int_equal(b->ring.stats.device_errors, 3);
+	sn_pkt_free_bulk(pkts, 1);
+	all_buffers_accounted(b);
+}
+
+/* The MTU is the limit, not the buffer: a frame of MTU + 14 bytes is
+ * taken, one byte more is dropped and counted as a frame on the wire
+ * (errors), not as a lying device; the buffer still holds both. */
+static void rx_frame_longer_than_the_mtu_is_dropped(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[8];
+	assert_int_equal(b->ring.max_frame, 1514); /* the default MTU's */
+	sn_ring_rx_refill(&b->ring);
+	rx_writeback(b, 0, SN_DESC_DD | SN_DESC_EOP, 1514);
+	rx_writeback(b, 1, SN_DESC_DD | SN_DESC_EOP, 1515);
+	rx_writeback(b, 2, SN_DESC_DD | SN_DESC_EOP, 60);
+	assert_int_equal(sn_ring_rx_burst(&b->ring, pkts, 8), 2);
+	assert_int_equal(pkts[0]->len, 1514);
+	assert_int_equal(pkts[1]->len, 60);
+	assert_int_equal(b->ring.stats.errors, 1);
+	assert_int_equal(b->ring.stats.device_errors, 0);
+	assert_int_equal(b->ring.stats.packets, 2);
+	sn_pkt_free_bulk(pkts, 2);
+	/* A smaller MTU: 576 + 14 passes, 576 + 15 does not. */
+	b->ring.max_frame = 576 + 14;
+	rx_writeback(b, 3, SN_DESC_DD | SN_DESC_EOP, 576 + 14);
+	rx_writeback(b, 4, SN_DESC_DD | SN_DESC_EOP, 576 + 15);
+	assert_int_equal(sn_ring_rx_burst(&b->ring, pkts, 8), 1);
+	assert_int_equal(pkts[0]->len, 576 + 14);
+	assert_int_equal(b->ring.stats.errors, 2);
+	assert_int_equal(b->ring.stats.device_errors, 0);
 	sn_pkt_free_bulk(pkts, 1);
 	all_buffers_accounted(b);
 }
@@ -478,6 +510,31 @@ static void tx_full_ring_and_bad_frames(void **state)
 	all_buffers_accounted(b);
 }
 
+/* Transmit refuses a frame longer than MTU + 14 as any packet the check
+ * refuses: not on a descriptor, the burst ends there, counted in errors;
+ * the packet stays the caller's. */
+static void tx_frame_longer_than_the_mtu_is_refused(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[3];
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 3), 3);
+	pkts[0]->len = 1514;
+	pkts[1]->len = 1515;
+	pkts[2]->len = 60;
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts, 3), 1);
+	assert_int_equal(b->tail, 1);
+	assert_int_equal(b->desc[0].read.cmd, tx_word(b->family->format, 1514));
+	assert_int_equal(b->desc[1].read.addr, 0); /* nothing of the long one */
+	assert_int_equal(b->ring.stats.errors, 1);
+	assert_int_equal(b->ring.stats.packets, 1);
+	/* With a larger MTU it goes. */
+	b->ring.max_frame = 1501 + 14;
+	assert_int_equal(sn_ring_tx_burst(&b->ring, pkts + 1, 2), 2);
+	assert_int_equal(b->desc[1].read.cmd, tx_word(b->family->format, 1515));
+	assert_int_equal(b->ring.stats.errors, 1);
+	all_buffers_accounted(b);
+}
+
 static void tx_completion_out_of_order_and_stall(void **state)
 {
 	struct bench *b = *state;
@@ -667,6 +724,8 @@ static void tx_head_past_an_unwritten_block_is_out_of_step(void **state)
 	FOR_FAMILY(rx_good_frames, family),                                 \
 	FOR_FAMILY(rx_rss_hash_reaches_the_packet, family),                 \
 	FOR_FAMILY(rx_hostile_lengths, family),                             \
+	FOR_FAMILY(rx_frame_longer_than_the_mtu_is_dropped, family),        \
+	FOR_FAMILY(tx_frame_longer_than_the_mtu_is_refused, family),        \
 	FOR_FAMILY(rx_frame_over_several_descriptors_is_dropped, family),   \
 	FOR_FAMILY(rx_error_bits_drop_the_frame, family),                   \
 	FOR_FAMILY(rx_out_of_order_completion, family),                     \

@@ -25,6 +25,7 @@
 #define STATUS_NEEDS_RESET 0x40
 
 /* Feature bits. */
+#define F_NET_MTU 3
 #define F_NET_MAC 5
 #define F_NET_STATUS 16
 #define F_NET_CTRL_VQ 17
@@ -40,6 +41,8 @@
 /* Net device configuration (virtio 1.2, 5.1.4): offsets of the fields
  * past mac and status. */
 #define NCFG_MAX_PAIRS 8              /* le16, with MQ or RSS */
+#define NCFG_MTU 10                   /* le16, with MTU */
+#define MTU_SPEC_MIN 68               /* the least a device may report (5.1.4.1) */
 #define NCFG_RSS_MAX_KEY 17           /* u8, with RSS or HASH_REPORT */
 #define NCFG_RSS_MAX_TABLE 18         /* le16 */
 #define NCFG_HASH_TYPES 20            /* le32 */
@@ -278,6 +281,32 @@ static int pick_pairs(struct sn_device *dev, struct virtio_net *vn, uint16_t pai
 	return 0;
 }
 
+/* VIRTIO_NET_F_MTU (virtio 1.2, 5.1.4): the device's mtu field is the
+ * largest MTU it carries. Read before accepting the feature (the driver
+ * may read the configuration to decide, 3.1.1), checked like any value
+ * the device gives: below the spec's 68 it is refused. A larger MTU than
+ * the device's is the caller's mistake, and names the maximum. The
+ * feature is taken only when a receive buffer holds a frame of the
+ * device's MTU, which the spec asks of a driver that accepts it; without
+ * it the device may deliver longer frames, which the rings drop. */
+static int mtu_feature(struct sn_device *dev, struct virtio_net *vn, uint64_t offered,
+		       uint64_t *wanted, struct sn_error *err)
+{
+	if (!has(offered, F_NET_MTU))
+		return 0;
+	uint16_t max = cfg_read16(vn, NCFG_MTU);
+	if (max < MTU_SPEC_MIN)
+		return sn_fail(err, EIO, "%s: the device reports an MTU of %u, below the %u "
+			       "virtio allows", dev->pci.addr, max, MTU_SPEC_MIN);
+	if (dev->mtu > max)
+		return sn_fail(err, EINVAL, "%s: MTU %u asked for; this virtio-net device carries "
+			       "at most %u (QEMU: host_mtu on virtio-net-pci)", dev->pci.addr,
+			       dev->mtu, max);
+	if (max + 14u <= sn_mempool_data_room(dev->rx_pool))
+		*wanted |= 1ull << F_NET_MTU;
+	return 0;
+}
+
 static int negotiate(struct sn_device *dev, struct virtio_net *vn,
 		     const struct sn_dev_config *cfg, struct sn_error *err)
 {
@@ -300,6 +329,9 @@ static int negotiate(struct sn_device *dev, struct virtio_net *vn,
 		if (fenced)
 			wanted |= 1ull << F_ACCESS_PLATFORM;
 		wanted |= mq_features(vn, cfg, offered, dev->rx_queues, pairs);
+		int rc = mtu_feature(dev, vn, offered, &wanted, err);
+		if (rc < 0)
+			return rc;
 		if (cfg->virtio_rings == SN_VIRTIO_RINGS_PACKED && !has(offered, F_RING_PACKED))
 			return sn_fail(err, ENOTSUP, "%s: packed virtqueues asked for, and the "
 				       "device does not offer them (QEMU: packed=on on "
@@ -744,10 +776,12 @@ static void post_rx_buffers(struct sn_device *dev, struct virtio_net *vn)
 		if (vn->packed) {
 			vn->prxq[q].rx_pool = dev->rx_pool;
 			vn->prxq[q].rx_room = room;
+			vn->prxq[q].max_frame = dev->mtu + 14u;
 			took = sn_vpacked_post(&vn->prxq[q], fresh, n);
 		} else {
 			vn->rxq[q].rx_pool = dev->rx_pool;
 			vn->rxq[q].rx_room = room;
+			vn->rxq[q].max_frame = dev->mtu + 14u;
 			took = sn_virtq_post(&vn->rxq[q], fresh, n);
 		}
 		sn_pkt_free_bulk(fresh + took, (uint32_t)(n - took));
@@ -784,6 +818,10 @@ static int virtio_start(struct sn_device *dev, const struct sn_dev_config *cfg,
 	    (rc = setup_queues(dev, vn, cfg, err)) < 0)
 		return rc;
 	read_mac(dev, vn);
+	for (uint16_t q = 0; q < dev->tx_queues; q++) {
+		vn->txq[q].max_frame = dev->mtu + 14u;
+		vn->ptxq[q].max_frame = dev->mtu + 14u;
+	}
 	post_rx_buffers(dev, vn);
 	add_status(vn, STATUS_DRIVER_OK);
 	for (uint16_t q = 0; q < dev->rx_queues && !vn->packed; q++) {

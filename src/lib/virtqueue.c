@@ -35,6 +35,7 @@ int sn_virtq_init(struct sn_virtq *vq, const struct sn_ctx *ctx, uint16_t size,
 	vq->mask = (uint16_t)(size - 1);
 	vq->hdr_len = hdr_len;
 	vq->receive = receive;
+	vq->max_frame = SN_MTU_DEFAULT + 14;
 	if (sn_buf_ids_init(&vq->ids, size) < 0)
 		return -ENOMEM;
 	/* We poll; interrupts would only cost the device work. */
@@ -109,6 +110,7 @@ post_tx_hdr(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n, uint64_t *byt
 	uint16_t *ring = vq->avail->ring, *free_ids = vq->ids.free;
 	struct sn_pkt **inflight = vq->ids.inflight;
 	const struct sn_ctx *ctx = vq->ctx;
+	const uint32_t max_frame = vq->max_frame;
 	unsigned num_free = vq->ids.num_free, avail = vq->avail_idx, mask = vq->mask, i;
 	uint64_t bytes = 0;
 
@@ -117,7 +119,7 @@ post_tx_hdr(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n, uint64_t *byt
 	for (i = 0; i < n; i++) {
 		struct sn_pkt *pkt = pkts[i];
 		uint32_t len = pkt->len;
-		if (!sn_pkt_tx_ok(pkt, ctx, hdr)) {
+		if (!sn_pkt_tx_ok(pkt, ctx, hdr, max_frame)) {
 			sn_count(&vq->stats.errors, 1);
 			break;
 		}
@@ -211,9 +213,13 @@ static __attribute__((noinline, cold)) void reject_id(struct sn_virtq *vq)
 	sn_count(&vq->stats.device_errors, 1);
 }
 
-static __attribute__((noinline, cold)) void reject_frame(struct sn_virtq *vq, struct sn_pkt *pkt)
+/* A frame longer than the MTU allows but inside the buffer is a frame on
+ * the wire, not a lying device: counted in errors only. */
+static __attribute__((noinline, cold)) void reject_frame(struct sn_virtq *vq, struct sn_pkt *pkt,
+							  uint32_t len, bool device_fault)
 {
-	sn_count(&vq->stats.device_errors, 1);
+	if (device_fault || len < 14 || len > vq->rx_room)
+		sn_count(&vq->stats.device_errors, 1);
 	sn_count(&vq->stats.errors, 1);
 	sn_pkt_free_from_ring(&pkt, 1);
 }
@@ -243,7 +249,9 @@ harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n, const enum harves
 	volatile struct vring_used_elem *used = vq->used->ring;
 	struct sn_pkt **inflight = vq->ids.inflight;
 	uint16_t *free_ids = vq->ids.free;
-	const uint32_t size = vq->size, room = vq->rx_room;
+	/* The longest frame taken: the MTU's, within the posted room. */
+	const uint32_t size = vq->size,
+		       room = vq->max_frame < vq->rx_room ? vq->max_frame : vq->rx_room;
 	const uint32_t hdr = hashed ? SN_VIRTIO_HDR_HASH_LEN : vq->hdr_len;
 	unsigned next = vq->used_idx, num_free = vq->ids.num_free, mask = vq->mask;
 	unsigned in_flight = size - num_free, pending = (uint16_t)(device_idx - next);
@@ -278,11 +286,15 @@ harvest(struct sn_virtq *vq, struct sn_pkt **pkts, uint16_t n, const enum harves
 		inflight[id] = NULL;
 		free_ids[num_free++] = (uint16_t)id;
 		if (receive) {
-			/* A header, an Ethernet header, and no more than we posted
-			 * (unsigned wrap folds both bounds into one test). */
-			if (__builtin_expect(len - hdr - 14 > room - 14, 0) ||
-			    (hashed && !sn_virtio_take_hash(pkt))) {
-				reject_frame(vq, pkt);
+			/* A header, an Ethernet header, and no more than the MTU
+			 * allows within what we posted (unsigned wrap folds both
+			 * bounds into one test). */
+			if (__builtin_expect(len - hdr - 14 > room - 14, 0)) {
+				reject_frame(vq, pkt, len - hdr, len < hdr);
+				continue;
+			}
+			if (hashed && !sn_virtio_take_hash(pkt)) {
+				reject_frame(vq, pkt, len - hdr, true);
 				continue;
 			}
 			pkt->len = (uint16_t)(len - hdr);

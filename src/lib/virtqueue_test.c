@@ -157,6 +157,7 @@ static void rx_hostile_lengths_are_dropped(void **state)
 	struct bench *b = *state;
 	struct sn_pkt *pkts[RING];
 	uint32_t room = sn_mempool_data_room(b->pool);
+	b->vq.max_frame = room; /* an MTU as large as the buffers: their bounds alone */
 	sn_virtq_refill(&b->vq);
 	device_complete(b, 0, avail_id(b, 0), HDR + room + 1);   /* past the buffer */
 	device_complete(b, 1, avail_id(b, 1), 0xffffffffu);      /* absurd */
@@ -168,6 +169,37 @@ static void rx_hostile_lengths_are_dropped(void **state)
 	assert_int_equal(b->vq.stats.errors, 3);
 	sn_pkt_free_bulk(pkts, 1);
 	/* Every buffer is accounted for: in the ring or back in the pool. */
+	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.ids.num_free), 64);
+}
+
+/* The MTU is the limit, not the buffer: the device is still given the
+ * whole buffer, a frame of MTU + 14 bytes is taken, one byte more is
+ * dropped and counted as a frame on the wire (errors, not device_errors). */
+static void rx_frame_longer_than_the_mtu_is_dropped(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[RING];
+	assert_int_equal(b->vq.max_frame, 1514); /* the default MTU's */
+	sn_virtq_refill(&b->vq);
+	struct vring_desc *d = &((struct vring_desc *)b->desc)[avail_id(b, 0)];
+	assert_int_equal(d->len, HDR + sn_mempool_data_room(b->pool));
+	device_complete(b, 0, avail_id(b, 0), HDR + 1514);
+	device_complete(b, 1, avail_id(b, 1), HDR + 1515);
+	device_complete(b, 2, avail_id(b, 2), HDR + 60);
+	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), 2);
+	assert_int_equal(pkts[0]->len, 1514);
+	assert_int_equal(pkts[1]->len, 60);
+	assert_int_equal(b->vq.stats.errors, 1);
+	assert_int_equal(b->vq.stats.device_errors, 0);
+	sn_pkt_free_bulk(pkts, 2);
+	b->vq.max_frame = 576 + 14;
+	device_complete(b, 3, avail_id(b, 3), HDR + 576 + 14);
+	device_complete(b, 4, avail_id(b, 4), HDR + 576 + 15);
+	assert_int_equal(sn_virtio_rx_burst(&b->vq, pkts, RING), 1);
+	assert_int_equal(pkts[0]->len, 576 + 14);
+	assert_int_equal(b->vq.stats.errors, 2);
+	assert_int_equal(b->vq.stats.device_errors, 0);
+	sn_pkt_free_bulk(pkts, 1);
 	assert_int_equal(sn_mempool_free_count(b->pool) + (RING - b->vq.ids.num_free), 64);
 }
 
@@ -361,6 +393,24 @@ static void tx_rejects_oversized_frame(void **state)
 	assert_int_equal(sn_virtio_tx_burst(&b->vq, pkts, 2), 1);
 	assert_int_equal(b->vq.stats.errors, 1); /* the refused one, counted */
 	sn_pkt_free_bulk(pkts + 1, 1);
+}
+
+/* A frame longer than MTU + 14 is refused as any the check refuses: no
+ * descriptor, the burst ends, counted in errors, the packet the caller's. */
+static void tx_rejects_a_frame_longer_than_the_mtu(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[3];
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 3), 3);
+	pkts[0]->len = 1514;
+	pkts[1]->len = 1515;
+	pkts[2]->len = 60;
+	assert_int_equal(sn_virtio_tx_burst(&b->vq, pkts, 3), 1);
+	assert_int_equal(((struct vring_avail *)b->avail)->idx, 1);
+	assert_int_equal(b->vq.stats.errors, 1);
+	b->vq.max_frame = 1501 + 14;
+	assert_int_equal(sn_virtio_tx_burst(&b->vq, pkts + 1, 2), 2);
+	assert_int_equal(b->vq.stats.errors, 1);
 }
 
 /* A buffer of another context, or with an address or headroom its owner
@@ -1002,6 +1052,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(tx_sends_and_reclaims, setup_tx, teardown),
 		cmocka_unit_test_setup_teardown(tx_full_ring_takes_what_fits, setup_tx, teardown),
 		cmocka_unit_test_setup_teardown(tx_rejects_oversized_frame, setup_tx, teardown),
+		cmocka_unit_test_setup_teardown(tx_rejects_a_frame_longer_than_the_mtu, setup_tx,
+						teardown),
+		cmocka_unit_test_setup_teardown(rx_frame_longer_than_the_mtu_is_dropped, setup_rx,
+						teardown),
 		cmocka_unit_test_setup_teardown(tx_takes_only_its_contexts_own_buffers, setup_tx,
 						teardown),
 		cmocka_unit_test_setup_teardown(rx_hash_report_fills_the_packet, setup_rx_hash,

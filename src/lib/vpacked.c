@@ -47,6 +47,7 @@ int sn_vpacked_init(struct sn_vpacked *vq, const struct sn_ctx *ctx, uint16_t si
 	vq->mask = (uint16_t)(size - 1);
 	vq->hdr_len = hdr_len;
 	vq->receive = receive;
+	vq->max_frame = SN_MTU_DEFAULT + 14;
 	if (sn_buf_ids_init(&vq->ids, size) < 0)
 		return -ENOMEM;
 	/* No slot may look used before the device writes it (lap 0's used
@@ -229,6 +230,7 @@ post_tx_hdr(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n, uint64_t *b
 	const uint16_t first_flags = avail_bits(vq->avail_pos, vq->size);
 	uint16_t flags = first_flags;
 	unsigned num_free = vq->ids.num_free, slot = first, i = 0;
+	const uint32_t max_frame = vq->max_frame;
 	uint64_t bytes = 0;
 
 	n = (uint16_t)min_u(n, room(vq));
@@ -238,7 +240,7 @@ post_tx_hdr(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n, uint64_t *b
 		for (; i < end; i++, d++) {
 			struct sn_pkt *pkt = pkts[i];
 			uint32_t len = pkt->len;
-			if (!sn_pkt_tx_ok(pkt, vq->ctx, hdr)) {
+			if (!sn_pkt_tx_ok(pkt, vq->ctx, hdr, max_frame)) {
 				sn_count(&vq->stats.errors, 1);
 				goto out;
 			}
@@ -287,10 +289,14 @@ static __attribute__((noinline, cold)) void reject_id(struct sn_vpacked *vq)
 	sn_count(&vq->stats.device_errors, 1);
 }
 
+/* A frame longer than the MTU allows but inside the buffer is a frame on
+ * the wire, not a lying device: counted in errors only. */
 static __attribute__((noinline, cold)) void reject_frame(struct sn_vpacked *vq,
-							  struct sn_pkt *pkt)
+							  struct sn_pkt *pkt, uint32_t len,
+							  bool device_fault)
 {
-	sn_count(&vq->stats.device_errors, 1);
+	if (device_fault || len < 14 || len > vq->rx_room)
+		sn_count(&vq->stats.device_errors, 1);
 	sn_count(&vq->stats.errors, 1);
 	sn_pkt_free_from_ring(&pkt, 1);
 }
@@ -313,7 +319,9 @@ harvest(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n, const enum harv
 	const struct vring_packed_desc *desc = vq->desc;
 	struct sn_pkt **inflight = vq->ids.inflight;
 	uint16_t *free_ids = vq->ids.free;
-	const unsigned size = vq->size, hdr = vq->hdr_len, room_bytes = vq->rx_room;
+	/* The longest frame taken: the MTU's, within the posted room. */
+	const unsigned size = vq->size, hdr = vq->hdr_len,
+		       room_bytes = vq->max_frame < vq->rx_room ? vq->max_frame : vq->rx_room;
 	const bool receive = mode != HARVEST_TX, hash = mode == HARVEST_RX_HASH;
 	const uint16_t pos = vq->used_pos, end = vq->avail_pos;
 	/* Only slots we made available: past them the device has been
@@ -353,11 +361,15 @@ harvest(struct sn_vpacked *vq, struct sn_pkt **pkts, uint16_t n, const enum harv
 			inflight[id] = NULL;
 			free_ids[num_free++] = (uint16_t)id;
 			if (receive) {
-				/* A header, an Ethernet header, and no more than we posted
-				 * (unsigned wrap folds both bounds into one test). */
-				if (len - hdr - 14 > room_bytes - 14 ||
-				    (hash && !sn_virtio_take_hash(pkt))) {
-					reject_frame(vq, pkt);
+				/* A header, an Ethernet header, and no more than the
+				 * MTU allows within what we posted (unsigned wrap folds
+				 * both bounds into one test). */
+				if (len - hdr - 14 > room_bytes - 14) {
+					reject_frame(vq, pkt, len - hdr, len < hdr);
+					continue;
+				}
+				if (hash && !sn_virtio_take_hash(pkt)) {
+					reject_frame(vq, pkt, len - hdr, true);
 					continue;
 				}
 				pkt->len = (uint16_t)(len - hdr);

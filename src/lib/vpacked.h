@@ -64,6 +64,12 @@ struct sn_vpacked {
 	struct sn_buf_ids ids;       /* by buffer id */
 	uint32_t hdr_len;            /* virtio-net header before each frame */
 	uint32_t rx_room;            /* receive: frame bytes a buffer holds */
+	/* The longest frame received or sent, MTU + 14 (set at init to the
+	 * default MTU's). Longer ones are dropped on receive, refused on
+	 * transmit, both counted in errors. Receive still posts the whole
+	 * room and takes the smaller of the two, so no value of this lets a
+	 * frame past its buffer. */
+	uint32_t max_frame;
 	bool receive;
 	bool event_idx;              /* VIRTIO_RING_F_EVENT_IDX negotiated */
 	const struct sn_ctx *ctx;    /* transmit takes only this context's buffers */

@@ -210,6 +210,7 @@ static void rx_hostile_lengths_are_dropped(void **state)
 	struct bench *b = *state;
 	struct sn_pkt *pkts[RING];
 	uint32_t room = sn_mempool_data_room(b->pool);
+	b->vq.max_frame = room; /* an MTU as large as the buffers: their bounds alone */
 	sn_vpacked_refill(&b->vq);
 	device_use(b, next_id(b), HDR + room + 1);  /* past the buffer */
 	device_use(b, next_id(b), 0xffffffffu);     /* absurd */
@@ -220,6 +221,36 @@ static void rx_hostile_lengths_are_dropped(void **state)
 	assert_int_equal(pkts[0]->len, room);
 	assert_int_equal(b->vq.stats.device_errors, 4);
 	assert_int_equal(b->vq.stats.errors, 4);
+	sn_pkt_free_bulk(pkts, 1);
+	assert_int_equal(accounted(b), POOL);
+}
+
+/* The MTU is the limit, not the buffer: the device is still given the
+ * whole buffer, a frame of MTU + 14 bytes is taken, one byte more is
+ * dropped and counted as a frame on the wire (errors, not device_errors). */
+static void rx_frame_longer_than_the_mtu_is_dropped(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[RING];
+	assert_int_equal(b->vq.max_frame, 1514); /* the default MTU's */
+	sn_vpacked_refill(&b->vq);
+	assert_int_equal(b->ring[0].len, HDR + sn_mempool_data_room(b->pool));
+	device_use(b, next_id(b), HDR + 1514);
+	device_use(b, next_id(b), HDR + 1515);
+	device_use(b, next_id(b), HDR + 60);
+	assert_int_equal(sn_vpacked_rx_burst(&b->vq, pkts, RING), 2);
+	assert_int_equal(pkts[0]->len, 1514);
+	assert_int_equal(pkts[1]->len, 60);
+	assert_int_equal(b->vq.stats.errors, 1);
+	assert_int_equal(b->vq.stats.device_errors, 0);
+	sn_pkt_free_bulk(pkts, 2);
+	b->vq.max_frame = 576 + 14;
+	device_use(b, next_id(b), HDR + 576 + 14);
+	device_use(b, next_id(b), HDR + 576 + 15);
+	assert_int_equal(sn_vpacked_rx_burst(&b->vq, pkts, RING), 1);
+	assert_int_equal(pkts[0]->len, 576 + 14);
+	assert_int_equal(b->vq.stats.errors, 2);
+	assert_int_equal(b->vq.stats.device_errors, 0);
 	sn_pkt_free_bulk(pkts, 1);
 	assert_int_equal(accounted(b), POOL);
 }
@@ -373,6 +404,26 @@ static void tx_rejects_oversized_frame(void **state)
 	assert_int_equal(sn_vpacked_tx_burst(&b->vq, &pkt, 1), 0);
 	assert_int_equal(b->vq.stats.errors, 1);
 	sn_pkt_free_bulk(&pkt, 1);
+}
+
+/* A frame longer than MTU + 14 is refused as any the check refuses: no
+ * descriptor, the burst ends, counted in errors, the packet the caller's. */
+static void tx_rejects_a_frame_longer_than_the_mtu(void **state)
+{
+	struct bench *b = *state;
+	struct sn_pkt *pkts[3];
+	assert_int_equal(sn_pkt_alloc_bulk(b->pool, pkts, 3), 3);
+	pkts[0]->len = 1514;
+	pkts[1]->len = 1515;
+	pkts[2]->len = 60;
+	assert_int_equal(sn_vpacked_tx_burst(&b->vq, pkts, 3), 1);
+	assert_int_equal(b->ring[0].len, HDR + 1514);
+	assert_int_equal(b->vq.ids.num_free, RING - 1);
+	assert_int_equal(b->vq.stats.errors, 1);
+	b->vq.max_frame = 1501 + 14;
+	assert_int_equal(sn_vpacked_tx_burst(&b->vq, pkts + 1, 2), 2);
+	assert_int_equal(b->ring[1].len, HDR + 1515);
+	assert_int_equal(b->vq.stats.errors, 1);
 }
 
 static void tx_frames_waiting_and_no_progress_is_a_stall(void **state)
@@ -621,6 +672,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(tx_bad_ids_are_counted_and_buffers_kept, setup_tx,
 						teardown),
 		cmocka_unit_test_setup_teardown(tx_rejects_oversized_frame, setup_tx, teardown),
+		cmocka_unit_test_setup_teardown(tx_rejects_a_frame_longer_than_the_mtu, setup_tx,
+						teardown),
+		cmocka_unit_test_setup_teardown(rx_frame_longer_than_the_mtu_is_dropped, setup_rx,
+						teardown),
 		cmocka_unit_test_setup_teardown(tx_frames_waiting_and_no_progress_is_a_stall, setup_tx,
 						teardown),
 		cmocka_unit_test_setup_teardown(notifications_follow_the_device_area, setup_tx,
