@@ -27,7 +27,7 @@
 
 struct dump_options {
 	const char *file;
-	uint64_t count, duration_ns, snaplen, batch;
+	uint64_t count, duration_ns, snaplen, batch, mtu;
 	bool nano, unsafe, verbose, json;
 	unsigned memory;           /* enum sn_mem_kind, --memory */
 };
@@ -244,6 +244,7 @@ static int run_dump(struct dump_run *d)
 	sum.file_bytes = d->pcap.file_bytes;
 	sum.truncated = d->pcap.truncated;
 	sum.rx_drops = end.rx_drops - d->base.rx_drops;
+	sum.rx_errors = end.rx_errors - d->base.rx_errors;
 	sum.device_errors = end.device_errors - d->base.device_errors;
 	sum.queue_resets = end.queue_resets - d->base.queue_resets;
 	sum.status = session_health(&d->session, &end, &d->base).status;
@@ -260,7 +261,7 @@ static int dump_setup(struct dump_run *d)
 {
 	/* Promiscuous: a capture wants every frame on the wire. */
 	struct sn_dev_config cfg = { .rx_queues = 1, .tx_queues = 1,
-				     .unicast_filter = false };
+				     .unicast_filter = false, .mtu = (uint16_t)d->opt->mtu };
 
 	d->dev = session_open_dev(&d->session, d->addr, &cfg);
 	if (!d->dev)
@@ -322,7 +323,7 @@ static int dump_main(const struct dump_options *o, const char *addr)
 int cmd_dump(int argc, char **argv)
 {
 	struct dump_options o = { .snaplen = PCAP_MAX_SNAPLEN,
-				  .batch = CLI_DEFAULT_BATCH };
+				  .batch = CLI_DEFAULT_BATCH, .mtu = SN_MTU_DEFAULT };
 	const struct arg_option options[] = {
 		{ "write", ARG_STRING, &o.file, 0, 0, "FILE",
 		  "the pcap file to write (created or overwritten); required",
@@ -337,6 +338,7 @@ int cmd_dump(int argc, char **argv)
 		  "nanosecond timestamps (default: microseconds, which every "
 		  "reader takes)", NULL },
 		CLI_OPTION_BATCH(o.batch),
+		CLI_OPTION_MTU(o.mtu),
 		CLI_OPTION_JSON(o.json),
 		CLI_OPTION_UNSAFE(o.unsafe),
 		CLI_OPTION_MEMORY(o.memory),

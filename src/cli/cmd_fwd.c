@@ -80,7 +80,7 @@ enum fwd_mode { FWD_MODE_POLL, FWD_MODE_INTERRUPT, FWD_MODE_ADAPTIVE };
 static const char *const fwd_mode_names[] = { "poll", "interrupt", "adaptive" };
 
 struct fwd_options {
-	uint64_t duration_ns, batch, pool, ring, tx_wait_ns, queues;
+	uint64_t duration_ns, batch, pool, ring, tx_wait_ns, queues, mtu;
 	const char *cores_text, *mode_text;
 	enum fwd_mode mode;
 	uint16_t cores[FWD_MAX_QUEUES];
@@ -245,7 +245,7 @@ static int fwd_setup(struct fwd_run *f, const struct fwd_options *o)
 				     .tx_queues = (uint16_t)o->queues,
 				     .rx_ring_size = (uint16_t)o->ring,
 				     .tx_ring_size = (uint16_t)o->ring,
-				     .unicast_filter = false };
+				     .unicast_filter = false, .mtu = (uint16_t)o->mtu };
 	cpu_set_t allowed;
 	uint64_t bufs = o->pool ? o->pool : FWD_DEFAULT_POOL * o->queues;
 	int i;
@@ -978,6 +978,8 @@ static void fwd_summarize(struct fwd_run *f, double seconds)
 		*(i == 0 ? &sum.hw_a : &sum.hw_b) = session_hw_counts(&end, &f->base[i]);
 		*(i == 0 ? &sum.a_rx_starved : &sum.b_rx_starved) =
 			end.rx_starved - f->base[i].rx_starved;
+		*(i == 0 ? &sum.a_rx_errors : &sum.b_rx_errors) =
+			end.rx_errors - f->base[i].rx_errors;
 	}
 	sum.status = session_health(&f->session, &ends[0], &f->base[0]).status;
 	sum.seconds = seconds;
@@ -1098,12 +1100,13 @@ static bool fwd_parse_extra(const struct arg_command *command,
 
 int cmd_fwd(int argc, char **argv)
 {
-	struct fwd_options o = { .batch = CLI_DEFAULT_BATCH, .queues = 1,
+	struct fwd_options o = { .batch = CLI_DEFAULT_BATCH, .mtu = SN_MTU_DEFAULT, .queues = 1,
 				 .tx_wait_ns = FWD_DEFAULT_TX_WAIT_NS };
 	const struct arg_option options[] = {
 		{ "duration", ARG_DURATION, &o.duration_ns, 0, 0, "SEC",
 		  "stop after this long; 0 = until Ctrl-C", NULL },
 		CLI_OPTION_BATCH(o.batch),
+		CLI_OPTION_MTU(o.mtu),
 		{ "tx-wait", ARG_DURATION, &o.tx_wait_ns, 0, 0, "SEC",
 		  "keep offering frames the transmitter did not take for this "
 		  "long without progress, then drop them; 0 = drop at once",

@@ -35,7 +35,7 @@
 #define GEN_MAIN_SLEEP_NS (10 * UINT64_C(1000000))
 
 struct gen_options {
-	uint64_t count, duration_ns, rate, size, batch, pool;
+	uint64_t count, duration_ns, rate, size, batch, pool, mtu;
 	uint64_t src_port, dst_port, flows, queues;
 	struct arg_mac src_mac, dst_mac;
 	uint32_t src_ip, dst_ip;
@@ -150,7 +150,7 @@ static int gen_setup(struct gen_run *g, const struct gen_options *o)
 	/* The API has no transmit-only mode (rx_queues 0 means 1): keep the
 	 * receive queue quiet with the unicast filter, and never poll it. */
 	struct sn_dev_config cfg = { .rx_queues = 1, .tx_queues = g->queues,
-				     .unicast_filter = true };
+				     .unicast_filter = true, .mtu = (uint16_t)o->mtu };
 
 	/* The device's problems first: they say more than a failed pool. */
 	if (session_check_dev(&g->session, g->addr) < 0)
@@ -734,6 +734,7 @@ static void gen_defaults(struct gen_options *o)
 	o->rate = 0;
 	o->size = PKT_MIN_FRAME;
 	o->batch = CLI_DEFAULT_BATCH;
+	o->mtu = SN_MTU_DEFAULT;
 	o->pool = GEN_DEFAULT_POOL;
 	o->src_port = 4000;
 	o->dst_port = 4001;
@@ -755,8 +756,9 @@ int cmd_gen(int argc, char **argv)
 		{ "rate", ARG_UINT, &o.rate, 0, 1000000000, "PPS",
 		  "frames per second; 0 = as fast as possible", NULL },
 		{ "size", ARG_UINT, &o.size, PKT_MIN_FRAME, PKT_MAX_FRAME,
-		  "BYTES", "frame size without FCS, 60..1514", NULL },
+		  "BYTES", "frame size without FCS, 60..--mtu + 14 (1514 by default)", NULL },
 		CLI_OPTION_BATCH(o.batch),
+		CLI_OPTION_MTU(o.mtu),
 		{ "pool", ARG_UINT, &o.pool, 64, 1u << 20, "N",
 		  "transmit buffers, about 2 KiB each", NULL },
 		{ "src-mac", ARG_MAC, &o.src_mac, 0, 0, "MAC",
@@ -810,6 +812,13 @@ int cmd_gen(int argc, char **argv)
 					"is past 65535: the last flow would "
 					"have no source port; give a lower "
 					"--src-port or fewer --flows");
+	if (o.size > o.mtu + 14) {
+		char why[160];
+		snprintf(why, sizeof(why), "--size %u is longer than --mtu %u allows: frames of "
+			 "at most %u bytes (the MTU + 14) are sent; give a smaller --size or a "
+			 "larger --mtu", (unsigned)o.size, (unsigned)o.mtu, (unsigned)(o.mtu + 14));
+		return args_usage_error(&command, why);
+	}
 	if (o.flows < o.queues)
 		return args_usage_error(&command, "--flows must be at least "
 					"--queues: each queue sends its own "

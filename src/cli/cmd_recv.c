@@ -24,6 +24,7 @@
 
 struct recv_options {
 	uint64_t expect, count, batch;   /* expect, count: 0 = none */
+	uint64_t mtu;
 	uint64_t queues;
 	uint64_t duration_ns, idle_ns, timeout_ns;
 	bool unsafe, verbose, json, count_only;
@@ -776,6 +777,7 @@ static void recv_fill_summary(struct recv_run *r, double seconds,
 		sum->q[q].lib_packets = st.rx_packets - r->q[q].base.rx_packets;
 	}
 	sum->rx_drops = end.rx_drops - r->base.rx_drops;
+	sum->rx_errors = end.rx_errors - r->base.rx_errors;
 	sum->device_errors = end.device_errors - r->base.device_errors;
 	sum->rx_starved = end.rx_starved - r->base.rx_starved;
 	sum->queue_resets = end.queue_resets - r->base.queue_resets;
@@ -835,7 +837,7 @@ static int recv_setup(struct recv_run *r)
 	 * any MAC are counted (as foreign when they are not ours).
 	 * Transmit is unused, but the API has no receive-only mode. */
 	struct sn_dev_config cfg = { .rx_queues = r->queues, .tx_queues = 1,
-				     .unicast_filter = false };
+				     .unicast_filter = false, .mtu = (uint16_t)r->opt->mtu };
 	uint64_t limit = r->opt->expect ? r->opt->expect
 					: SEQ_TRACK_DEFAULT_LIMIT;
 
@@ -880,7 +882,7 @@ static int recv_main(const struct recv_options *o, const char *addr)
 
 int cmd_recv(int argc, char **argv)
 {
-	struct recv_options o = { .batch = CLI_DEFAULT_BATCH, .queues = 1,
+	struct recv_options o = { .batch = CLI_DEFAULT_BATCH, .mtu = SN_MTU_DEFAULT, .queues = 1,
 				  .idle_ns = 3 * NS_PER_SEC };
 	const struct arg_option options[] = {
 		{ "expect", ARG_UINT, &o.expect, 0, SEQ_TRACK_DEFAULT_LIMIT,
@@ -899,6 +901,7 @@ int cmd_recv(int argc, char **argv)
 		  "give up after this long in total, frames or not; 0 = never",
 		  NULL },
 		CLI_OPTION_BATCH(o.batch),
+		CLI_OPTION_MTU(o.mtu),
 		{ "queues", ARG_UINT, &o.queues, 1, SN_MAX_QUEUES, "N",
 		  "receive queues, with RSS spreading flows over them when "
 		  "N > 1; each is counted apart, by a thread of its own "

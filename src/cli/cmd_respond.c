@@ -31,7 +31,7 @@ struct respond_options {
 	struct arg_ipv6 ip6;
 	const char *ip6_ll;               /* NULL: from the MAC; "off": none */
 	uint8_t ip6_ll_addr[16];
-	uint64_t count, duration_ns, batch;
+	uint64_t count, duration_ns, batch, mtu;
 	bool unsafe, verbose, json;
 	unsigned memory;           /* enum sn_mem_kind, --memory */
 };
@@ -115,6 +115,7 @@ static void respond_json(const struct respond_run *rr,
 	json_u64(&r, "malformed", c->malformed);
 	json_u64(&r, "tx_drops", rr->tx_drops);
 	json_u64(&r, "rx_drops", cur->rx_drops - rr->base.rx_drops);
+	json_u64(&r, "rx_errors", cur->rx_errors - rr->base.rx_errors);
 	json_u64(&r, "device_errors",
 		 cur->device_errors - rr->base.device_errors);
 	json_u64(&r, "queue_resets", cur->queue_resets - rr->base.queue_resets);
@@ -210,6 +211,7 @@ static void respond_summarize(struct respond_run *rr, double seconds)
 	sum.malformed = c->malformed;
 	sum.tx_drops = rr->tx_drops;
 	sum.device_errors = end.device_errors - rr->base.device_errors;
+	sum.rx_errors = end.rx_errors - rr->base.rx_errors;
 	sum.queue_resets = end.queue_resets - rr->base.queue_resets;
 	sum.status = session_health(&rr->session, &end, &rr->base).status;
 	sum.seconds = seconds;
@@ -267,7 +269,7 @@ static int respond_setup(struct respond_run *rr)
 	/* Promiscuous: solicitations come to a multicast group, and the
 	 * unicast filter passes only our MAC and broadcast. */
 	struct sn_dev_config cfg = { .rx_queues = 1, .tx_queues = 1,
-				     .unicast_filter = false };
+				     .unicast_filter = false, .mtu = (uint16_t)rr->opt->mtu };
 
 	rr->dev = session_open_dev(&rr->session, rr->addr, &cfg);
 	if (!rr->dev)
@@ -300,7 +302,7 @@ static int respond_main(const struct respond_options *o, const char *addr)
 		rr->resp.has_ip6_ll = true;
 		memcpy(rr->resp.ip6_ll, o->ip6_ll_addr, 16);
 	}
-	rr->resp.max_frame = RESPOND_MAX_FRAME;
+	rr->resp.max_frame = o->mtu + 14; /* the longest frame the MTU allows */
 	if (session_start(&rr->session, "respond", o->unsafe,
 			  (enum sn_mem_kind)o->memory, o->verbose, o->json) == 0 &&
 	    respond_setup(rr) == 0)
@@ -314,7 +316,7 @@ static int respond_main(const struct respond_options *o, const char *addr)
 
 int cmd_respond(int argc, char **argv)
 {
-	struct respond_options o = { .batch = CLI_DEFAULT_BATCH };
+	struct respond_options o = { .batch = CLI_DEFAULT_BATCH, .mtu = SN_MTU_DEFAULT };
 	const struct arg_option options[] = {
 		{ "ip", ARG_IPV4, &o.ip, 0, 0, "ADDR",
 		  "answer ARP requests and ICMP echo requests for this IPv4 "
@@ -330,6 +332,7 @@ int cmd_respond(int argc, char **argv)
 		{ "duration", ARG_DURATION, &o.duration_ns, 0, 0, "SEC",
 		  "stop after this long; 0 = until Ctrl-C", NULL },
 		CLI_OPTION_BATCH(o.batch),
+		CLI_OPTION_MTU(o.mtu),
 		CLI_OPTION_JSON(o.json),
 		CLI_OPTION_UNSAFE(o.unsafe),
 		CLI_OPTION_MEMORY(o.memory),
@@ -350,8 +353,8 @@ int cmd_respond(int argc, char **argv)
 			"every IPv6 host's is.\nFragmented requests (ping -s "
 			"1473 or ping -6 -s 1453 over a 1500-byte MTU) are\n"
 			"not reassembled: they are counted as fragments and "
-			"get no reply. No reply is\nlonger than the 1500-byte "
-			"MTU's 1514-byte frame (counted as too_big).\nStops "
+			"get no reply. No reply is\nlonger than --mtu + 14 "
+			"bytes (1514 by default; counted as too_big).\nStops "
 			"after --count replies, --duration, or on Ctrl-C.",
 		.options = options,
 		.option_count = sizeof(options) / sizeof(options[0]),

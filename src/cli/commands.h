@@ -35,6 +35,13 @@ int cmd_hugepages(int argc, char **argv);
 #define CLI_OPTION_BATCH(field)                                          \
 	{ "batch", ARG_UINT, &(field), 1, CLI_MAX_BATCH, "N",            \
 	  "frames per burst, 1..256", NULL }
+/* The MTU as sn_dev_config takes it; the library refuses one the device
+ * or its receive buffers cannot carry, naming the largest. */
+#define CLI_OPTION_MTU(field)                                            \
+	{ "mtu", ARG_UINT, &(field), 68, 65535, "N",                     \
+	  "the MTU: frames of up to N + 14 bytes are received and sent; "  \
+	  "longer ones received are dropped and counted (rx_errors), "     \
+	  "none are sent", NULL }
 #define CLI_OPTION_JSON(field)                                           \
 	{ "json", ARG_FLAG, &(field), 0, 0, NULL,                        \
 	  "print one JSON object a second and a final one (JSON Lines) "  \

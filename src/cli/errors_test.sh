@@ -63,6 +63,15 @@ case_ malformed-address-fwd 2 "is not a PCI address" "safenic devices" -- \
 case_ no-such-device-fwd 1 "no PCI device" "safenic devices" -- \
 	fwd $NODEV 0000:ff:1e.7
 
+# gen: a frame longer than the MTU allows is refused before any device
+# is touched, naming the limit; --mtu below IPv4's minimum likewise.
+case_ gen-size-over-mtu 2 "--size 1515 is longer than --mtu 1500 allows" \
+	"give a smaller --size or a larger --mtu" -- gen $NODEV --size 1515
+case_ gen-size-over-given-mtu 2 "frames of at most 590 bytes" "larger --mtu" -- \
+	gen $NODEV --mtu 576 --size 600
+case_ mtu-below-minimum 2 "out of range 68..65535" "safenic recv --help" -- \
+	recv $NODEV --mtu 67
+
 # dump: the output file is checked before the device (so with NODEV the
 # message is about the file).
 case_ dump-missing-dir 1 "No such file or directory" "choose another path" -- \

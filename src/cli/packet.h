@@ -33,7 +33,8 @@
 #include <stdint.h>
 
 #define PKT_MIN_FRAME 60
-#define PKT_MAX_FRAME 1514
+/* The most a default pool buffer holds (2048 bytes of room): --mtu 2034. */
+#define PKT_MAX_FRAME 2048
 #define PKT_MAGIC 0x5AFEu
 
 /* Byte offsets inside a frame (IPv4 without options). */

@@ -229,6 +229,8 @@ void report_fwd_summary(FILE *out, const struct fwd_summary *s)
 		s->seconds, pps, s->device_errors);
 	fprintf(out, " a_rx_starved=%" PRIu64 " b_rx_starved=%" PRIu64,
 		s->a_rx_starved, s->b_rx_starved);
+	fprintf(out, " a_rx_errors=%" PRIu64 " b_rx_errors=%" PRIu64, s->a_rx_errors,
+		s->b_rx_errors);
 	print_health_keys(out, s->queue_resets, s->status);
 	print_hw(out, "a_", &s->hw_a);
 	print_hw(out, "b_", &s->hw_b);
@@ -254,6 +256,9 @@ void report_recv_summary(FILE *out, const struct recv_summary *s)
 			" device errors\n", s->valid, s->lost, s->duplicated,
 			s->reordered, s->corrupted, s->foreign, s->out_of_range,
 			s->rx_drops, s->device_errors);
+	if (s->rx_errors)
+		fprintf(out, "  %" PRIu64 " frames dropped as bad or longer than the "
+			"MTU allows (receive errors)\n", s->rx_errors);
 	if (s->checked && s->flows > 1)
 		fprintf(out, "  %" PRIu32 " flows, order judged inside each: %"
 			PRIu64 " frames overtaken by another flow's (no fault)\n",
@@ -281,7 +286,8 @@ void report_recv_summary(FILE *out, const struct recv_summary *s)
 		s->lost, s->duplicated, s->reordered, s->corrupted, s->foreign,
 		s->seconds, pps, s->device_errors, s->rx_drops,
 		s->out_of_range);
-	fprintf(out, " rx_starved=%" PRIu64, s->rx_starved);
+	fprintf(out, " rx_starved=%" PRIu64 " rx_errors=%" PRIu64, s->rx_starved,
+		s->rx_errors);
 	fprintf(out, " flows=%" PRIu32 " interleaved=%" PRIu64 " mixed_flows=%"
 		PRIu64, s->flows ? s->flows : 1, s->interleaved, s->mixed_flows);
 	print_health_keys(out, s->queue_resets, s->status);
@@ -309,6 +315,7 @@ void report_dump_summary(FILE *out, const struct dump_summary *s)
 		" stopped=%s file=%s", s->dev, s->frames, s->captured,
 		s->bytes, s->file_bytes, s->truncated, s->rx_drops,
 		s->device_errors, s->seconds, s->stopped, s->file);
+	fprintf(out, " rx_errors=%" PRIu64, s->rx_errors);
 	print_health_keys(out, s->queue_resets, s->status);
 	fputc('\n', out);
 	fflush(out);
@@ -332,6 +339,7 @@ void report_respond_summary(FILE *out, const struct respond_summary *s)
 		PRIu64 " seconds=%.3f", s->dev, s->rx_packets, s->tx_packets,
 		s->arp, s->icmp, s->nd, s->icmp6, s->ignored, s->fragments, s->too_big,
 		s->bad_checksum, s->malformed, s->tx_drops, s->device_errors, s->seconds);
+	fprintf(out, " rx_errors=%" PRIu64, s->rx_errors);
 	print_health_keys(out, s->queue_resets, s->status);
 	fputc('\n', out);
 	fflush(out);

@@ -91,6 +91,8 @@ struct fwd_summary {
 	/* More than one queue pair: per-queue keys from per_queue[0..queues). */
 	unsigned queues;
 	const struct fwd_queue_summary *per_queue;
+	/* Frames received bad or longer than --mtu allows (sn_stats.rx_errors). */
+	uint64_t a_rx_errors, b_rx_errors;
 };
 
 struct recv_summary {
@@ -119,6 +121,7 @@ struct recv_summary {
 	 * only; see cmd_recv.c). */
 	uint64_t rss_hashed, rss_misplaced;
 	uint64_t rx_drops;         /* counted by the device or driver */
+	uint64_t rx_errors;        /* bad, or longer than --mtu allows */
 	uint64_t device_errors;
 	uint64_t rx_starved;       /* the receive ring ran dry (sn_stats) */
 	double seconds;
@@ -136,6 +139,7 @@ struct dump_summary {
 	uint64_t file_bytes;
 	uint64_t truncated;        /* frames cut to --snaplen */
 	uint64_t rx_drops, device_errors;
+	uint64_t rx_errors;        /* bad, or longer than --mtu allows */
 	double seconds;
 	const char *stopped;       /* "count", "duration", "signal", ... */
 	uint64_t queue_resets;
@@ -150,6 +154,7 @@ struct respond_summary {
 	uint64_t fragments;        /* requests in fragments: not reassembled */
 	uint64_t too_big;          /* replies over the MTU's frame: not sent */
 	uint64_t tx_drops;         /* replies the transmitter did not take */
+	uint64_t rx_errors;        /* frames bad, or longer than --mtu allows */
 	uint64_t device_errors;
 	double seconds;
 	uint64_t queue_resets;

@@ -162,7 +162,7 @@ static void test_fwd_summary(void **state)
 	const struct fwd_summary s = { "0000:00:03.0", "0000:00:04.0", 300,
 				       100, 7, 0, 0, 5, 4.0, { true, 400, 100 },
 				       { true, 100, 300 }, 0, NULL, NULL, 0, 0, 0.0,
-				       0, NULL };
+				       0, NULL, 2, 0 };
 	char text[1024];
 
 	(void)state;
@@ -171,7 +171,8 @@ static void test_fwd_summary(void **state)
 			    "SUMMARY fwd a=0000:00:03.0 b=0000:00:04.0 "
 			    "a_to_b=300 b_to_a=100 drops=7 seconds=4.000 "
 			    "pps=100.0 device_errors=0 a_rx_starved=0 "
-			    "b_rx_starved=5 queue_resets=0 status=ok a_hw_rx_packets=400 "
+			    "b_rx_starved=5 a_rx_errors=2 b_rx_errors=0 queue_resets=0 "
+			    "status=ok a_hw_rx_packets=400 "
 			    "a_hw_tx_packets=100 b_hw_rx_packets=100 "
 			    "b_hw_tx_packets=300\n");
 }
@@ -182,7 +183,7 @@ static void test_fwd_summary_queues_and_mode(void **state)
 						{ 20, 0, 21, 0 } };
 	struct fwd_summary s = { "0000:00:03.0", "0000:00:04.0", 30, 1, 0, 0,
 				 0, 0, 1.0, { false, 0, 0 }, { false, 0, 0 },
-				 0, NULL, "adaptive", 7, 5, 0.25, 2, q };
+				 0, NULL, "adaptive", 7, 5, 0.25, 2, q, 0, 0 };
 	char text[1024];
 
 	(void)state;
@@ -222,14 +223,16 @@ static void test_recv_summary(void **state)
 	s.foreign = 6;
 	s.seconds = 0.5;
 	s.rx_starved = 9;
+	s.rx_errors = 5;
 	CAPTURE(text, report_recv_summary(out_, &s));
 	assert_non_null(strstr(text, "the receive ring ran dry 9 times"));
+	assert_non_null(strstr(text, "5 frames dropped as bad or longer than the MTU allows"));
 	assert_string_equal(summary_line(text, "SUMMARY recv "),
 			    "SUMMARY recv dev=0000:00:05.0 checked=yes rx_packets=110 "
 			    "valid=100 lost=3 duplicated=1 reordered=2 "
 			    "corrupted=4 foreign=6 seconds=0.500 pps=220.0 "
 			    "device_errors=0 rx_drops=0 out_of_range=0 rx_starved=9 "
-			    "flows=1 interleaved=0 mixed_flows=0 "
+			    "rx_errors=5 flows=1 interleaved=0 mixed_flows=0 "
 			    "queue_resets=0 status=ok queues=1 "
 			    "q0_packets=110 q0_flows=0 flows_split=0 rss_hashed=0 "
 			    "rss_misplaced=0\n");
@@ -315,7 +318,7 @@ static void test_dump_summary(void **state)
 			    "captured=1000 bytes=59880 file_bytes=75872 "
 			    "truncated=0 rx_drops=0 device_errors=0 "
 			    "seconds=2.000 stopped=write-error "
-			    "file=/tmp/c.pcap queue_resets=0 status=ok\n");
+			    "file=/tmp/c.pcap rx_errors=0 queue_resets=0 status=ok\n");
 }
 
 static void test_respond_summary(void **state)
@@ -341,7 +344,7 @@ static void test_respond_summary(void **state)
 			    "tx_packets=14 arp=3 icmp=5 nd=1 icmp6=5 "
 			    "ignored=6 fragments=2 too_big=0 bad_checksum=0 malformed=0 "
 			    "tx_drops=0 device_errors=0 seconds=9.500 "
-			    "queue_resets=0 status=ok\n");
+			    "rx_errors=0 queue_resets=0 status=ok\n");
 }
 
 int main(void)

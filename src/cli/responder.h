@@ -55,7 +55,8 @@ struct responder {
 	struct responder_counts counts;
 };
 
-/* The frame of a 1500-byte MTU: what respond sends at most by default. */
+/* The frame of a 1500-byte MTU: what respond sends at most by default
+ * (--mtu sets max_frame to the MTU + 14). */
 #define RESPOND_MAX_FRAME 1514
 
 /* fe80::/64 with the modified EUI-64 interface identifier of mac. */
