@@ -197,7 +197,8 @@ static void rx_burst(struct fake_nic_ring *rx, uint16_t n)
 		FUZZ_CHECK(w->valid && (w->status & SN_DESC_DD) && (w->status & reject) == SN_DESC_EOP,
 			   "buffer %u received without a good write-back (status %#x)", p->index,
 			   w->status);
-		FUZZ_CHECK(p->len == w->len && p->len >= 14 && p->len <= ledger.room,
+		FUZZ_CHECK(p->len == w->len && p->len >= 14 && p->len <= ledger.room &&
+				   p->len <= max_frame,
 			   "buffer %u: length %u, device wrote %u, room %u", p->index, p->len, w->len,
 			   ledger.room);
 		FUZZ_CHECK(p->headroom == SN_POOL_HEADROOM && p->data == home->va + SN_POOL_HEADROOM &&
@@ -209,10 +210,14 @@ static void rx_burst(struct fake_nic_ring *rx, uint16_t n)
 	device_fetch(rx, true);
 }
 
+/* The rings' MTU limit this run (MTU + 14): the default MTU's, or as
+ * large as the buffers. */
+static uint32_t max_frame;
+
 static bool tx_acceptable(const struct sn_pkt *p)
 {
 	const struct sn_buf_home *home = &ledger.pool->home[p->index];
-	return p->len >= 14 && p->headroom + p->len <= ledger.buf_size &&
+	return p->len >= 14 && p->len <= max_frame && p->headroom + p->len <= ledger.buf_size &&
 	       p->iova == home->iova + p->headroom && p->data == home->va + p->headroom;
 }
 
@@ -355,6 +360,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ring_setup(&tx, fam, desc_mem[1], ring_size);
 	rx.ring.pool = ledger.pool;
 	rx.ring.rx_room = ledger.room;
+	max_frame = (first / 9) % 2 ? ledger.room : SN_MTU_DEFAULT + 14;
+	rx.ring.max_frame = max_frame;
+	tx.ring.max_frame = max_frame;
 	tx.ring.head = &tx.head_reg;
 
 	sn_ring_rx_refill(&rx.ring);

@@ -126,6 +126,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   "sn_virtq_init");
 	if (first & 0x40)
 		sn_virtq_use_event_idx(&d.vq);
+	/* The MTU limit: the default MTU's, or as large as the buffers. */
+	if (first & 0x20)
+		d.vq.max_frame = ledger.room;
 	if (d.receive) {
 		d.vq.rx_pool = ledger.pool;
 		d.vq.rx_room = ledger.room;

@@ -153,6 +153,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(sn_vpacked_init(&d.vq, ledger.ctx, qsize, ring, drv, dev, d.hdr, d.receive) == 0,
 		   "sn_vpacked_init");
 	d.vq.event_idx = first & 0x40;
+	/* The MTU limit: the default MTU's, or as large as the buffers. */
+	if (first & 0x20)
+		d.vq.max_frame = ledger.room;
 	if (d.receive) {
 		d.vq.rx_pool = ledger.pool;
 		d.vq.rx_room = ledger.room;

@@ -122,8 +122,9 @@ static void rx_burst(struct fake_virtio *d, uint16_t n)
 		struct sn_pkt *p = pkts[i];
 		ledger_take(&ledger, p, "receive burst");
 		const struct sn_buf_home *home = &ledger.pool->home[p->index];
-		FUZZ_CHECK(p->len >= 14 && p->len <= ledger.room, "buffer %u: length %u, room %u",
-			   p->index, p->len, ledger.room);
+		FUZZ_CHECK(p->len >= 14 && p->len <= ledger.room && p->len <= d->vq.max_frame,
+			   "buffer %u: length %u, room %u, MTU limit %u", p->index, p->len, ledger.room,
+			   d->vq.max_frame);
 		FUZZ_CHECK(p->headroom == SN_POOL_HEADROOM && p->data == home->va + SN_POOL_HEADROOM &&
 				   p->iova == home->iova + SN_POOL_HEADROOM,
 			   "buffer %u received at another address", p->index);
@@ -137,7 +138,8 @@ static void rx_burst(struct fake_virtio *d, uint16_t n)
 static bool tx_acceptable(const struct fake_virtio *d, const struct sn_pkt *p)
 {
 	const struct sn_buf_home *home = &ledger.pool->home[p->index];
-	return p->len >= 14 && p->headroom >= d->hdr && p->headroom + p->len <= ledger.buf_size &&
+	return p->len >= 14 && p->len <= d->vq.max_frame && p->headroom >= d->hdr &&
+	       p->headroom + p->len <= ledger.buf_size &&
 	       p->iova == home->iova + p->headroom && p->data == home->va + p->headroom;
 }
 
