@@ -83,6 +83,10 @@ static struct sn_dev *open_mtu(struct bench *b, uint16_t mtu, struct sn_mempool 
 
 static uint32_t reg(struct bench *b, uint32_t off)
 {
+	if (!b->bar) {
+		fail_msg("no register file: the device is not open");
+		return 0;
+	}
 	return *(volatile uint32_t *)(b->bar + off);
 }
 
