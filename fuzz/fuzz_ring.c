@@ -182,6 +182,10 @@ static void check_counters(const struct fake_nic_ring *rx, const struct fake_nic
 		   (unsigned long long)expect.tx_bytes, (unsigned long long)expect.tx_errors);
 }
 
+/* The rings' MTU limit this run (MTU + 14): the default MTU's, or as
+ * large as the buffers. */
+static uint32_t max_frame;
+
 static void rx_burst(struct fake_nic_ring *rx, uint16_t n)
 {
 	struct sn_pkt *pkts[MAX_BURST];
@@ -209,10 +213,6 @@ static void rx_burst(struct fake_nic_ring *rx, uint16_t n)
 	}
 	device_fetch(rx, true);
 }
-
-/* The rings' MTU limit this run (MTU + 14): the default MTU's, or as
- * large as the buffers. */
-static uint32_t max_frame;
 
 static bool tx_acceptable(const struct sn_pkt *p)
 {
