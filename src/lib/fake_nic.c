@@ -122,10 +122,16 @@ static void play_reset(struct fake_nic_side *s)
 {
 	volatile uint8_t *bar = s->bar;
 	if (REG(bar, 0) & ((1u << 26) | (1u << 3))) {
-		memset((void *)bar, 0, FAKE_NIC_BAR_SIZE);
+		/* Everything but CTRL first, CTRL (the reset bit the driver
+		 * waits on) last: a driver that saw the bit clear while the
+		 * rest was still being zeroed had its first writes wiped
+		 * (intr_test failed so under load). */
+		memset((void *)(bar + 4), 0, FAKE_NIC_BAR_SIZE - 4);
 		REG(bar, s->regs->nvm_reg) = s->regs->nvm_done;
 		if (s->regs->dma_reg)
 			REG(bar, s->regs->dma_reg) = s->regs->dma_done;
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		REG(bar, 0) = 0;
 	}
 }
 
