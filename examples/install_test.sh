@@ -40,9 +40,13 @@ grep -q 'network device' "$build/example-count.out" || fail "unexpected output: 
 LD_LIBRARY_PATH=$(pkg-config --variable=libdir safenic) ldd "$build/example-count" |
 	grep -q "$prefix/.*libsafenic\.so" || fail "the example did not link the installed libsafenic.so"
 
+# The archive, then what it needs (pkg-config's private libraries: libxdp
+# and libbpf when the library has AF_XDP), without -lsafenic itself.
+private=$(pkg-config --static --libs safenic | tr ' ' '\n' | grep -v -e '^-lsafenic$' -e '^-L' |
+	tr '\n' ' ')
 # shellcheck disable=SC2086
 cc -std=c11 -Wall -Wextra -Werror $extra "$src/examples/count.c" $cflags \
-	"$(pkg-config --variable=libdir safenic)/libsafenic.a" -o "$build/example-count-static" ||
+	"$(pkg-config --variable=libdir safenic)/libsafenic.a" $private -o "$build/example-count-static" ||
 	fail "the example did not build against the static library"
 "$build/example-count-static" > "$build/example-count-static.out" ||
 	fail "the example (static) failed"

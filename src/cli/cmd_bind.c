@@ -397,7 +397,7 @@ int cmd_bind(int argc, char **argv)
 	gid_t gid = 0;
 	int status;
 
-	if (!session_parse_one_dev(&command, argc, argv, addr, &status))
+	if (!session_parse_one_pci(&command, argc, argv, addr, &status))
 		return status;
 	if (o.user && pb_lookup_user(&SYSROOT_REAL, o.user, &uid, &gid) < 0) {
 		snprintf(message, sizeof(message), "option --user: no user "
@@ -506,7 +506,7 @@ int cmd_unbind(int argc, char **argv)
 	char addr[16];
 	int status;
 
-	if (!session_parse_one_dev(&command, argc, argv, addr, &status))
+	if (!session_parse_one_pci(&command, argc, argv, addr, &status))
 		return status;
 	return do_unbind(addr);
 }

@@ -363,7 +363,7 @@ int cmd_dump(int argc, char **argv)
 		.aliases = aliases,
 		.alias_count = sizeof(aliases) / sizeof(aliases[0]),
 	};
-	char addr[16];
+	char addr[SESSION_DEV_LEN];
 	int status;
 
 	if (!session_parse_one_dev(&command, argc, argv, addr, &status))

@@ -1153,7 +1153,7 @@ int cmd_fwd(int argc, char **argv)
 		.option_count = sizeof(options) / sizeof(options[0]),
 	};
 	const char *positional[ARGS_MAX_POSITIONAL];
-	char a[16], b[16];
+	char a[SESSION_DEV_LEN], b[SESSION_DEV_LEN];
 	size_t npos;
 	int status;
 

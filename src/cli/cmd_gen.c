@@ -801,7 +801,7 @@ int cmd_gen(int argc, char **argv)
 		.options = options,
 		.option_count = sizeof(options) / sizeof(options[0]),
 	};
-	char addr[16];
+	char addr[SESSION_DEV_LEN];
 	int status;
 
 	gen_defaults(&o);

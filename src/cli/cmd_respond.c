@@ -359,7 +359,7 @@ int cmd_respond(int argc, char **argv)
 		.options = options,
 		.option_count = sizeof(options) / sizeof(options[0]),
 	};
-	char addr[16];
+	char addr[SESSION_DEV_LEN];
 	int status;
 
 	if (!session_parse_one_dev(&command, argc, argv, addr, &status))

@@ -295,6 +295,9 @@ int session_check_dev(struct session *s, const char *addr)
 	char driver[PB_NAME_LEN], ifaces[PB_NAME_LEN + 32];
 	int group;
 
+	if (session_is_xdp(addr))
+		return 0;   /* a kernel interface: the library checks it */
+
 	if (!pb_device_exists(&SYSROOT_REAL, addr)) {
 		session_error(s, "cannot open %s: there is no PCI device at that "
 			      "address: 'safenic devices' lists the network "
@@ -541,8 +544,9 @@ int session_poll_removal(struct session *s, uint64_t now)
 	return dev ? session_check_health(s, dev) : 0;
 }
 
-bool session_parse_pci_addr(const struct arg_command *cmd, const char *text,
-			    char out[16], int *status)
+/* A PCI address only: bind and unbind hand PCI devices to drivers. */
+static bool parse_pci_only(const struct arg_command *cmd, const char *text,
+			   char out[16], int *status)
 {
 	char message[ARG_ERROR_LEN];
 
@@ -555,14 +559,43 @@ bool session_parse_pci_addr(const struct arg_command *cmd, const char *text,
 	return false;
 }
 
+bool session_parse_pci_addr(const struct arg_command *cmd, const char *text,
+			    char out[SESSION_DEV_LEN], int *status)
+{
+	char message[ARG_ERROR_LEN];
+
+	if (sn_pci_parse_addr(text, out) == 0)
+		return true;
+	/* The library checks the spec's form and says what is wrong. */
+	if (session_is_xdp(text) && strlen(text) < SESSION_DEV_LEN) {
+		snprintf(out, SESSION_DEV_LEN, "%s", text);
+		return true;
+	}
+	snprintf(message, sizeof(message), "'%.32s' is not a PCI address "
+		 "(like 0000:00:03.0 or 00:03.0; 'safenic devices' lists them) "
+		 "nor an AF_XDP device (xdp:IFNAME or xdp:IFNAME:QUEUE)", text);
+	*status = args_usage_error(cmd, message);
+	return false;
+}
+
 bool session_parse_one_dev(const struct arg_command *cmd, int argc,
-			   char **argv, char addr[16], int *status)
+			   char **argv, char addr[SESSION_DEV_LEN], int *status)
 {
 	const char *positional[ARGS_MAX_POSITIONAL];
 	size_t npos;
 
 	return args_parse_command(cmd, argc, argv, positional, &npos, status) &&
 	       session_parse_pci_addr(cmd, positional[0], addr, status);
+}
+
+bool session_parse_one_pci(const struct arg_command *cmd, int argc,
+			   char **argv, char addr[16], int *status)
+{
+	const char *positional[ARGS_MAX_POSITIONAL];
+	size_t npos;
+
+	return args_parse_command(cmd, argc, argv, positional, &npos, status) &&
+	       parse_pci_only(cmd, positional[0], addr, status);
 }
 
 struct hw_counts session_hw_counts(const struct sn_stats *end,

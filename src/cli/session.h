@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "args.h"
@@ -115,16 +116,27 @@ struct health session_health(const struct session *s, const struct sn_stats *end
 void session_health_add(struct health *h, const struct sn_stats *end,
 			const struct sn_stats *base);
 
-/* Normalises a PCI address argument; on failure reports a usage error,
- * sets *status and returns false. */
-bool session_parse_pci_addr(const struct arg_command *cmd, const char *text,
-			    char out[16], int *status);
+/* A device argument: a PCI address (normalised) or an AF_XDP spec
+ * xdp:IFNAME[:QUEUE] (as given). */
+#define SESSION_DEV_LEN 32
+static inline bool session_is_xdp(const char *dev)
+{
+	return strncmp(dev, "xdp:", 4) == 0;
+}
 
-/* The front door of a command whose one positional argument is a PCI
- * address: parses the command line (args_parse_command) and the address.
- * Returns true when the command should run; otherwise *status is the exit
- * status to return. */
+/* Normalises a device argument (see SESSION_DEV_LEN); on failure reports
+ * a usage error, sets *status and returns false. */
+bool session_parse_pci_addr(const struct arg_command *cmd, const char *text,
+			    char out[SESSION_DEV_LEN], int *status);
+
+/* The front door of a command whose one positional argument is a device
+ * (a PCI address or an AF_XDP spec): parses the command line
+ * (args_parse_command) and the device. Returns true when the command
+ * should run; otherwise *status is the exit status to return. */
 bool session_parse_one_dev(const struct arg_command *cmd, int argc,
+			   char **argv, char addr[SESSION_DEV_LEN], int *status);
+/* The same for a command that takes a PCI address only (bind, unbind). */
+bool session_parse_one_pci(const struct arg_command *cmd, int argc,
 			   char **argv, char addr[16], int *status);
 
 /* SIGINT, SIGTERM (and SIGPIPE, when whoever reads our output went away)

@@ -18,6 +18,7 @@ struct sn_vfio_group {
 };
 
 struct sn_device;
+struct sn_xsk_umem;
 
 struct sn_ctx {
 	struct sn_ctx_config cfg;
@@ -34,6 +35,7 @@ struct sn_ctx {
 	struct sn_dma_region *regions;
 	struct sn_mempool *pools;
 	struct sn_device *devices;
+	struct sn_xsk_umem *xsk_umems;   /* AF_XDP: pools registered as UMEMs */
 	bool warned_small_pages;
 	/* Host tests: another file in place of the THP `enabled` file. */
 	const char *thp_enabled_path;

@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "afxdp.h"
 #include "device.h"
 #include "error.h"
 #include "intel.h"
@@ -191,10 +192,52 @@ static struct sn_dev *attach_and_start(struct sn_device *dev, const struct sn_de
 	return &dev->fast;
 }
 
+/* A device reached without PCI (a register model, an AF_XDP socket):
+ * nothing of the PCI side to close. */
+static void no_pci(struct sn_device *dev, const char *name)
+{
+	dev->pci.device_fd = -1;
+	dev->pci.request_fd = -1;
+	dev->pci.group = -1;
+	for (unsigned i = 0; i <= SN_PCI_BARS; i++)
+		dev->pci.sysfs_fds[i] = -1;
+	snprintf(dev->pci.addr, sizeof(dev->pci.addr), "%s", name);
+}
+
+/* xdp:IFNAME[:QUEUE]: a kernel interface's queue through AF_XDP. */
+static struct sn_dev *open_afxdp(struct sn_ctx *ctx, const char *spec,
+				 const struct sn_dev_config *cfg, struct sn_error *err)
+{
+	char ifname[IF_NAMESIZE];
+	uint32_t queue;
+	if (sn_afxdp_parse_spec(spec, ifname, &queue) < 0) {
+		sn_fail(err, EINVAL, "'%s' is not an AF_XDP device: the form is xdp:IFNAME or "
+			"xdp:IFNAME:QUEUE (e.g. xdp:eth1 or xdp:eth1:0)", spec);
+		return NULL;
+	}
+#ifdef SAFENIC_AFXDP
+	struct sn_device *dev = new_device(ctx, cfg, err);
+	if (!dev)
+		return NULL;
+	no_pci(dev, spec);
+	dev->driver = &sn_afxdp_driver;
+	dev->model = "AF_XDP";
+	return attach_and_start(dev, cfg, err);
+#else
+	(void)ctx;
+	(void)cfg;
+	sn_fail(err, ENOTSUP, "%s: this safenic was built without AF_XDP: install "
+		"libxdp-dev libbpf-dev and rebuild", spec);
+	return NULL;
+#endif
+}
+
 struct sn_dev *sn_dev_open(struct sn_ctx *ctx, const char *pci_addr,
 			   const struct sn_dev_config *cfg_in, struct sn_error *err)
 {
 	struct sn_dev_config cfg = cfg_in ? *cfg_in : (struct sn_dev_config){ 0 };
+	if (strncmp(pci_addr, SN_AFXDP_PREFIX, strlen(SN_AFXDP_PREFIX)) == 0)
+		return open_afxdp(ctx, pci_addr, &cfg, err);
 	struct sn_device *dev = new_device(ctx, &cfg, err);
 	if (!dev)
 		return NULL;
@@ -223,12 +266,7 @@ struct sn_dev *sn_dev_open_model(struct sn_ctx *ctx, const struct sn_driver *dri
 		return NULL;
 	dev->driver = driver;
 	dev->model = "model";
-	dev->pci.device_fd = -1;
-	dev->pci.request_fd = -1;
-	dev->pci.group = -1;
-	for (unsigned i = 0; i <= SN_PCI_BARS; i++)
-		dev->pci.sysfs_fds[i] = -1;
-	snprintf(dev->pci.addr, sizeof(dev->pci.addr), "model");
+	no_pci(dev, "model");
 	dev->pci.vendor = 0x8086;
 	dev->pci.device = device_id;
 	dev->pci.bar[0] = (struct sn_regs){ .mmio = bar0, .size = bar0_size, .fd = -1 };
@@ -531,3 +569,38 @@ int sn_pci_list_net(void (*fn)(const struct sn_pci_info *, void *), void *user,
 	}
 	return 0;
 }
+
+/* ---- AF_XDP device specs ---------------------------------------------- */
+
+int sn_afxdp_parse_spec(const char *spec, char ifname[IF_NAMESIZE], uint32_t *queue)
+{
+	if (strncmp(spec, SN_AFXDP_PREFIX, strlen(SN_AFXDP_PREFIX)) != 0)
+		return -EINVAL;
+	const char *name = spec + strlen(SN_AFXDP_PREFIX);
+	const char *colon = strchr(name, ':');
+	size_t len = colon ? (size_t)(colon - name) : strlen(name);
+	if (len == 0 || len >= IF_NAMESIZE)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++)
+		if (name[i] == '/' || name[i] <= ' ')
+			return -EINVAL;
+	memcpy(ifname, name, len);
+	ifname[len] = '\0';
+	*queue = 0;
+	if (colon) {
+		const char *q = colon + 1;
+		unsigned long v = 0;
+		if (!*q || strlen(q) > 5)
+			return -EINVAL;
+		for (; *q; q++) {
+			if (*q < '0' || *q > '9')
+				return -EINVAL;
+			v = v * 10 + (unsigned long)(*q - '0');
+		}
+		if (v > 65535)
+			return -EINVAL;
+		*queue = (uint32_t)v;
+	}
+	return 0;
+}
+

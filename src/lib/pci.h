@@ -23,7 +23,7 @@ struct sn_regs {
 #define SN_PCI_BARS 6
 
 struct sn_pci_dev {
-	char addr[16];
+	char addr[32];               /* PCI address, or an AF_XDP spec */
 	uint16_t vendor, device;
 	struct sn_regs bar[SN_PCI_BARS];
 	struct sn_regs config;
