@@ -143,6 +143,30 @@ def vpctrl_seeds():
           + bytes([4]))
 
 
+# ---- AF_XDP rings (fuzz_xskring.c) ---------------------------------------
+# First byte: ring size index (bits 0-1: 4, 8, 16), bit 2 buffers by page.
+# Operations: 0 lend (buffer), 1 send (buffer, offset, length), 2 take
+# frames (n), 3 take completions (n), 4 kernel takes fill, 5 kernel takes
+# tx, 6 kernel rx (how: bit 0 an address it took, then which; else 8
+# address bytes; then length and offset choices), 7 kernel completes (the
+# same address choice), 8 any index (ring, how, value), 9 health look.
+
+def xskring_seeds():
+    honest = b""
+    for buf in range(4):
+        honest += bytes([0, buf, 4, 6, 1, 0, 0, 46, 0])
+    honest += bytes([2, 8])
+    for buf in range(4, 7):
+        honest += bytes([1, buf, 128, 46, 5, 7, 1, 0])
+    honest += bytes([3, 8, 9])
+    write("xskring", "honest", bytes([1 | 4]) + honest * 3)
+    lies = (bytes([0, 1, 4]) + bytes([6, 0]) + u32(0x40000) + u32(0) + bytes([1]) + u32(60)
+            + bytes([0]) + bytes([6, 1, 0, 1]) + u32(0xffffffff) + bytes([1]) + u16(3000)
+            + bytes([2, 4, 8, 1, 1]) + u32(0x80000000) + bytes([2, 4, 9])
+            + bytes([1, 2, 0, 50, 5, 7, 0]) + u32(2176 * 2 + 1) + u32(0) + bytes([3, 4]))
+    write("xskring", "lies", bytes([1]) + lies)
+
+
 # ---- responder (fuzz_responder.c) ---------------------------------------
 # First byte 0: IPv4 and IPv6 addresses, room as the responder asks.
 
@@ -236,6 +260,7 @@ def main():
     virtq_seeds()
     vpacked_seeds()
     vpctrl_seeds()
+    xskring_seeds()
     responder_seeds()
     pcap_seeds()
     args_seeds()

@@ -37,7 +37,7 @@ runs_flag=-1 # libFuzzer: no limit
 # Every harness, and the largest input it is given: the ring and virtqueue
 # scripts check every buffer after each operation, so long scripts only
 # slow the search down.
-harnesses="fuzz_ring:512 fuzz_virtq:512 fuzz_vctrl:2048 fuzz_vpacked:512 fuzz_vpctrl:2048 fuzz_responder:2048 fuzz_pcap:256 fuzz_args:512"
+harnesses="fuzz_ring:512 fuzz_virtq:512 fuzz_vctrl:2048 fuzz_vpacked:512 fuzz_vpctrl:2048 fuzz_xskring:512 fuzz_responder:2048 fuzz_pcap:256 fuzz_args:512"
 
 command -v clang >/dev/null || {
 	echo "fuzz/run.sh: clang is missing: install it (bench/install-deps.sh installs clang and libFuzzer)" >&2
