@@ -38,9 +38,13 @@ MIN_QEMU_MAJOR=8   # igb (82576) model appeared in QEMU 8.0
 # libclang-rt-14-dev (only a Recommends of clang-14, so named here), and
 # libfuzzer-14-dev is Debian's libFuzzer package for the same clang
 # (libFuzzer.a, for -lFuzzer).
+# AF_XDP devices (src/lib/afxdp.c) open their sockets through libxdp and
+# libbpf; the static tool for the guest links their archives and those of
+# libelf and zlib, which libbpf needs.
 HOST_PACKAGES="cpio cmake gcc clang clang-tools make pkg-config libcmocka-dev iproute2
   tcpdump python3 kmod procps coreutils binutils xz-utils valgrind
-  libfuzzer-14-dev libclang-rt-14-dev"
+  libfuzzer-14-dev libclang-rt-14-dev
+  libxdp-dev libbpf-dev libelf-dev zlib1g-dev"
 
 export DEBIAN_FRONTEND=noninteractive
 

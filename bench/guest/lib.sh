@@ -171,6 +171,7 @@ memory_kind() {
 
 # pci_id BDF: the device's "vvvv:dddd" (vendor:device, hex, no 0x).
 pci_id() {
+    [ -e "/sys/bus/pci/devices/$1" ] || return 0   # not a PCI address (xdp:IFNAME)
     echo "$(sed 's/^0x//' "/sys/bus/pci/devices/$1/vendor"):$(sed 's/^0x//' "/sys/bus/pci/devices/$1/device")"
 }
 

@@ -179,6 +179,13 @@ static struct sn_xsk_umem *get_umem(struct sn_ctx *ctx, struct sn_mempool *pool)
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return NULL;
+	/* A buffer is lent by one queue at a time: the pool's size is room
+	 * for every buffer that may ever wait here. */
+	u->parked = calloc(pool->size, sizeof(*u->parked));
+	if (!u->parked) {
+		free(u);
+		return NULL;
+	}
 	u->pool = pool;
 	sn_mempool_get(pool);
 	u->next = ctx->xsk_umems;
@@ -590,17 +597,10 @@ static void return_lent(struct afxdp_dev *ad)
 	if (!x->state)
 		return;
 	bool park = ad->owns_umem_fd && u->users > 0;
-	uint32_t lent = x->in_fill + x->in_tx;
-	if (park && lent) {
-		uint32_t *more = realloc(u->parked, (u->parked_count + lent) * sizeof(*more));
-		if (!more)
-			return;              /* leaked to the pool's end, never reused */
-		u->parked = more;
-	}
 	for (uint32_t i = 0; i < x->geo.nbufs; i++) {
 		if (x->state[i] == SN_XSK_HOME)
 			continue;
-		if (park) {
+		if (park && u->parked_count < u->pool->size) {
 			u->parked[u->parked_count++] = i;
 		} else {
 			struct sn_pkt *pkt = &ad->q.pool->pkts[i];
@@ -632,7 +632,7 @@ static int read_sys_net(const char *ifname, const char *name, char *out, size_t 
 	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", ifname, name);
 	FILE *f = fopen(path, "re");
 	if (!f)
-		return -errno;
+		return errno ? -errno : -EIO;
 	bool ok = fgets(out, (int)len, f) != NULL;
 	fclose(f);
 	return ok ? 0 : -EIO;

@@ -57,6 +57,9 @@
 # (none: not checked).
 # Run with SCENARIO_UNSAFE=1 (see fwd-chain-unsafe.sh) to add --unsafe.
 . /lib/safenic-bench/lib.sh
+# SCENARIO_NICS (afxdp-chain.sh): "NIC1=xdp:eth0 ..." to run on other
+# devices than lib.sh's PCI addresses.
+[ -z "${SCENARIO_NICS:-}" ] || eval "$SCENARIO_NICS"
 
 NAME=${SCENARIO_NAME:-fwd-chain}
 UNSAFE=""
