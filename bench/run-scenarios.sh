@@ -94,7 +94,8 @@
 #   afxdp-chain       fwd-chain over AF_XDP: the four virtio NICs (split
 #                     rings) stay with the guest kernel's virtio_net
 #                     (bind=none) and every
-#                     command opens xdp:IFNAME (afxdp-chain.sh)
+#                     command opens xdp:IFNAME; then dump and respond
+#                     over AF_XDP in the same boot (afxdp-chain.sh)
 # Every case must also end with DMAR-FAULTS: 0 (selftest-dmar: > 0).
 # On Intel NICs the cases also check link up and the NIC's own counters
 # (see fwd-chain.sh and notes 13-14 below).

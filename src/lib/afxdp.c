@@ -87,7 +87,9 @@ struct afxdp_dev {
 
 /* ---- libxdp's messages to the context's log -------------------------------- */
 
-static const struct sn_ctx *log_ctx;
+/* libxdp and libbpf print from inside our calls, in the calling thread:
+ * the context of the thread's current call gets the lines. */
+static _Thread_local const struct sn_ctx *log_ctx;
 
 static int forward_print(const char *fmt, va_list ap)
 {
@@ -584,6 +586,7 @@ static int afxdp_start(struct sn_device *dev, const struct sn_dev_config *cfg,
 static void afxdp_stop(struct sn_device *dev)
 {
 	struct afxdp_dev *ad = dev->priv;
+	log_ctx = dev->ctx;
 	dev->fast.rxq[0] = dev->fast.txq[0] = NULL;
 	release_socket(ad);
 }
@@ -614,6 +617,7 @@ static void afxdp_release(struct sn_device *dev)
 	struct afxdp_dev *ad = dev->priv;
 	if (!ad)
 		return;
+	log_ctx = dev->ctx;
 	release_socket(ad);
 	if (ad->um) {
 		return_lent(ad);
@@ -629,6 +633,8 @@ static void afxdp_release(struct sn_device *dev)
 static int read_sys_net(const char *ifname, const char *name, char *out, size_t len)
 {
 	char path[96];
+	/* Empty until read: the analyzers do not see fgets fill it. */
+	out[0] = '\0';
 	snprintf(path, sizeof(path), "/sys/class/net/%s/%s", ifname, name);
 	FILE *f = fopen(path, "re");
 	if (!f)
@@ -715,4 +721,5 @@ const struct sn_driver sn_afxdp_driver = {
 	.stats = afxdp_stats,
 	.check = afxdp_check,
 	.queue_stats = afxdp_queue_stats,
+	.kernel_driven = true,
 };

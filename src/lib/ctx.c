@@ -101,6 +101,8 @@ void sn_ctx_destroy(struct sn_ctx *ctx)
 void sn_ctx_emergency_stop(struct sn_ctx *ctx)
 {
 	for (struct sn_device *dev = ctx ? ctx->devices : NULL; dev; dev = dev->next) {
+		if (dev->driver->kernel_driven)
+			continue;
 		if (dev->priv)
 			dev->driver->stop(dev);
 		sn_pci_set_bus_master(&dev->pci, false);

@@ -40,6 +40,10 @@ struct sn_driver {
 	void (*rx_intr_disarm)(struct sn_device *dev, uint16_t q);
 	void (*event_ack)(struct sn_device *dev);
 	const void *data;            /* the family's own table, if any */
+	/* The kernel drives the device and lets go of our memory when the
+	 * process dies (AF_XDP): sn_ctx_emergency_stop, in a signal handler,
+	 * must not call stop, which is not async-signal-safe there. */
+	bool kernel_driven;
 };
 
 /* What a check found: the worst state noted, and its message. */
