@@ -43,6 +43,8 @@
 
 #define AFXDP_DEFAULT_RING 1024
 #define AFXDP_BATCH 64
+/* XDP_PACKET_HEADROOM: the kernel's room before each frame it writes. */
+#define AFXDP_KERNEL_HEADROOM 256u
 /* Kicks of one transmit call: copy mode sends at most 32 frames a kick. */
 #define AFXDP_MAX_KICKS 64
 
@@ -67,7 +69,8 @@ struct afxdp_queue {
 	struct sn_mempool *pool;     /* the UMEM's pool */
 	int fd;
 	uint32_t max_fill;           /* buffers lent to receive, at most */
-	uint64_t rx_packets, rx_bytes;
+	uint32_t max_frame;          /* the MTU's: mtu + 14 */
+	uint64_t rx_packets, rx_bytes, rx_errors;
 	uint64_t tx_packets, tx_bytes, tx_errors;
 };
 
@@ -393,6 +396,12 @@ static uint16_t afxdp_rx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 		uint32_t k = sn_xsk_rx_take(&q->x, frames, want);
 		for (uint32_t i = 0; i < k; i++) {
 			struct sn_pkt *pkt = home[frames[i].buf].pkt;
+			/* Past the MTU: a frame on the wire, not a lie. */
+			if (frames[i].len > q->max_frame) {
+				sn_pkt_free_from_ring(&pkt, 1);
+				sn_count(&q->rx_errors, 1);
+				continue;
+			}
 			pkt->data = home[frames[i].buf].va + frames[i].off;
 			pkt->iova = home[frames[i].buf].iova + frames[i].off;
 			pkt->headroom = (uint16_t)frames[i].off;
@@ -460,7 +469,7 @@ static uint16_t afxdp_tx_burst(void *queue, struct sn_pkt **pkts, uint16_t n)
 	uint32_t room = n ? sn_xsk_tx_room(&q->x) : 0;
 	while (sent < n && sent < room) {
 		struct sn_pkt *pkt = pkts[sent];
-		if (!sn_pkt_tx_ok(pkt, q->ctx, 0)) {
+		if (!sn_pkt_tx_ok(pkt, q->ctx, 0, q->max_frame)) {
 			sn_count(&q->tx_errors, 1);
 			break;
 		}
@@ -538,6 +547,14 @@ static int afxdp_start(struct sn_device *dev, const struct sn_dev_config *cfg,
 	rc = check_layout(dev->rx_pool, &geo, spec, err);
 	if (rc < 0)
 		return rc;
+	/* The kernel puts a received frame after its own headroom. */
+	if (dev->mtu + 14u > dev->rx_pool->buf_size - AFXDP_KERNEL_HEADROOM)
+		return sn_fail(err, EINVAL, "%s: MTU %u needs %u-byte frames; AF_XDP leaves %u "
+			       "bytes of each %u-byte buffer after the kernel's %u of headroom: the "
+			       "largest MTU here is %u", spec, dev->mtu, dev->mtu + 14u,
+			       dev->rx_pool->buf_size - AFXDP_KERNEL_HEADROOM,
+			       dev->rx_pool->buf_size, AFXDP_KERNEL_HEADROOM,
+			       dev->rx_pool->buf_size - AFXDP_KERNEL_HEADROOM - 14u);
 	uint32_t rx = ring_size(cfg->rx_ring_size), tx = ring_size(cfg->tx_ring_size);
 	if ((rx & (rx - 1)) || (tx & (tx - 1)))
 		return sn_fail(err, EINVAL, "%s: AF_XDP ring sizes are powers of two, not %u "
@@ -572,6 +589,7 @@ static int afxdp_start(struct sn_device *dev, const struct sn_dev_config *cfg,
 	q->pool = dev->rx_pool;
 	q->fd = xsk_socket__fd(ad->xsk);
 	q->max_fill = rx < ad->fill.size ? rx : ad->fill.size;
+	q->max_frame = dev->mtu + 14u;
 	describe(ad);
 	dev->model = ad->model;
 	dev->fast.rx_burst = afxdp_rx_burst;
@@ -667,6 +685,7 @@ static void afxdp_queue_stats(struct sn_device *dev, uint16_t qn, struct sn_queu
 	(void)qn;
 	st->rx_packets = sn_counter_read(&q->rx_packets);
 	st->rx_bytes = sn_counter_read(&q->rx_bytes);
+	st->rx_errors = sn_counter_read(&q->rx_errors);
 	st->tx_packets = sn_counter_read(&q->tx_packets);
 	st->tx_bytes = sn_counter_read(&q->tx_bytes);
 	st->tx_errors = sn_counter_read(&q->tx_errors);
@@ -683,6 +702,7 @@ static void afxdp_stats(struct sn_device *dev, struct sn_stats *stats)
 	afxdp_queue_stats(dev, 0, &st);
 	stats->rx_packets = st.rx_packets;
 	stats->rx_bytes = st.rx_bytes;
+	stats->rx_errors = st.rx_errors;
 	stats->tx_packets = st.tx_packets;
 	stats->tx_bytes = st.tx_bytes;
 	stats->tx_errors = st.tx_errors;
@@ -692,7 +712,7 @@ static void afxdp_stats(struct sn_device *dev, struct sn_stats *stats)
 	if (ad->q.fd >= 0 && getsockopt(ad->q.fd, SOL_XDP, XDP_STATISTICS, &ks, &len) == 0) {
 		stats->rx_drops = ks.rx_dropped + ks.rx_ring_full;
 		stats->rx_starved = ks.rx_fill_ring_empty_descs;
-		stats->rx_errors = ks.rx_invalid_descs;
+		stats->rx_errors += ks.rx_invalid_descs;
 		stats->tx_errors += ks.tx_invalid_descs;
 	}
 }
