@@ -213,8 +213,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 7: kernel_complete(h, &in); break;
 		case 8: kernel_index(h, &in); break;
 		default:
-			/* The health look reads the indices only. */
+			/* The health looks read the indices only; a stall
+			 * needs frames in flight. */
 			(void)sn_xsk_queue_out_of_step(&h->q);
+			FUZZ_CHECK(!sn_xsk_tx_stalled(&h->q) || h->q.in_tx > 0,
+				   "a stall with nothing in flight");
 			break;
 		}
 		check_ledger(h);

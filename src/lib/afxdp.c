@@ -725,6 +725,12 @@ static enum sn_dev_state afxdp_check(struct sn_device *dev)
 	if (sn_xsk_queue_out_of_step(&ad->q.x))
 		return sn_dev_note(dev, SN_DEV_OUT_OF_STEP, "the kernel's index of an AF_XDP "
 				   "ring on %s is more than a ring away from ours", ad->ifname);
+	/* Compared with the last check, which kicked: a kernel that takes
+	 * and completes nothing in between is reported, not waited on. */
+	if (sn_xsk_tx_stalled(&ad->q.x))
+		return sn_dev_note(dev, SN_DEV_TX_STALLED, "%u frames queued on %s queue %u and "
+				   "the kernel has taken or completed none for a check interval",
+				   ad->q.x.in_tx, ad->ifname, ad->queue);
 	/* Frames sent while the program was idle may wait for a kick. */
 	if (ad->q.x.in_tx)
 		kick(&ad->q);

@@ -55,6 +55,8 @@ int sn_xsk_queue_init(struct sn_xsk_queue *q, const struct sn_xsk_geo *geo)
 	q->tx_off = calloc(geo->nbufs, sizeof(*q->tx_off));
 	q->in_fill = q->in_tx = 0;
 	q->device_errors = 0;
+	q->look_tx_cons = q->look_comp_prod = 0;
+	q->look_waiting = false;
 	if (!q->state || !q->tx_off) {
 		sn_xsk_queue_free(q);
 		return -ENOMEM;
@@ -196,6 +198,19 @@ uint32_t sn_xsk_comp_take(struct sn_xsk_queue *q, uint32_t *bufs, uint32_t n)
 	if (take)
 		__atomic_store_n(q->comp.cons, q->comp.head, __ATOMIC_RELEASE);
 	return got;
+}
+
+bool sn_xsk_tx_stalled(struct sn_xsk_queue *q)
+{
+	uint32_t cons = __atomic_load_n(q->tx.cons, __ATOMIC_ACQUIRE);
+	uint32_t prod = __atomic_load_n(q->comp.prod, __ATOMIC_ACQUIRE);
+	bool waiting = q->in_tx > 0;
+	bool stalled = waiting && q->look_waiting && cons == q->look_tx_cons &&
+		       prod == q->look_comp_prod;
+	q->look_tx_cons = cons;
+	q->look_comp_prod = prod;
+	q->look_waiting = waiting;
+	return stalled;
 }
 
 bool sn_xsk_queue_out_of_step(const struct sn_xsk_queue *q)

@@ -87,6 +87,10 @@ struct sn_xsk_queue {
 	uint16_t *tx_off;            /* by buffer: offset sent from, while IN_TX */
 	uint32_t in_fill, in_tx;     /* buffers in each state */
 	uint64_t device_errors;      /* owning thread writes (sn_count) */
+	/* sn_xsk_tx_stalled's last look: the kernel's tx consumer and
+	 * completion producer, and whether frames were in flight. */
+	uint32_t look_tx_cons, look_comp_prod;
+	bool look_waiting;
 };
 
 /* Checks that the geometry is one the parser can trust: every buffer
@@ -136,6 +140,13 @@ static inline bool sn_xsk_needs_wakeup(const struct sn_xsk_ring *r)
 {
 	return r->flags && (__atomic_load_n(r->flags, __ATOMIC_RELAXED) & 1u);
 }
+
+/* For the health check, about once a second: frames in flight and
+ * neither the kernel's tx consumer nor its completion producer moved
+ * since the last look, which also had frames in flight: the kernel sends
+ * nothing (a silent stall, to be reported). Each index is read once; any
+ * value only decides the verdict. */
+bool sn_xsk_tx_stalled(struct sn_xsk_queue *q);
 
 /* For the health check: whether a shared index is impossible now (a
  * producer more than a ring ahead of our consumer, a consumer past our

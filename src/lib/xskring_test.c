@@ -276,6 +276,29 @@ static void test_completions(void **state)
 	assert_int_equal(b->q.in_fill, 1);
 }
 
+/* A kernel that takes nothing, then one that takes but never
+ * completes, is a stall on the second look in a row; progress, or
+ * nothing in flight, is not. */
+static void test_tx_stall(void **state)
+{
+	struct bench *b = *state;
+	uint32_t bufs[RING];
+	assert_false(sn_xsk_tx_stalled(&b->q));            /* nothing in flight */
+	sn_xsk_tx_put(&b->q, 1, 0, 60);
+	sn_xsk_publish(&b->q.tx);
+	assert_false(sn_xsk_tx_stalled(&b->q));            /* first look */
+	assert_true(sn_xsk_tx_stalled(&b->q));             /* nothing moved */
+	b->cons[2] = 1;                                    /* the kernel takes it */
+	assert_false(sn_xsk_tx_stalled(&b->q));
+	assert_true(sn_xsk_tx_stalled(&b->q));             /* never completed */
+	kernel_complete(b, sn_xsk_buf_offset(&geo, 1));
+	assert_false(sn_xsk_tx_stalled(&b->q));            /* completed */
+	assert_int_equal(sn_xsk_comp_take(&b->q, bufs, RING), 1);
+	assert_false(sn_xsk_tx_stalled(&b->q));            /* idle again */
+	assert_false(sn_xsk_tx_stalled(&b->q));
+	assert_int_equal(b->q.device_errors, 0);
+}
+
 /* Taking at most n leaves the rest for the next call. */
 static void test_rx_partial(void **state)
 {
@@ -302,6 +325,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_consumer_lies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_completions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rx_partial, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tx_stall, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
